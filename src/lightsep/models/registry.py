@@ -1,0 +1,116 @@
+"""Named model configurations: build any model of the paper by name, with overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UnknownModelError
+from .base import SeparationModel
+from .lightsep_net import LightSepNet
+from .waveunet import WaveUNet
+
+MODEL_CLASSES: dict[str, type[SeparationModel]] = {"LightSepNet": LightSepNet, "WaveUNet": WaveUNet}
+
+TWO_STEMS = ("vocals", "accompaniment")
+FOUR_STEMS = ("vocals", "drums", "bass", "other")
+# Wave-U-Net's own source orders: with difference output its *last* source is computed.
+WAVEUNET_TWO_STEMS = ("accompaniment", "vocals")
+WAVEUNET_FOUR_STEMS = ("bass", "drums", "other", "vocals")
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    model_class: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+_WUN_CONTEXT = dict(output_type="difference", context=True)
+
+PRESETS: dict[str, ModelPreset] = {
+    "proposed-2stem": ModelPreset(
+        "LightSepNet", dict(sources=TWO_STEMS), "ASPP + RFPD + temporal attention, vocals/accompaniment (Table 3)"
+    ),
+    "proposed-4stem": ModelPreset(
+        "LightSepNet", dict(sources=FOUR_STEMS), "ASPP + RFPD + temporal attention, four MUSDB18 stems (Table 4)"
+    ),
+    "ablation-a": ModelPreset("LightSepNet", dict(sources=TWO_STEMS, attention=False), "Table 1 (a): RFPD only"),
+    "ablation-b": ModelPreset("LightSepNet", dict(sources=TWO_STEMS), "Table 1 (b): RFPD + temporal attention"),
+    "ablation-c": ModelPreset(
+        "LightSepNet",
+        dict(sources=TWO_STEMS, decoder="upsample", decoder_channels=[128, 64, 32, 16, 8]),
+        "Table 1 (c): upsampling (depth-to-time) decoder + temporal attention",
+    ),
+    "waveunet-m1": ModelPreset("WaveUNet", dict(sources=WAVEUNET_TWO_STEMS), "Wave-U-Net M1: mono, direct output"),
+    "waveunet-m2": ModelPreset(
+        "WaveUNet", dict(sources=WAVEUNET_TWO_STEMS, output_type="difference"), "Wave-U-Net M2: mono, difference output"
+    ),
+    "waveunet-m3": ModelPreset(
+        "WaveUNet", dict(sources=WAVEUNET_TWO_STEMS, **_WUN_CONTEXT), "Wave-U-Net M3: mono, difference, context"
+    ),
+    "waveunet-m4": ModelPreset(
+        "WaveUNet", dict(sources=WAVEUNET_TWO_STEMS, audio_channels=2, **_WUN_CONTEXT), "Wave-U-Net M4: stereo, context"
+    ),
+    "waveunet-m5": ModelPreset(
+        "WaveUNet",
+        dict(sources=WAVEUNET_TWO_STEMS, audio_channels=2, upsampling="learned", **_WUN_CONTEXT),
+        "Wave-U-Net M5: stereo, context, learned upsampling",
+    ),
+    "waveunet-m6": ModelPreset(
+        "WaveUNet",
+        dict(sources=WAVEUNET_FOUR_STEMS, audio_channels=2, **_WUN_CONTEXT),
+        "Wave-U-Net M6: stereo, context, four stems",
+    ),
+    "tiny": ModelPreset(
+        "LightSepNet",
+        dict(
+            sources=TWO_STEMS,
+            context_samples=1024,
+            encoder_channels=[4, 4, 8, 8],
+            separable_kernel=5,
+            bottleneck_fold=2,
+            aspp_channels=8,
+            aspp_dilations=[1, 2, 4],
+            aspp_kernel=3,
+            decoder_channels=8,
+            decoder_kernel=3,
+            attention_heads=4,
+            head_features=2,
+            output_kernel=5,
+        ),
+        "a few thousand parameters, randomly initialised, for fast tests",
+    ),
+}
+
+
+def list_models() -> list[str]:
+    return list(PRESETS)
+
+
+def preset_arguments(name: str, **overrides: Any) -> tuple[str, dict[str, Any]]:
+    """The model class name and the constructor arguments of preset ``name``."""
+    try:
+        preset = PRESETS[name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model {name!r}; known models: {', '.join(PRESETS)}") from None
+    return preset.model_class, {**preset.kwargs, **overrides}
+
+
+def build_model(name: str, **overrides: Any) -> SeparationModel:
+    """Build preset ``name`` (randomly initialised), with constructor arguments overridden."""
+    class_name, kwargs = preset_arguments(name, **overrides)
+    return build_from_arguments(class_name, kwargs, name)
+
+
+def build_from_arguments(class_name: str, kwargs: dict[str, Any], name: str | None = None) -> SeparationModel:
+    try:
+        cls = MODEL_CLASSES[class_name]
+    except KeyError:
+        raise UnknownModelError(f"unknown model class {class_name!r}; known: {', '.join(MODEL_CLASSES)}") from None
+    try:
+        model = cls(**kwargs)
+    except TypeError as exc:  # an unknown keyword
+        raise UnknownModelError(f"bad arguments for {class_name}: {exc}") from None
+    model.name = name or class_name
+    return model
