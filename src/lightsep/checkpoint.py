@@ -1,0 +1,94 @@
+"""Portable checkpoints: model name, constructor arguments, state dict and metadata.
+
+A checkpoint is a plain dictionary saved with :func:`torch.save` and read back with
+``torch.load(..., weights_only=True)``, so loading never runs pickled code and a renamed
+class never breaks an old file::
+
+    {"format": "lightsep-checkpoint", "version": 1,
+     "model_name": "proposed-2stem", "model_class": "LightSepNet",
+     "model_args": {...}, "state_dict": {...}, "metadata": {...}}
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError, UnknownModelError
+from .fileio import atomic_path
+from .models.base import SeparationModel
+from .models.registry import build_from_arguments
+
+FORMAT = "lightsep-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = ("format", "version", "model_name", "model_class", "model_args", "state_dict")
+
+
+def checkpoint_dict(model: SeparationModel, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dictionary :func:`save_checkpoint` writes (tensors moved to the CPU)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_name": getattr(model, "name", type(model).__name__),
+        "model_class": type(model).__name__,
+        "model_args": model.config,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+
+
+def save_checkpoint(model: SeparationModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint_dict(model, metadata), tmp)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a checkpoint dictionary; raise :class:`CheckpointError` with a
+    one-line reason for a missing, truncated, foreign or malformed file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: not a lightsep checkpoint (it holds pickled objects: {str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # torch.load raises many types (IndexError, RuntimeError, ...) for damaged files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a lightsep checkpoint (no '{FORMAT}' format marker)")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise CheckpointError(f"{path}: malformed lightsep checkpoint (missing {', '.join(missing)})")
+    if data["version"] > VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {data['version']} is newer than this lightsep ({VERSION})")
+    return data
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> SeparationModel:
+    """Rebuild the model stored in ``path`` (in eval mode, on ``device``); its metadata is
+    available as ``model.metadata``."""
+    data = read_checkpoint(path)
+    try:
+        model = build_from_arguments(data["model_class"], dict(data["model_args"]), data["model_name"])
+    except UnknownModelError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: invalid model arguments ({exc})") from None
+    try:
+        model.load_state_dict(data["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match {data['model_name']} ({str(exc).splitlines()[0]})") from None
+    model.metadata = dict(data.get("metadata", {}))
+    return model.to(device).eval()

@@ -1,0 +1,104 @@
+"""The ``lightsep`` command: a thin layer over the Python API.
+
+Every error caused by the user's input is reported as one line on stderr
+(``lightsep: error: ...``) with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import LightsepError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .analysis import model_info
+    from .models.registry import list_models
+
+    names = args.models or list_models()
+    unknown = [n for n in names if n not in list_models()]
+    if unknown:
+        raise LightsepError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
+    if args.breakdown:
+        return _breakdown(names, args.json)
+    rows = [model_info(name) for name in names]
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        return 0
+    header = ("model", "rate", "context", "output", "params", "receptive field", "target field", "GFLOP/s audio")
+    table = [header] + [
+        (
+            r.name,
+            str(r.sample_rate),
+            str(r.context_samples),
+            str(r.output_samples),
+            f"{r.parameters / 1e6:.3f}M",
+            f"{r.receptive_field_s:.3f} s",
+            f"{r.target_field_s:.3f} s",
+            f"{r.gflops_per_audio_second:.3f}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for k, row in enumerate(table):
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0
+
+
+def _breakdown(names: list[str], as_json: bool) -> int:
+    from .analysis import budget_breakdown
+    from .models.registry import build_model
+
+    result = {name: budget_breakdown(build_model(name)) for name in names}
+    if as_json:
+        print(json.dumps({name: [vars(row) for row in rows] for name, rows in result.items()}, indent=2))
+        return 0
+    for name, rows in result.items():
+        params = sum(r.parameters for r in rows)
+        flops = sum(r.gflops_per_audio_second for r in rows)
+        width = max(len(r.part) for r in rows)
+        print(f"{name}: {params:,} parameters, {flops:.3f} GFLOP per second of audio")
+        for r in rows:
+            print(
+                f"  {r.part.ljust(width)}  {r.parameters:>10,}  {100 * r.parameters / params:5.1f}%"
+                f"  {r.gflops_per_audio_second:8.4f}  {100 * r.gflops_per_audio_second / flops:5.1f}%"
+            )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lightsep", description="Lightweight, low-latency music source separation.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", help="the paper's Table 2 for every named model")
+    info.add_argument("models", nargs="*", metavar="MODEL", help="models to describe (default: all)")
+    info.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    info.add_argument(
+        "--breakdown", action="store_true", help="where each model's parameters and FLOPs sit, part by part"
+    )
+    info.set_defaults(func=_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except LightsepError as exc:
+        print(f"lightsep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lightsep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+import json
+import subprocess
+import sys
+
+from lightsep.cli import main
+
+
+def test_info_json_has_exactly_the_documented_keys(capsys):
+    assert main(["info", "--json", "tiny", "proposed-2stem"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    keys = {"name", "sample_rate", "context_samples", "output_samples", "parameters", "receptive_field_s",
+            "target_field_s", "gflops_per_audio_second"}
+    assert [set(r) for r in rows] == [keys, keys]
+    proposed = rows[1]
+    assert proposed["name"] == "proposed-2stem"
+    assert 800_000 <= proposed["parameters"] <= 900_000
+    assert proposed["context_samples"] == proposed["output_samples"] == 16384
+    assert proposed["receptive_field_s"] == proposed["target_field_s"] == round(16384 / 22050, 4)
+    assert proposed["gflops_per_audio_second"] <= 1.3
+
+
+def test_info_table(capsys):
+    assert main(["info", "tiny"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:4] == ["model", "rate", "context", "output"]
+    assert out[2].startswith("tiny")
+
+
+def test_unknown_model_is_one_line_on_stderr():
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "info", "nope"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown model 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_breakdown_adds_up_to_the_totals(capsys):
+    from lightsep.analysis import budget_breakdown, count_parameters, gflops_per_audio_second
+    from lightsep.models import build_model
+
+    for name in ("proposed-2stem", "ablation-c", "waveunet-m2"):
+        model = build_model(name)
+        rows = budget_breakdown(model)
+        assert sum(r.parameters for r in rows) == count_parameters(model)
+        assert abs(sum(r.gflops_per_audio_second for r in rows) - gflops_per_audio_second(model)) < 2e-3
+    assert main(["info", "--breakdown", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tiny: ") and "encoder.0" in out and "aspp.atrous" in out
