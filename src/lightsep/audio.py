@@ -1,0 +1,287 @@
+"""Audio I/O: reading, writing, resampling and channel handling.
+
+Audio arrays are ``float32`` NumPy arrays of shape ``(channels, samples)``.
+
+Reading uses soundfile (libsndfile: wav, flac, ogg, mp3, aiff, ...) and falls back to the
+``ffmpeg`` command for everything else (m4a/aac/mp4, and each audio stream of a MUSDB18
+``.stem.mp4``). Resampling uses soxr. Writing goes to a temporary name in the target folder
+that is renamed into place, so an interrupted write never leaves a broken file under the
+final name. Every failure raises :class:`AudioError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import LightsepError
+from .fileio import atomic_path
+
+SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
+FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".m4b", ".mov", ".opus", ".webm", ".mka", ".wma"}
+WRITE_FORMATS = ("wav", "flac", "mp3")
+BIT_DEPTHS = (16, 24, 32)
+
+
+class AudioError(LightsepError):
+    """An audio file cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    frames: int
+    streams: int = 1
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+# --------------------------------------------------------------------------------------
+# Checks shared by every reader
+# --------------------------------------------------------------------------------------
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+
+def _extension(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def _uses_ffmpeg(path: Path) -> bool:
+    ext = _extension(path)
+    if ext in FFMPEG_EXTENSIONS:
+        return True
+    if ext in SOUNDFILE_EXTENSIONS:
+        return False
+    raise AudioError(
+        f"{path}: unsupported audio format '{ext or '(no extension)'}'; "
+        f"supported: {', '.join(sorted(SOUNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS))}"
+    )
+
+
+def _ffmpeg(tool: str = "ffmpeg") -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise AudioError(f"{tool} is not installed; it is needed for this format (Debian: apt-get install ffmpeg)")
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def audio_info(path: str | os.PathLike, stream: int = 0) -> AudioInfo:
+    """Sample rate, channels and frames of audio stream ``stream``, and the file's number of
+    audio streams."""
+    path = Path(path)
+    _check_readable(path)
+    if not _uses_ffmpeg(path) and stream == 0:
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{path}: cannot read audio ({_first_line(exc)})") from None
+        if info.frames <= 0:
+            raise AudioError(f"{path}: no audio samples in file")
+        return AudioInfo(info.samplerate, info.channels, info.frames)
+    streams = _ffprobe_streams(path)
+    if stream >= len(streams):
+        raise AudioError(f"{path}: has {len(streams)} audio stream(s), stream {stream} requested")
+    return streams[stream]
+
+
+def _ffprobe_streams(path: Path) -> list[AudioInfo]:
+    """One :class:`AudioInfo` per audio stream (frames estimated from the stream duration)."""
+    command = [
+        _ffmpeg("ffprobe"), "-v", "error", "-select_streams", "a",
+        "-show_entries", "stream=sample_rate,channels,duration", "-of", "json", str(path),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AudioError(f"{path}: cannot read audio ({_first_line(result.stderr) or 'ffprobe failed'})")
+    streams = json.loads(result.stdout or "{}").get("streams", [])
+    if not streams:
+        raise AudioError(f"{path}: no audio stream in file")
+    infos = []
+    for stream in streams:
+        rate = int(stream["sample_rate"])
+        frames = int(round(float(stream.get("duration", 0.0)) * rate))
+        infos.append(AudioInfo(rate, int(stream["channels"]), frames, len(streams)))
+    return infos
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    stream: int = 0,
+) -> tuple[np.ndarray, int]:
+    """Read an audio file as ``(channels, samples)`` float32.
+
+    Args:
+        sample_rate: resample to this rate (soxr); ``None`` keeps the file's.
+        channels: convert to this many channels (see :func:`convert_channels`).
+        stream: which audio stream of a multi-stream container (``.stem.mp4``) to read.
+
+    Returns: ``(audio, sample_rate)``.
+    """
+    path = Path(path)
+    _check_readable(path)
+    if _uses_ffmpeg(path) or stream:
+        audio, rate = _read_ffmpeg(path, stream)
+    else:
+        try:
+            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{path}: cannot read audio ({_first_line(exc)})") from None
+        audio = np.ascontiguousarray(data.T)
+    if audio.shape[-1] == 0:
+        raise AudioError(f"{path}: no audio samples in file")
+    if channels is not None:
+        audio = convert_channels(audio, channels)
+    if sample_rate is not None and sample_rate != rate:
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
+    return audio, rate
+
+
+def _read_ffmpeg(path: Path, stream: int) -> tuple[np.ndarray, int]:
+    streams = _ffprobe_streams(path)
+    if stream >= len(streams):
+        raise AudioError(f"{path}: has {len(streams)} audio stream(s), stream {stream} requested")
+    rate, n_channels = streams[stream].sample_rate, streams[stream].channels
+    command = [
+        _ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:a:{stream}",
+        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(n_channels), "-ar", str(rate), "-",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        raise AudioError(f"{path}: cannot decode audio ({_first_line(result.stderr.decode(errors='replace'))})")
+    samples = np.frombuffer(result.stdout, dtype="<f4")
+    samples = samples[: len(samples) - len(samples) % n_channels]
+    audio = samples.reshape(-1, n_channels).T
+    # AAC decoders emit the encoder's padding after the last frame: keep the stream's duration
+    if 0 < streams[stream].frames < audio.shape[-1]:
+        audio = audio[:, : streams[stream].frames]
+    return np.ascontiguousarray(audio), rate
+
+
+def read_stems(path: str | os.PathLike, sample_rate: int | None = None, channels: int | None = None) -> list[np.ndarray]:
+    """Every audio stream of a multi-stream file (a MUSDB18 ``.stem.mp4``: mixture, drums,
+    bass, other, vocals), each ``(channels, samples)``; streams are trimmed to the shortest."""
+    info = audio_info(path)
+    stems = [read_audio(path, sample_rate, channels, stream=k)[0] for k in range(info.streams)]
+    length = min(s.shape[-1] for s in stems)
+    return [s[..., :length] for s in stems]
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[-1] if text else ""
+
+
+# --------------------------------------------------------------------------------------
+# Signal conversions
+# --------------------------------------------------------------------------------------
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int, quality: str = "HQ") -> np.ndarray:
+    """Resample ``(channels, samples)`` with soxr. The output has
+    ``round(samples * to_rate / from_rate)`` samples."""
+    if from_rate == to_rate:
+        return audio
+    out = soxr.resample(np.ascontiguousarray(audio.T), from_rate, to_rate, quality=quality)
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Convert ``(C, samples)`` to ``(channels, samples)``: to mono by averaging, from mono by
+    copying, and otherwise by keeping the first ``channels`` channels (or repeating them)."""
+    current = audio.shape[0]
+    if current == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    if current == 1:
+        return np.repeat(audio, channels, axis=0)
+    if current > channels:
+        return np.ascontiguousarray(audio[:channels])
+    reps = -(-channels // current)
+    return np.ascontiguousarray(np.tile(audio, (reps, 1))[:channels])
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+_SUBTYPES = {
+    ("wav", 16): "PCM_16",
+    ("wav", 24): "PCM_24",
+    ("wav", 32): "FLOAT",
+    ("flac", 16): "PCM_16",
+    ("flac", 24): "PCM_24",
+}
+
+
+def write_audio(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sample_rate: int,
+    format: str | None = None,
+    bit_depth: int = 16,
+) -> Path:
+    """Write ``(channels, samples)`` audio atomically.
+
+    ``format`` is ``wav``, ``flac`` or ``mp3`` (default: from the extension). ``bit_depth`` is
+    16 or 24 (PCM) or 32 (float; wav only). MP3 is written at libsndfile's default quality.
+    Float samples beyond [-1, 1] are clipped for the integer formats; an ``int16`` array is
+    written as 16-bit PCM exactly.
+    """
+    path = Path(path)
+    format = (format or _extension(path).lstrip(".")).lower()
+    if format not in WRITE_FORMATS:
+        raise AudioError(f"{path}: cannot write format '{format}'; choose one of {', '.join(WRITE_FORMATS)}")
+    if bit_depth not in BIT_DEPTHS:
+        raise AudioError(f"{path}: bit depth must be one of {BIT_DEPTHS}, got {bit_depth}")
+    if format == "flac" and bit_depth == 32:
+        raise AudioError(f"{path}: FLAC stores at most 24-bit samples; use --bit-depth 16 or 24")
+    audio = np.asarray(audio)
+    if audio.ndim != 2:
+        raise AudioError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
+    if audio.dtype == np.int16:  # exact 16-bit samples, written as they are
+        if format == "mp3":
+            raise AudioError(f"{path}: 16-bit integer samples are written as wav or flac, not mp3")
+        bit_depth, data = 16, audio.T
+    else:
+        data = audio.astype(np.float32, copy=False).T
+        if not (format == "wav" and bit_depth == 32):
+            data = np.clip(data, -1.0, 1.0)
+    if format == "mp3":
+        subtype, sf_format = "MPEG_LAYER_III", "MP3"
+    else:
+        subtype, sf_format = _SUBTYPES[(format, bit_depth)], format.upper()
+    try:
+        with atomic_path(path, suffix="." + format) as tmp:
+            sf.write(str(tmp), data, sample_rate, subtype=subtype, format=sf_format)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path}: cannot write audio ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
