@@ -14,6 +14,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep the suite's decoded-audio cache out of the user's home."""
+    os.environ["LIGHTSEP_CACHE"] = str(tmp_path_factory.mktemp("lightsep-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -1,0 +1,56 @@
+"""An on-disk cache of decoded, resampled audio, so that epochs never decode again.
+
+Each entry is a ``.npy`` file of ``(channels, samples)`` float32, named by a hash of the
+source file's absolute path, size and modification time, the stream index, the sample rate
+and the channel count. Editing or replacing a file changes its size or mtime and so its key;
+old entries are simply never read again (delete the folder to reclaim the space). Entries are
+opened as read-only memory maps, so many DataLoader workers share one copy through the page
+cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import atomic_path
+
+
+def default_cache_dir() -> Path:
+    """``$LIGHTSEP_CACHE``, else ``$XDG_CACHE_HOME/lightsep``, else ``~/.cache/lightsep``."""
+    if os.environ.get("LIGHTSEP_CACHE"):
+        return Path(os.environ["LIGHTSEP_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lightsep"
+
+
+class AudioCache:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @classmethod
+    def default(cls) -> AudioCache:
+        return cls(default_cache_dir() / "audio")
+
+    def key(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> str:
+        path = Path(path).resolve()
+        stat = path.stat()
+        ident = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{stream}|{sample_rate}|{channels}"
+        return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+    def entry(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> Path:
+        return self.root / f"{self.key(path, sample_rate, channels, stream)}.npy"
+
+    def load(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> np.ndarray:
+        """The decoded audio, ``(channels, samples)`` float32, decoding it on a miss."""
+        from ..audio import read_audio
+
+        entry = self.entry(path, sample_rate, channels, stream)
+        if not entry.exists():
+            audio, _ = read_audio(path, sample_rate, channels, stream)
+            with atomic_path(entry) as tmp:
+                np.save(tmp, np.ascontiguousarray(audio, dtype=np.float32))
+        return np.load(entry, mmap_mode="r")

@@ -1,0 +1,61 @@
+"""Builders of tiny datasets on disk for the tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from lightsep.audio import write_audio
+
+STEM_LEVELS = {"drums": 0.1, "bass": 0.2, "other": 0.3, "vocals": 0.4}
+
+
+def stem_signal(name: str, seconds: float, rate: int, channels: int = 2, seed: int = 0) -> np.ndarray:
+    """A recognisable signal per stem: noise at the stem's own level."""
+    rng = np.random.default_rng([seed, list(STEM_LEVELS).index(name)])
+    return (STEM_LEVELS[name] * rng.uniform(-1, 1, (channels, int(seconds * rate)))).astype(np.float32)
+
+
+def make_musdb_hq(root: Path, tracks: dict[str, list[str]], seconds: float = 2.0, rate: int = 44100) -> Path:
+    for subset, names in tracks.items():
+        for k, name in enumerate(names):
+            folder = root / subset / name
+            stems = {n: stem_signal(n, seconds, rate, seed=k) for n in STEM_LEVELS}
+            for n, audio in stems.items():
+                write_audio(folder / f"{n}.wav", audio, rate, bit_depth=32)
+            write_audio(folder / "mixture.wav", sum(stems.values()), rate, bit_depth=32)
+    return root
+
+
+def make_ccmixter(root: Path, names: list[str], seconds: float = 2.0, rate: int = 44100) -> Path:
+    for k, name in enumerate(names):
+        folder = root / name
+        voice = stem_signal("vocals", seconds, rate, seed=k)
+        accompaniment = stem_signal("other", seconds, rate, seed=k)
+        write_audio(folder / "source-01.wav", accompaniment, rate, bit_depth=32)
+        write_audio(folder / "source-02.wav", voice, rate, bit_depth=32)
+        write_audio(folder / "mix.wav", voice + accompaniment, rate, bit_depth=32)
+    return root
+
+
+def make_musdb_stem_mp4(root: Path, tracks: dict[str, list[str]], seconds: float = 2.0, rate: int = 44100) -> Path:
+    for subset, names in tracks.items():
+        (root / subset).mkdir(parents=True, exist_ok=True)
+        for k, name in enumerate(names):
+            tmp = root / f".{name}"
+            tmp.mkdir()
+            stems = {n: stem_signal(n, seconds, rate, seed=k) for n in STEM_LEVELS}
+            order = {"mixture": sum(stems.values()), **stems}
+            args = []
+            for n in ("mixture", "drums", "bass", "other", "vocals"):
+                write_audio(tmp / f"{n}.wav", order[n], rate)
+                args += ["-i", str(tmp / f"{n}.wav")]
+            maps = [a for i in range(5) for a in ("-map", str(i))]
+            out = root / subset / f"{name}.stem.mp4"
+            subprocess.run(["ffmpeg", "-v", "error", *args, *maps, "-c:a", "aac", "-b:a", "256k", str(out)], check=True)
+            for f in tmp.iterdir():
+                f.unlink()
+            tmp.rmdir()
+    return root
