@@ -73,6 +73,56 @@ def _breakdown(names: list[str], as_json: bool) -> int:
     return 0
 
 
+def _synth(args: argparse.Namespace) -> int:
+    from .synth import make_corpus
+
+    report = make_corpus(
+        args.out_dir,
+        songs=args.songs,
+        seconds=args.seconds,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        jobs=args.jobs,
+        soundfont=args.soundfont,
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote {report.songs_rendered} song(s) to {report.out_dir}"
+        + (f" ({report.songs_skipped} already there)" if report.songs_skipped else "")
+    )
+    if report.songs_rendered:
+        print(
+            f"rendered {report.audio_seconds:.0f} s of audio in {report.wall_seconds:.1f} s: "
+            f"{report.audio_seconds_per_second:.1f} s of audio per second"
+        )
+    return 0
+
+
+def _check_data(args: argparse.Namespace) -> int:
+    from .data.check import check_data
+
+    report = check_data(args.root)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(f"{args.root}: {report.layout} layout, {len(report.tracks)} track(s)")
+        for t in report.tracks:
+            duration = f"{t.duration_s:.1f} s" if t.duration_s is not None else "?"
+            print(f"  [{t.subset}] {t.name}: {duration}, {t.sample_rate or '?'} Hz, {t.channels or '?'} ch, "
+                  f"stems {', '.join(t.stems) or '-'}")  # fmt: skip
+            for problem in t.problems:
+                print(f"      problem: {problem}")
+        print(f"{report.problems} problem(s) found" if report.problems else "no problems found")
+    return 1 if report.problems else 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lightsep", description="Lightweight, low-latency music source separation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,6 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--breakdown", action="store_true", help="where each model's parameters and FLOPs sit, part by part"
     )
     info.set_defaults(func=_info)
+
+    synth = sub.add_parser(
+        "synth",
+        help="render a procedural multitrack corpus (MUSDB18-HQ layout) with FluidSynth",
+        description="Compose and render songs with FluidSynth into OUT_DIR/{train,test}/<song>/"
+        "{mixture,drums,bass,other,vocals}.wav. Same arguments, same bytes; rerunning an "
+        "interrupted run renders only the missing songs.",
+    )
+    synth.add_argument("out_dir", metavar="OUT_DIR")
+    synth.add_argument("--songs", type=_positive_int, default=10, help="number of songs (default 10)")
+    synth.add_argument("--seconds", type=float, default=30.0, help="length of each song (default 30)")
+    synth.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    synth.add_argument("--test-fraction", type=float, default=0.2, help="share of songs in test/ (default 0.2)")
+    synth.add_argument("--jobs", type=_positive_int, default=None, help="parallel renders (default: CPU count)")
+    synth.add_argument("--soundfont", default=None, help="a GM soundfont (default: FluidR3_GM.sf2)")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=_synth)
+
+    check = sub.add_parser(
+        "check-data",
+        help="detect a dataset's layout and list its tracks and problems",
+        description="Detect the layout of ROOT (MUSDB18, MUSDB18-HQ, CCMixter or a lightsep corpus), "
+        "list each track's stems, duration, sample rate and channels, and every problem. "
+        "Exits with status 1 when a problem was found.",
+    )
+    check.add_argument("root", metavar="ROOT")
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.set_defaults(func=_check_data)
     return parser
 
 
