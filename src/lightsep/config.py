@@ -1,0 +1,211 @@
+"""Training configurations: plain dataclasses, read from TOML files under ``configs/``.
+
+Every key is checked. An unknown key or a value of the wrong type raises
+:class:`ConfigError`, which names the key and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import LightsepError
+
+
+class ConfigError(LightsepError):
+    """A configuration file or override is invalid."""
+
+
+@dataclass
+class ModelSection:
+    name: str = "proposed-2stem"
+    """A registered model name (``lightsep info`` lists them)."""
+    args: dict[str, Any] = field(default_factory=dict)
+    """Constructor overrides, e.g. ``{attention = false}``."""
+
+
+@dataclass
+class DataSection:
+    root: str = ""
+    """MUSDB18, MUSDB18-HQ or lightsep-corpus folder (``--data`` on the command line)."""
+    ccmixter: str = ""
+    """Optional CCMixter folder whose tracks join the training tracks (2-stem models only)."""
+    split: str = "paper"
+    """``paper`` (75/25 of the training tracks) or ``musdb`` (the official 14 validation tracks)."""
+    split_seed: int = 20200504
+    gain_min: float = 0.7
+    gain_max: float = 1.0
+    workers: int = 2
+    """DataLoader worker processes (0: load in the training process)."""
+    max_valid_tracks: int = 0
+    """Use only the first N validation tracks (0: all), to bound validation time on a CPU."""
+
+
+@dataclass
+class PhaseSection:
+    lr: float = 1e-5
+    batch_size: int = 32
+    patience: int = 30
+    """Stop the phase after this many epochs without a better validation loss."""
+    max_epochs: int = 0
+    """Stop the phase after this many epochs in any case (0: no limit)."""
+    enabled: bool = True
+
+
+@dataclass
+class TrainingSection:
+    seed: int = 0
+    iterations_per_epoch: int = 2000
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    main: PhaseSection = field(default_factory=PhaseSection)
+    finetune: PhaseSection = field(default_factory=lambda: PhaseSection(lr=1e-6))
+    checkpoint_every: int = 100
+    """Write the resumable state every N iterations (and at every epoch end)."""
+    log_every: int = 20
+    """Average the training loss over N iterations per row of the CSV log."""
+    max_iterations: int = 0
+    """Stop after this many iterations in all (0: no limit); the state stays resumable."""
+
+
+@dataclass
+class RunSection:
+    dir: str = ""
+    """Where checkpoints and logs go (default ``runs/<name>``)."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    threads: int = 0
+    """CPU threads for PyTorch (0: its default)."""
+    bf16: bool = False
+    """bf16 autocast (GPU only)."""
+    compile: bool = False
+    """torch.compile the model (GPU only)."""
+
+
+@dataclass
+class TrainConfig:
+    name: str = "experiment"
+    description: str = ""
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+    run: RunSection = field(default_factory=RunSection)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run.dir or f"runs/{self.name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is dict:
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+        return [_coerce(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a table, got {value!r}")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if (tp in (int, float) and isinstance(value, bool)) or not isinstance(value, tp):  # bool is an int subclass
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"[{prefix}]" if prefix else "the top level"
+        bad = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"unknown key '{bad}'; valid keys in {where}: {', '.join(fields)}")
+    values = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}")
+            values[name] = _build(tp, value, key)
+        else:
+            values[name] = _coerce(value, tp, key)
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    config = _build(TrainConfig, data, "")
+    _check(config)
+    return config
+
+
+def _check(config: TrainConfig) -> None:
+    from .models.registry import PRESETS
+
+    if config.model.name not in PRESETS:
+        raise ConfigError(f"model.name: unknown model {config.model.name!r}; known: {', '.join(PRESETS)}")
+    if config.data.split not in ("paper", "musdb"):
+        raise ConfigError(f"data.split must be 'paper' or 'musdb', got {config.data.split!r}")
+    if len(config.training.betas) != 2:
+        raise ConfigError("training.betas must be two numbers")
+    for phase in ("main", "finetune"):
+        section = getattr(config.training, phase)
+        if section.batch_size < 1 or section.lr <= 0 or section.patience < 1:
+            raise ConfigError(f"training.{phase}: batch_size and patience must be >= 1 and lr > 0")
+    if config.training.iterations_per_epoch < 1 or config.training.checkpoint_every < 1:
+        raise ConfigError("training.iterations_per_epoch and training.checkpoint_every must be >= 1")
+    if not 0 < config.data.gain_min <= config.data.gain_max:
+        raise ConfigError("data.gain_min and data.gain_max must satisfy 0 < gain_min <= gain_max")
+    if config.run.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"run.device must be auto, cpu or cuda, got {config.run.device!r}")
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a TOML configuration and apply ``key=value`` overrides (dotted keys, TOML values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    for override in overrides or []:
+        apply_override(data, override)
+    return config_from_dict(data)
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as TOML (a bare word is a string)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r} must look like key=value, e.g. training.main.lr=1e-4")
+    key, raw = (part.strip() for part in override.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part} is not a table")
+    node[last] = value
