@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -116,6 +117,35 @@ def _check_data(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .config import load_config
+
+    overrides = list(args.set or [])
+    for key, value in (("data.root", args.data), ("data.ccmixter", args.ccmixter), ("run.dir", args.run_dir),
+                       ("training.max_iterations", args.max_iterations)):  # fmt: skip
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    config = load_config(args.config, overrides)
+    if args.print_config:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    from .training import train
+
+    progress = train(config, resume=args.resume, progress_bar=not args.quiet)
+    if int(os.environ.get("RANK", "0")) == 0:
+        state = "finished" if progress.finished else f"stopped at iteration {progress.step} (resumable with --resume)"
+        best = f"best validation loss {progress.best_loss:.4g} at iteration {progress.best_step}" if progress.best_step >= 0 else "no validation yet"
+        print(f"{config.name}: {state}; {best}; run folder {config.run_dir}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plotting import plot_run
+
+    print(plot_run(args.run_dir, args.output))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -162,6 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("root", metavar="ROOT")
     check.add_argument("--json", action="store_true", help="print a JSON report")
     check.set_defaults(func=_check_data)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model with a configuration from configs/",
+        description="Train (or, with --resume, continue) a run. Checkpoints, best.pt and log.csv go to the run folder.",
+    )
+    train.add_argument("--config", required=True, help="a TOML file, e.g. configs/table3-proposed-2stem.toml")
+    train.add_argument("--data", help="dataset root (sets data.root)")
+    train.add_argument("--ccmixter", help="CCMixter root added to the training tracks (sets data.ccmixter)")
+    train.add_argument("--run-dir", help="where the run's files go (sets run.dir; default runs/<name>)")
+    train.add_argument("--max-iterations", type=int, help="stop after this many iterations in all (resumable)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any key, e.g. training.main.lr=1e-4")
+    train.add_argument("--resume", action="store_true", help="continue the run in the run folder")
+    train.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON and exit")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("-o", "--output", help="the PNG to write (default RUN_DIR/loss.png)")
+    plot.set_defaults(func=_plot)
     return parser
 
 

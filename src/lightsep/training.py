@@ -1,0 +1,522 @@
+"""``lightsep train``: the paper's recipe, resumable bit for bit, on one or several processes.
+
+The recipe (section 3.2): MSE over all source outputs of a batch, Adam (lr 1e-5, betas 0.9
+and 0.999), batch 32, epochs of 2000 iterations, the validation loss on the whole
+validation tracks after each epoch, and early stopping after 30 epochs without improvement.
+Then a fine-tuning phase at lr 1e-6 (same batch), until again 30 epochs pass without
+improvement. The result is the model with the best validation loss (``best.pt``).
+
+Fine-tuning starts from the best model of the first phase with a fresh Adam state, as
+Wave-U-Net's code does. (The paper's "the last model is fine-tuned" could also mean the
+final model of the first phase, which is by construction 30 epochs past its best.)
+
+Resumability: ``RUN_DIR/state.pt`` holds the model, the optimiser, every random generator's
+state, the phase, epoch and iteration, the best loss and the patience counter. It is written
+atomically (temporary file, fsync, rename) every ``checkpoint_every`` iterations and at each
+epoch end. Example ``i`` of an epoch is a pure function of (seed, epoch, i), and batch ``k``
+holds examples ``k*B .. k*B+B-1``, so a run killed at any moment and resumed with
+``--resume`` gives the same weights, bit for bit, as one that was never interrupted.
+
+Distributed: under ``torchrun`` every process takes ``batch_size / world_size`` examples of
+each batch (the global batch stays the configured one), DistributedDataParallel averages
+the gradients (gloo on the CPU, nccl on GPUs), and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from .checkpoint import checkpoint_dict, save_checkpoint
+from .config import ConfigError, TrainConfig
+from .data import AudioCache, TrainingSegments, ValidationSegments, list_tracks, split_tracks
+from .data.tracks import DatasetError
+from .errors import LightsepError
+from .fileio import atomic_path
+from .models.base import SeparationModel
+from .models.registry import build_model
+
+STATE_FORMAT = "lightsep-training-state"
+PHASES = ("main", "finetune")
+LOG_FIELDS = ("kind", "phase", "epoch", "step", "loss", "lr", "seconds")
+
+
+@dataclass
+class Progress:
+    """Where a run is; saved in ``state.pt``."""
+
+    phase: str = "main"
+    epoch: int = 0  # within the phase
+    iteration: int = 0  # within the epoch
+    step: int = 0  # all iterations so far
+    best_loss: float = math.inf
+    best_step: int = -1
+    bad_epochs: int = 0
+    finished: bool = False
+    seconds: float = 0.0
+    finetune_from_step: int = -1
+    history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch
+
+
+# --------------------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    rank: int = 0
+    size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_world(config: TrainConfig) -> World:
+    want = config.run.device
+    cuda = torch.cuda.is_available() and want in ("auto", "cuda")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise LightsepError("run.device is 'cuda' but no CUDA device is available")
+    if config.run.threads > 0:
+        torch.set_num_threads(config.run.threads)
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size > 1:
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        if cuda:
+            torch.cuda.set_device(local)
+        dist.init_process_group("nccl" if cuda else "gloo")
+        device = torch.device("cuda", local) if cuda else torch.device("cpu")
+        return World(rank, size, device)
+    return World(0, 1, torch.device("cuda") if cuda else torch.device("cpu"))
+
+
+# --------------------------------------------------------------------------------------
+# Random generators
+# --------------------------------------------------------------------------------------
+
+
+def rng_state() -> dict[str, Any]:
+    """Every generator's state, as plain data that ``weights_only`` loading accepts."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},  # fmt: skip
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------
+
+
+class _IterationBatches(torch.utils.data.Sampler):
+    """The example indices of iterations ``start .. stop-1``: this process's share of
+    examples ``k*B .. k*B+B-1`` for iteration ``k``."""
+
+    def __init__(self, start: int, stop: int, batch: int, world: World):
+        self.start, self.stop, self.batch, self.world = start, stop, batch, world
+        self.local = batch // world.size
+
+    def __iter__(self):
+        for k in range(self.start, self.stop):
+            first = k * self.batch + self.world.rank * self.local
+            yield list(range(first, first + self.local))
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[TrainingSegments, ValidationSegments, dict]:
+    if not config.data.root:
+        raise ConfigError("data.root is not set: give --data ROOT (a MUSDB18, MUSDB18-HQ or lightsep corpus folder)")
+    tracks = list_tracks(config.data.root)
+    split = split_tracks(tracks, config.data.split, config.data.split_seed)
+    train = split["train"]
+    if config.data.ccmixter:
+        if set(model.sources) != {"vocals", "accompaniment"}:
+            raise ConfigError("data.ccmixter only serves 2-stem (vocals/accompaniment) models")
+        train = train + list_tracks(config.data.ccmixter)
+    valid = split["valid"][: config.data.max_valid_tracks or None]
+    if not train or not valid:
+        raise DatasetError(f"{config.data.root}: need training and validation tracks, found {len(train)} and {len(valid)}")
+    cache = AudioCache.default()
+    largest_batch = max(config.training.main.batch_size, config.training.finetune.batch_size)
+    common = dict(context_samples=model.context_samples, output_samples=model.output_samples,
+                  sample_rate=model.sample_rate, channels=model.audio_channels, cache=cache)  # fmt: skip
+    training = TrainingSegments(
+        train, model.sources, gain_range=(config.data.gain_min, config.data.gain_max),
+        examples_per_epoch=config.training.iterations_per_epoch * largest_batch, seed=config.training.seed, **common,
+    )  # fmt: skip
+    validation = ValidationSegments(valid, model.sources, **common)
+    names = {"train": [t.name for t in train], "valid": [t.name for t in valid]}
+    return training, validation, names
+
+
+# --------------------------------------------------------------------------------------
+# The trainer
+# --------------------------------------------------------------------------------------
+
+
+def optimisation_step(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    mixture: torch.Tensor,
+    targets: torch.Tensor,
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> torch.Tensor:
+    """One step of the recipe: MSE over every source output sample of the batch, backward,
+    optimiser step. Returns the (detached) loss."""
+    module.train()
+    with autocast or contextlib.nullcontext():
+        estimates = module(mixture)
+    loss = torch.nn.functional.mse_loss(estimates.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, world: World | None = None, progress_bar: bool = True):
+        self.config = config
+        self.world = world or World()
+        self.run_dir = config.run_dir
+        self.progress_bar = progress_bar and self.world.main
+        seed_everything(config.training.seed)
+        self.model = build_model(config.model.name, **config.model.args).to(self.world.device)
+        self.training_data, self.validation_data, self.track_names = build_datasets(config, self.model)
+        self.progress = Progress()
+        self.optimizer = self._new_optimizer("main")
+        self.log_rows: list[dict[str, Any]] = []
+        self._train_module = self._wrap(self.model)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        module = model
+        if self.config.run.compile:
+            if self.world.device.type != "cuda":
+                raise ConfigError("run.compile is for GPUs; leave it off on the CPU")
+            module = torch.compile(module)
+        if self.world.size > 1:
+            ids = [self.world.device.index] if self.world.device.type == "cuda" else None
+            module = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        return module
+
+    def _phase(self, name: str):
+        return getattr(self.config.training, name)
+
+    def _new_optimizer(self, phase: str) -> torch.optim.Optimizer:
+        betas = tuple(self.config.training.betas)
+        return torch.optim.Adam(self.model.parameters(), lr=self._phase(phase).lr, betas=betas)
+
+    def _autocast(self):
+        if self.config.run.bf16:
+            if self.world.device.type != "cuda":
+                raise ConfigError("run.bf16 is for GPUs; leave it off on the CPU")
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / "state.pt"
+
+    def save_state(self) -> None:
+        if not self.world.main:
+            return
+        state = {
+            "format": STATE_FORMAT,
+            "version": 1,
+            "config": self.config.to_dict(),
+            "model": checkpoint_dict(self.model, {"run": self.config.name}),
+            "optimizer": self.optimizer.state_dict(),
+            "progress": asdict(self.progress),
+            "rng": rng_state(),
+        }
+        with atomic_path(self.state_path) as tmp:
+            torch.save(state, tmp)
+
+    def load_state(self) -> None:
+        path = self.state_path
+        if not path.exists():
+            raise LightsepError(f"{path}: nothing to resume (no state.pt in the run folder)")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise LightsepError(f"{path}: unreadable training state ({str(exc).splitlines()[0]})") from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise LightsepError(f"{path}: not a lightsep training state")
+        saved, current = _comparable(state["config"]), _comparable(self.config.to_dict())
+        if saved != current:
+            diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+            raise ConfigError(f"{path}: the run was made with another configuration (differs in: {', '.join(diff)})")
+        self.model.load_state_dict(state["model"]["state_dict"])
+        self.progress = Progress(**state["progress"])
+        self.optimizer = self._new_optimizer(self.progress.phase)
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        self._truncate_log(self.progress.step)
+
+    # -- logging ---------------------------------------------------------------------------
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "log.csv"
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop the log rows written after the state being resumed (they will be written
+        again): training rows past its step, validation rows past its epoch history."""
+        if not self.world.main or not self.log_path.exists():
+            return
+        with open(self.log_path, newline="") as handle:
+            rows, validations = [], 0
+            for row in csv.DictReader(handle):
+                if row["kind"] == "valid":
+                    validations += 1
+                    if validations > len(self.progress.history):
+                        continue
+                elif int(row["step"]) > step:
+                    continue
+                rows.append(row)
+        with atomic_path(self.log_path) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def _log(self, kind: str, loss: float) -> None:
+        if not self.world.main:
+            return
+        p = self.progress
+        row = {"kind": kind, "phase": p.phase, "epoch": p.epoch, "step": p.step, "loss": f"{loss:.8g}",
+               "lr": f"{self.optimizer.param_groups[0]['lr']:.3g}", "seconds": f"{p.seconds:.1f}"}  # fmt: skip
+        new = not self.log_path.exists()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self._tensorboard is not None:
+            self._tensorboard.add_scalar(f"loss/{kind}", loss, p.step)
+
+    @property
+    def _tensorboard(self):
+        if not hasattr(self, "_tb"):
+            self._tb = None
+            if self.world.main:
+                with contextlib.suppress(ImportError, ModuleNotFoundError):
+                    from torch.utils.tensorboard import SummaryWriter
+
+                    self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return self._tb
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def train_step(self, mixture: torch.Tensor, targets: torch.Tensor) -> float:
+        mixture, targets = mixture.to(self.world.device), targets.to(self.world.device)
+        value = optimisation_step(self._train_module, self.optimizer, mixture, targets, self._autocast())
+        if self.world.size > 1:
+            dist.all_reduce(value)
+            value /= self.world.size
+        return float(value)
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """MSE over every source sample of the whole validation tracks (zero padding excluded)."""
+        self.model.eval()
+        data = self.validation_data
+        indices = list(range(self.world.rank, len(data), self.world.size))
+        loader = DataLoader(torch.utils.data.Subset(data, indices), batch_size=16, num_workers=0)
+        total = torch.zeros(2, dtype=torch.float64, device=self.world.device)
+        for mixture, targets, weight in loader:
+            mixture, targets, weight = (t.to(self.world.device) for t in (mixture, targets, weight))
+            with self._autocast():
+                estimates = self.model(mixture)
+            error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
+            total[0] += (error * weight).sum().double()
+            total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
+        if self.world.size > 1:
+            dist.all_reduce(total)
+        return float(total[0] / total[1])
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def fit(self) -> Progress:
+        cfg, p = self.config.training, self.progress
+        if self.world.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.run_dir.glob(".*.partial-*"):
+                stale.unlink()  # left by a process killed while writing
+        while not p.finished:
+            phase = self._phase(p.phase)
+            if not phase.enabled or p.bad_epochs >= phase.patience or (phase.max_epochs and p.epoch >= phase.max_epochs):
+                self._next_phase()
+                continue
+            if self._run_epoch(phase):
+                return p  # max_iterations reached; resumable
+            loss = self.validate()
+            improved = loss < p.best_loss
+            p.history.append({"phase": p.phase, "epoch": p.epoch, "step": p.step, "valid_loss": loss})
+            self._log("valid", loss)
+            if improved:
+                p.best_loss, p.best_step, p.bad_epochs = loss, p.step, 0
+                self._save_best()
+            else:
+                p.bad_epochs += 1
+            p.epoch, p.iteration = p.epoch + 1, 0
+            self.save_state()
+        self._close()
+        return p
+
+    def _run_epoch(self, phase) -> bool:
+        """Train until the epoch ends (False) or ``max_iterations`` is reached (True)."""
+        cfg, p = self.config.training, self.progress
+        if phase.batch_size % self.world.size:
+            raise ConfigError(f"batch_size {phase.batch_size} must divide by the {self.world.size} processes")
+        epoch_id = PHASES.index(p.phase) * 1_000_000 + p.epoch
+        self.training_data.set_epoch(epoch_id)
+        stop = cfg.iterations_per_epoch
+        if cfg.max_iterations:
+            stop = min(stop, p.iteration + cfg.max_iterations - p.step)
+        sampler = _IterationBatches(p.iteration, stop, phase.batch_size, self.world)
+        loader = DataLoader(self.training_data, batch_sampler=sampler, num_workers=self.config.data.workers,
+                            persistent_workers=False)  # fmt: skip
+        bar = self._bar(p.iteration, cfg.iterations_per_epoch)
+        window: list[float] = []
+        clock = time.perf_counter()
+        for mixture, targets in loader:
+            loss = self.train_step(mixture, targets)
+            window.append(loss)
+            p.iteration += 1
+            p.step += 1
+            now = time.perf_counter()
+            p.seconds += now - clock
+            clock = now
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss:.3e}", best=f"{p.best_loss:.3e}", refresh=False)
+                bar.update(1)
+            if len(window) == cfg.log_every:
+                self._log("train", sum(window) / len(window))
+                window.clear()
+            if not math.isfinite(loss):
+                raise LightsepError(f"the training loss became {loss} at step {p.step}; lower the learning rate")
+            if p.step % cfg.checkpoint_every == 0:
+                self.save_state()
+        if bar is not None:
+            bar.close()
+        if window:
+            self._log("train", sum(window) / len(window))
+        if cfg.max_iterations and p.step >= cfg.max_iterations:
+            self.save_state()
+            return True
+        return False
+
+    def _next_phase(self) -> None:
+        p = self.progress
+        if p.phase == "main" and self.config.training.finetune.enabled:
+            best = self.run_dir / "best.pt"
+            if self.world.main and not best.exists():
+                raise LightsepError("the first phase ended without a validation result; nothing to fine-tune")
+            if best.exists():
+                state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+                self.model.load_state_dict(state)
+            p.phase, p.epoch, p.iteration, p.bad_epochs = "finetune", 0, 0, 0
+            p.finetune_from_step = p.best_step
+            self.optimizer = self._new_optimizer("finetune")
+        else:
+            p.finished = True
+        self.save_state()
+
+    def _save_best(self) -> None:
+        if not self.world.main:
+            return
+        p = self.progress
+        metadata = {"run": self.config.name, "phase": p.phase, "epoch": p.epoch, "step": p.step,
+                    "valid_loss": p.best_loss, "training_seconds": round(p.seconds, 1),
+                    "world_size": self.world.size, "device": str(self.world.device),
+                    "data_root": str(self.config.data.root), "train_tracks": len(self.track_names["train"]),
+                    "valid_tracks": len(self.track_names["valid"]), "config": self.config.to_dict()}  # fmt: skip
+        save_checkpoint(self.model, self.run_dir / "best.pt", metadata)
+
+    def _bar(self, start: int, total: int):
+        if not self.progress_bar:
+            return None
+        from tqdm import tqdm
+
+        p = self.progress
+        return tqdm(total=total, initial=start, unit="it", desc=f"{p.phase} epoch {p.epoch}", dynamic_ncols=True)
+
+    def _close(self) -> None:
+        if getattr(self, "_tb", None) is not None:
+            self._tb.close()
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a configuration that change the result (not where or how fast it runs)."""
+    flat = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and key != "args":
+                walk(value, name + ".")
+            else:
+                flat[name] = value
+
+    walk(config, "")
+    for key in ("run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
+                "data.root", "data.ccmixter"):  # fmt: skip
+        flat.pop(key, None)
+    return flat
+
+
+def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) -> Progress:
+    """Run (or resume) a training run; returns where it ended."""
+    world = setup_world(config)
+    try:
+        trainer = Trainer(config, world, progress_bar)
+        if resume:
+            trainer.load_state()
+        elif world.main and trainer.state_path.exists():
+            raise LightsepError(f"{trainer.run_dir} already holds a run; add --resume to continue it or choose another --run-dir")
+        return trainer.fit()
+    finally:
+        if world.size > 1 and dist.is_initialized():
+            dist.destroy_process_group()

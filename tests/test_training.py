@@ -1,0 +1,189 @@
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import make_musdb_hq
+from lightsep.cli import main
+from lightsep.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+name = "tiny-test"
+[model]
+name = "tiny"
+[data]
+workers = 0
+[training]
+iterations_per_epoch = 4
+checkpoint_every = 1
+log_every = 2
+[training.main]
+lr = 1e-3
+batch_size = 4
+patience = 50
+[training.finetune]
+lr = 1e-4
+batch_size = 4
+patience = 2
+max_epochs = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_musdb_hq(tmp_path_factory.mktemp("data") / "hq", {"train": ["a", "b", "c", "d"], "test": ["e"]}, seconds=1.0)
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def lightsep(*args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "lightsep.cli", *args], env=env, **kwargs)
+
+
+def read_state(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_print_config_shows_the_papers_recipe(capsys):
+    assert main(["train", "--config", str(ROOT / "configs" / "table3-proposed-2stem.toml"), "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    training = config["training"]
+    assert training["main"] == {"lr": 1e-5, "batch_size": 32, "patience": 30, "max_epochs": 0, "enabled": True}
+    assert training["finetune"]["lr"] == 1e-6 and training["finetune"]["batch_size"] == 32
+    assert training["finetune"]["patience"] == 30 and training["iterations_per_epoch"] == 2000
+    assert training["betas"] == [0.9, 0.999] and config["model"]["name"] == "proposed-2stem"
+    assert config["data"]["gain_min"] == 0.7 and config["data"]["gain_max"] == 1.0
+
+
+def test_every_config_file_loads():
+    files = sorted((ROOT / "configs").glob("*.toml"))
+    assert len(files) >= 11
+    for path in files:
+        config = load_config(path)
+        assert config.name == path.stem and config.description
+    wun = load_config(ROOT / "configs" / "waveunet-m4.toml").training
+    assert (wun.main.lr, wun.main.batch_size, wun.main.patience) == (1e-4, 16, 20)
+    assert (wun.finetune.lr, wun.finetune.batch_size) == (1e-5, 32)
+
+
+def test_bad_keys_and_types_are_named(tiny_config, capsys):
+    with pytest.raises(ConfigError, match=r"unknown key 'training.main.lrr'; valid keys in \[training.main\]: lr, "):
+        load_config(tiny_config, ["training.main.lrr=1"])
+    with pytest.raises(ConfigError, match="training.main.batch_size must be an integer, got 'x'"):
+        load_config(tiny_config, ["training.main.batch_size=x"])
+    with pytest.raises(ConfigError, match="unknown key 'modle'"):
+        load_config(tiny_config, ["modle.name=tiny"])
+    with pytest.raises(ConfigError, match="unknown model"):
+        load_config(tiny_config, ["model.name=nope"])
+    assert main(["train", "--config", str(tiny_config), "--set", "data.gains=1", "--print-config"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def run_to_end(config, data, run_dir, iterations, *extra):
+    process = lightsep("train", "--config", str(config), "--data", str(data), "--run-dir", str(run_dir),
+                       "--max-iterations", str(iterations), "--quiet", *extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()  # never leave a run behind when the test fails
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def test_sigkill_and_resume_is_bit_identical(tiny_config, dataset, tmp_path):
+    k = 10
+    run_to_end(tiny_config, dataset, tmp_path / "straight", 2 * k)
+
+    killed = tmp_path / "killed"
+    process = lightsep("train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(killed),
+                       "--max-iterations", str(2 * k), "--quiet", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    step = 0
+    deadline = time.time() + 120
+    try:
+        while step < k and time.time() < deadline:
+            try:
+                step = read_state(killed / "state.pt")["progress"]["step"]
+            except (FileNotFoundError, RuntimeError, EOFError):
+                pass
+            time.sleep(0.005)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    at_kill = read_state(killed / "state.pt")["progress"]["step"]
+    assert k <= at_kill < 2 * k, "the run must be killed part-way"
+
+    run_to_end(tiny_config, dataset, killed, 2 * k, "--resume")
+
+    a, b = read_state(tmp_path / "straight" / "state.pt"), read_state(killed / "state.pt")
+    assert a["progress"]["step"] == b["progress"]["step"] == 2 * k
+    for name, tensor in a["model"]["state_dict"].items():
+        assert torch.equal(tensor, b["model"]["state_dict"][name]), name
+    for slot, values in a["optimizer"]["state"].items():
+        for key, tensor in values.items():
+            assert torch.equal(tensor, b["optimizer"]["state"][slot][key])
+    assert a["progress"]["history"] == b["progress"]["history"]
+    straight_log = [l.split(",")[:5] for l in (tmp_path / "straight" / "log.csv").read_text().splitlines()]
+    killed_log = [l.split(",")[:5] for l in (killed / "log.csv").read_text().splitlines()]
+    assert straight_log == killed_log  # the log is rewritten past the resume point, not duplicated
+    assert not list(killed.glob(".*partial*"))
+
+
+def test_a_whole_run_finishes_both_phases_and_keeps_the_best(tiny_config, dataset, tmp_path):
+    out = run_to_end(tiny_config, dataset, tmp_path / "run", 0, "--set", "training.main.max_epochs=3")
+    assert "finished" in out
+    state = read_state(tmp_path / "run" / "state.pt")
+    progress = state["progress"]
+    assert progress["finished"] and progress["phase"] == "finetune"
+    losses = [h["valid_loss"] for h in progress["history"]]
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert best["metadata"]["valid_loss"] == min(losses) == progress["best_loss"]
+    from lightsep import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "run" / "best.pt").name == "tiny"
+    png = tmp_path / "loss.png"
+    assert main(["plot", str(tmp_path / "run"), "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_two_processes_with_torchrun(tiny_config, dataset, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(port), "-m", "lightsep.cli", "train", "--config", str(tiny_config), "--data", str(dataset),
+               "--run-dir", str(tmp_path / "ddp"), "--max-iterations", "8", "--quiet"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("tiny-test: stopped at iteration 8") == 1  # only rank 0 reports
+    best = torch.load(tmp_path / "ddp" / "best.pt", weights_only=True)
+    assert best["metadata"]["world_size"] == 2
+    state = read_state(tmp_path / "ddp" / "state.pt")
+    # two epochs of 4 iterations: the cap stops training at once, so the second epoch's
+    # validation is left for a resumed run
+    assert state["progress"]["step"] == 8 and len(state["progress"]["history"]) == 1
+
+
+def test_resume_refuses_another_configuration(tiny_config, dataset, tmp_path, capsys):
+    run_to_end(tiny_config, dataset, tmp_path / "run", 2)
+    code = main(["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"),
+                 "--set", "training.main.lr=0.5", "--resume", "--quiet"])  # fmt: skip
+    assert code == 2 and "differs in: training.main.lr" in capsys.readouterr().err
+
+
+def test_missing_data_root_is_a_clear_error(tiny_config, tmp_path, capsys):
+    assert main(["train", "--config", str(tiny_config), "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "data.root is not set" in capsys.readouterr().err
