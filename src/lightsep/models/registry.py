@@ -8,9 +8,10 @@ from typing import Any
 from ..errors import UnknownModelError
 from .base import SeparationModel
 from .lightsep_net import LightSepNet
+from .reference import MixtureModel
 from .waveunet import WaveUNet
 
-MODEL_CLASSES: dict[str, type[SeparationModel]] = {"LightSepNet": LightSepNet, "WaveUNet": WaveUNet}
+MODEL_CLASSES: dict[str, type[SeparationModel]] = {"LightSepNet": LightSepNet, "WaveUNet": WaveUNet, "MixtureModel": MixtureModel}
 
 TWO_STEMS = ("vocals", "accompaniment")
 FOUR_STEMS = ("vocals", "drums", "bass", "other")
@@ -80,6 +81,9 @@ PRESETS: dict[str, ModelPreset] = {
             output_kernel=5,
         ),
         "a few thousand parameters, randomly initialised, for fast tests",
+    ),
+    "mixture": ModelPreset(
+        "MixtureModel", dict(sources=TWO_STEMS), "every estimate is the mixture: the evaluation floor (no parameters)"
     ),
 }
 

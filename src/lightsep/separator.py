@@ -1,0 +1,221 @@
+"""Separating audio: the Python API behind ``lightsep separate`` and ``lightsep stream``.
+
+One pipeline serves offline, file and streaming separation alike: soxr's streaming resampler
+to the model's rate, :class:`lightsep.apply.OverlapAdd` over the model, and a resampler back
+to the input's rate. Both the resampler and the overlap-add give the same output however
+the input is cut into blocks, so offline separation is exactly streaming separation fed
+one block.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+from .apply import OverlapAdd
+from .audio import convert_channels
+from .checkpoint import load_checkpoint
+from .errors import LightsepError
+from .models.base import SeparationModel
+from .models.registry import PRESETS, build_model
+
+BACKENDS = ("torch", "onnx")
+
+
+def resolve_model(model: str | os.PathLike | SeparationModel, device: str | torch.device = "cpu") -> SeparationModel:
+    """A model from a name, a checkpoint path or a model instance (in eval mode).
+
+    A name loads the bundled pretrained weights when lightsep ships them, and otherwise
+    builds the model with random weights (with a warning): useful for tests and timing only.
+    """
+    if isinstance(model, SeparationModel):
+        return model.to(device).eval()
+    text = os.fspath(model)
+    if text in PRESETS:
+        from .pretrained import pretrained_checkpoint
+
+        path = pretrained_checkpoint(text)
+        if path is not None:
+            return load_checkpoint(path, device)
+        if text not in ("tiny", "mixture"):
+            warnings.warn(f"no trained weights are bundled for {text!r}: using random weights", stacklevel=3)
+        return build_model(text).to(device).eval()
+    path = Path(text)
+    if path.exists() or path.suffix in (".pt", ".pth"):
+        return load_checkpoint(path, device)
+    raise LightsepError(f"unknown model {text!r}: not a model name ({', '.join(PRESETS)}) nor a checkpoint file")
+
+
+class Separator:
+    """Separates audio with one model, built once and reused.
+
+    Args:
+        model: a model name (``lightsep info`` lists them), a checkpoint path, or a model.
+        device: ``"cpu"`` or ``"cuda"`` (torch backend).
+        overlap: fraction of each segment shared with the next (default 0.5).
+        backend: ``"torch"`` or ``"onnx"`` (ONNX Runtime on an export of the same model).
+        batch_size: segments per forward pass.
+        threads: intra-op threads for the backend (default: its own default).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | SeparationModel = "proposed-2stem",
+        device: str | torch.device = "cpu",
+        overlap: float = 0.5,
+        backend: str = "torch",
+        batch_size: int = 4,
+        threads: int | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if not 0.0 <= overlap < 1.0:
+            raise LightsepError(f"overlap must be in [0, 1), got {overlap}")
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise LightsepError("device 'cuda' requested but no CUDA device is available")
+        self.model = resolve_model(model, device)
+        self.device = torch.device(device)
+        self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
+        if threads:
+            torch.set_num_threads(threads)
+        self.sources = self.model.sources
+        self.sample_rate = self.model.sample_rate
+        self._onnx = None
+        if backend == "onnx":
+            from .export import onnx_session
+
+            self._onnx = onnx_session(self.model, threads=threads)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.model, "name", type(self.model).__name__)
+
+    # -- the model on a batch of segments -----------------------------------------------------
+
+    def _forward(self, segments: np.ndarray) -> np.ndarray:
+        """``(n, audio_channels, context)`` -> ``(n, sources, audio_channels, output)``."""
+        if self._onnx is not None:
+            return self._onnx.run(None, {"mixture": segments})[0]
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(segments).to(self.device))
+        return out.float().cpu().numpy()
+
+    def segment_function(self, channels: int):
+        """The model as :class:`OverlapAdd` needs it: ``(n, channels, context)`` ->
+        ``(n, sources, channels, output)``; a mono model runs on every channel."""
+        if self.model.audio_channels == 1:
+
+            def mono(segments: np.ndarray) -> np.ndarray:
+                n, c, t = segments.shape
+                out = self._forward(segments.reshape(n * c, 1, t))  # (n*c, S, 1, O)
+                return out.reshape(n, c, out.shape[1], out.shape[-1]).transpose(0, 2, 1, 3)
+
+            return mono
+        return self._forward
+
+    # -- separation ----------------------------------------------------------------------
+
+    def stream(self, sample_rate: int, channels: int) -> SeparationStream:
+        """A :class:`SeparationStream` for audio of this rate and channel count."""
+        return SeparationStream(self, sample_rate, channels)
+
+    def separate(self, waveform: np.ndarray | torch.Tensor, sample_rate: int) -> dict[str, np.ndarray]:
+        """Separate ``(channels, samples)`` (or ``(samples,)``) audio of any rate.
+
+        Returns ``{source: array}`` with the input's shape, rate and length. The caller's
+        array is not modified.
+        """
+        if isinstance(waveform, torch.Tensor):
+            waveform = waveform.detach().cpu().numpy()
+        audio = np.array(waveform, dtype=np.float32, copy=True)
+        flat = audio.ndim == 1
+        if flat:
+            audio = audio[None]
+        if audio.ndim != 2 or audio.shape[0] == 0:
+            raise LightsepError(f"expected (channels, samples) or (samples,) audio, got shape {np.shape(waveform)}")
+        if not np.isfinite(audio).all():
+            raise LightsepError("the audio contains NaN or infinite samples")
+        stream = self.stream(sample_rate, audio.shape[0])
+        out = np.concatenate([stream.push(audio), stream.flush()], axis=-1)
+        return {name: (out[i, 0] if flat else out[i]) for i, name in enumerate(self.sources)}
+
+    def separate_file(self, path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int]:
+        """Read a file and separate it; returns ``({source: (channels, samples)}, rate)``."""
+        from .audio import read_audio
+
+        audio, rate = read_audio(path)
+        return self.separate(audio, rate), rate
+
+
+class SeparationStream:
+    """Incremental separation of one signal: ``push`` blocks of ``(channels, n)`` audio at
+    ``sample_rate``, get back ``(sources, channels, m)`` blocks of separated audio; ``flush``
+    at the end. Concatenated, the outputs have exactly as many samples as the inputs."""
+
+    def __init__(self, separator: Separator, sample_rate: int, channels: int):
+        if sample_rate <= 0:
+            raise LightsepError(f"invalid sample rate {sample_rate}")
+        model = separator.model
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self.model_channels = channels if model.audio_channels == 1 else model.audio_channels
+        self.sources = len(model.sources)
+        self.engine = OverlapAdd(
+            separator.segment_function(self.model_channels),
+            self.model_channels,
+            self.sources,
+            model.context_samples,
+            model.output_samples,
+            model.output_offset,
+            separator.overlap,
+            separator.batch_size,
+        )
+        self.model_rate = model.sample_rate
+        resample = self.sample_rate != self.model_rate
+        self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality="HQ") if resample else None  # noqa: E501
+        self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * self.sources, dtype="float32", quality="HQ") if resample else None  # noqa: E501
+        self.received = 0
+        self.emitted = 0
+
+    @property
+    def latency_samples(self) -> int:
+        """The overlap-add's latency in input samples (context beyond the output plus a hop),
+        not counting the resampler's filter delay."""
+        return int(np.ceil(self.engine.latency * self.sample_rate / self.model_rate))
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise LightsepError(f"expected ({self.channels}, samples) blocks, got {block.shape}")
+        self.received += block.shape[1]
+        return self._out(self.engine.push(self._in(block, last=False)), last=False)
+
+    def flush(self) -> np.ndarray:
+        tail = self._in(np.zeros((self.channels, 0), np.float32), last=True)
+        out = np.concatenate([self.engine.push(tail), self.engine.flush()], axis=-1) if tail.shape[1] else self.engine.flush()
+        return self._out(out, last=True)
+
+    def _in(self, block: np.ndarray, last: bool) -> np.ndarray:
+        block = convert_channels(block, self.model_channels) if self.model_channels != self.channels else block
+        if self._down is None:
+            return block
+        return np.ascontiguousarray(self._down.resample_chunk(np.ascontiguousarray(block.T), last=last).T)
+
+    def _out(self, separated: np.ndarray, last: bool) -> np.ndarray:
+        s, c = self.sources, self.model_channels
+        if self._up is not None:
+            flat = separated.reshape(s * c, -1).T
+            separated = np.ascontiguousarray(self._up.resample_chunk(np.ascontiguousarray(flat), last=last).T).reshape(s, c, -1)
+        if c != self.channels:
+            separated = np.stack([convert_channels(x, self.channels) for x in separated])
+        allowed = self.received - self.emitted
+        if last and separated.shape[-1] < allowed:  # the resampler may come out a few samples short
+            pad = allowed - separated.shape[-1]
+            separated = np.concatenate([separated, np.zeros(separated.shape[:-1] + (pad,), np.float32)], axis=-1)
+        separated = separated[..., :allowed]
+        self.emitted += separated.shape[-1]
+        return separated
