@@ -11,6 +11,7 @@ final name. Every failure raises :class:`AudioError` with a one-line message nam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -285,3 +286,88 @@ def write_audio(
     except OSError as exc:
         raise AudioError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return path
+
+
+# --------------------------------------------------------------------------------------
+# Block-wise reading and writing, for long files in bounded memory
+# --------------------------------------------------------------------------------------
+
+
+def iter_audio_blocks(path: str | os.PathLike, block_frames: int = 65536, stream: int = 0):
+    """Yield a file's audio as ``(channels, n)`` float32 blocks of at most ``block_frames``,
+    without reading the whole file (soundfile, or an ``ffmpeg`` pipe)."""
+    path = Path(path)
+    info = audio_info(path, stream)
+    if not _uses_ffmpeg(path) and stream == 0:
+        try:
+            with sf.SoundFile(str(path)) as handle:
+                while True:
+                    data = handle.read(block_frames, dtype="float32", always_2d=True)
+                    if not len(data):
+                        return
+                    yield np.ascontiguousarray(data.T)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(f"{path}: cannot read audio ({_first_line(exc)})") from None
+    command = [
+        _ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:a:{stream}",
+        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(info.channels), "-ar", str(info.sample_rate), "-",
+    ]  # fmt: skip
+    frame_bytes = 4 * info.channels
+    remaining = info.frames if info.frames > 0 else None  # drop the AAC padding, as read_audio does
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while remaining is None or remaining > 0:
+            want = block_frames if remaining is None else min(block_frames, remaining)
+            raw = process.stdout.read(want * frame_bytes)
+            raw = raw[: len(raw) - len(raw) % frame_bytes]
+            if not raw:
+                break
+            block = np.frombuffer(raw, dtype="<f4").reshape(-1, info.channels).T
+            if remaining is not None:
+                remaining -= block.shape[1]
+            yield np.ascontiguousarray(block)
+    finally:
+        process.stdout.close()
+        process.kill()
+        error = process.stderr.read().decode(errors="replace")
+        process.wait()
+    if process.returncode not in (0, -9) and error.strip():
+        raise AudioError(f"{path}: cannot decode audio ({_first_line(error)})")
+
+
+class AudioWriter:
+    """Write audio block by block to a temporary name, renamed onto ``path`` by
+    :meth:`commit` (or removed by :meth:`abort`): ``write((channels, n))``."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, format: str | None = None,
+                 bit_depth: int = 16):  # fmt: skip
+        self.path = Path(path)
+        format = (format or _extension(self.path).lstrip(".")).lower()
+        if format not in WRITE_FORMATS:
+            raise AudioError(f"{path}: cannot write format '{format}'; choose one of {', '.join(WRITE_FORMATS)}")
+        if bit_depth not in BIT_DEPTHS or (format == "flac" and bit_depth == 32):
+            raise AudioError(f"{path}: bit depth {bit_depth} is not available for {format}")
+        self.clip = not (format == "wav" and bit_depth == 32)
+        subtype = "MPEG_LAYER_III" if format == "mp3" else _SUBTYPES[(format, bit_depth)]
+        self._context = atomic_path(self.path, suffix="." + format)
+        self._tmp = self._context.__enter__()
+        try:
+            self._handle = sf.SoundFile(str(self._tmp), "w", sample_rate, channels, subtype=subtype, format=format.upper())
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            self._context.__exit__(type(exc), exc, None)
+            raise AudioError(f"{path}: cannot write audio ({_first_line(exc)})") from None
+
+    def write(self, block: np.ndarray) -> None:
+        data = np.asarray(block, dtype=np.float32).T
+        self._handle.write(np.clip(data, -1.0, 1.0) if self.clip else data)
+
+    def commit(self) -> Path:
+        self._handle.close()
+        self._context.__exit__(None, None, None)
+        return self.path
+
+    def abort(self) -> None:
+        self._handle.close()
+        error = RuntimeError("aborted")
+        with contextlib.suppress(RuntimeError):
+            self._context.__exit__(RuntimeError, error, None)

@@ -146,6 +146,66 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+_WORKER = {}
+
+
+def _separate_worker_init(options: dict) -> None:
+    import torch
+
+    from .separator import Separator
+
+    torch.set_num_threads(options.pop("threads"))
+    _WORKER["separator"] = Separator(**options)
+
+
+def _separate_one(path: str, out: str, fmt: str, bit_depth: int, two_stems: str | None, force: bool, progress: bool):
+    from .files import separate_file_to_dir
+
+    try:
+        plan = separate_file_to_dir(_WORKER["separator"], path, out, fmt, bit_depth, two_stems, force, progress)
+        return str(plan.folder), None
+    except LightsepError as exc:
+        return None, str(exc)
+
+
+def _separate(args: argparse.Namespace) -> int:
+    import warnings
+
+    if args.bit_depth == 32 and args.format != "wav":
+        raise LightsepError("--bit-depth 32 (float) is only for --format wav")
+    options = dict(model=args.model, device=args.device, overlap=args.overlap, backend=args.backend,
+                   batch_size=args.batch_size)  # fmt: skip
+    jobs = min(args.jobs, len(args.inputs))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    failures = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if args.quiet else "default")
+        if jobs == 1:
+            _separate_worker_init({**options, "threads": threads})
+            results = (_separate_one(p, args.out, args.format, args.bit_depth, args.two_stems, args.force, not args.quiet)
+                       for p in args.inputs)  # fmt: skip
+            results = zip(args.inputs, results)
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(jobs, initializer=_separate_worker_init, initargs=({**options, "threads": threads},))
+            futures = [pool.submit(_separate_one, p, args.out, args.format, args.bit_depth, args.two_stems, args.force, False)
+                       for p in args.inputs]  # fmt: skip
+            results = zip(args.inputs, (f.result() for f in futures))
+        for path, (folder, error) in results:
+            if error is None:
+                print(f"{path} -> {folder}")
+            else:
+                failures += 1
+                print(f"lightsep: error: {error}", file=sys.stderr)
+        if jobs > 1:
+            pool.shutdown()
+    if failures:
+        print(f"lightsep: {failures} of {len(args.inputs)} input(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -208,6 +268,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON and exit")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
+
+    sep = sub.add_parser(
+        "separate",
+        help="separate audio files into stems",
+        description="Separate each INPUT into OUT/<model>/<track>/<stem>.<ext>, with the input's sample rate, "
+        "channels and length. Files are processed block by block (bounded memory).",
+    )
+    sep.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files (wav, flac, mp3, ogg, m4a, ...)")
+    sep.add_argument("-o", "--out", default="separated", help="output folder (default: separated)")
+    sep.add_argument("-m", "--model", default="proposed-2stem", help="model name or checkpoint (default: proposed-2stem)")
+    sep.add_argument("--two-stems", metavar="STEM", help="write only STEM and no_STEM (the rest), e.g. vocals")
+    sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav")
+    sep.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=16, help="16/24-bit PCM or 32-bit float (wav)")
+    sep.add_argument("--overlap", type=float, default=0.5, help="segment overlap in [0, 1) (default 0.5)")
+    sep.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    sep.add_argument("--device", default="cpu", help="cpu or cuda")
+    sep.add_argument("--batch-size", type=_positive_int, default=4, help="segments per forward pass (default 4)")
+    sep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="files separated in parallel (default 1)")
+    sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    sep.set_defaults(func=_separate)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
     plot.add_argument("run_dir", metavar="RUN_DIR")

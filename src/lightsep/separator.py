@@ -155,7 +155,12 @@ class Separator:
 class SeparationStream:
     """Incremental separation of one signal: ``push`` blocks of ``(channels, n)`` audio at
     ``sample_rate``, get back ``(sources, channels, m)`` blocks of separated audio; ``flush``
-    at the end. Concatenated, the outputs have exactly as many samples as the inputs."""
+    at the end. Concatenated, the outputs have exactly as many samples as the inputs.
+
+    For a difference-output model the difference source is computed here, at the input's
+    rate and channel count, as the input minus the other (resampled) estimates, so the
+    stems always sum to the input, including the band above the model's Nyquist frequency.
+    """
 
     def __init__(self, separator: Separator, sample_rate: int, channels: int):
         if sample_rate <= 0:
@@ -180,6 +185,10 @@ class SeparationStream:
         self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * self.sources, dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self.received = 0
         self.emitted = 0
+        # the difference source is recomputed at the input's rate: input minus the other
+        # estimates, so the stems sum to the input exactly, high band included
+        self.difference = model.sources.index(model.difference_source) if model.difference_source else None
+        self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
 
     @property
     def latency_samples(self) -> int:
@@ -192,6 +201,8 @@ class SeparationStream:
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise LightsepError(f"expected ({self.channels}, samples) blocks, got {block.shape}")
         self.received += block.shape[1]
+        if self.difference is not None:
+            self._pending = np.concatenate([self._pending, block], axis=1)
         return self._out(self.engine.push(self._in(block, last=False)), last=False)
 
     def flush(self) -> np.ndarray:
@@ -217,5 +228,10 @@ class SeparationStream:
             pad = allowed - separated.shape[-1]
             separated = np.concatenate([separated, np.zeros(separated.shape[:-1] + (pad,), np.float32)], axis=-1)
         separated = separated[..., :allowed]
-        self.emitted += separated.shape[-1]
+        n = separated.shape[-1]
+        if self.difference is not None:
+            others = [i for i in range(self.sources) if i != self.difference]
+            separated[self.difference] = self._pending[:, :n] - separated[others].sum(axis=0)
+            self._pending = self._pending[:, n:]
+        self.emitted += n
         return separated
