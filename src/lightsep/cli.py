@@ -206,6 +206,18 @@ def _separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+    from .separator import resolve_model
+
+    model = resolve_model(args.model)
+    path = export_onnx(model, args.output, int8=args.int8)
+    print(f"{path}: {model.name}, mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
+          f"stems (batch, {len(model.sources)}, {model.audio_channels}, {model.output_samples}) {list(model.sources)}"
+          + (", int8 weights" if args.int8 else ""))  # fmt: skip
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -289,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     sep.set_defaults(func=_separate)
+
+    export = sub.add_parser("export", help="export a model to ONNX (dynamic batch)")
+    export.add_argument("model", metavar="MODEL", help="model name or checkpoint")
+    export.add_argument("output", metavar="OUT.onnx")
+    export.add_argument("--int8", action="store_true", help="quantise the weights to int8 (ONNX Runtime dynamic quantisation)")
+    export.set_defaults(func=_export)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
     plot.add_argument("run_dir", metavar="RUN_DIR")

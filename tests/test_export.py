@@ -1,0 +1,52 @@
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from lightsep.cli import main
+from lightsep.export import export_onnx
+from lightsep.models import build_model
+from lightsep.separator import Separator
+
+
+@pytest.mark.parametrize("name", ["tiny", "proposed-2stem", "proposed-4stem", "ablation-c"])
+def test_onnx_equals_torch(name, tmp_path):
+    model = build_model(name).eval()
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):  # a dynamic batch
+        x = 0.1 * torch.randn(batch, 1, model.context_samples)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"mixture": x.numpy()})[0]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < 1e-4
+
+
+def test_int8_export_runs_and_stays_close(tmp_path):
+    model = build_model("proposed-2stem").eval()
+    path = export_onnx(model, tmp_path / "q.onnx", int8=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = 0.1 * torch.randn(1, 1, model.context_samples)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = session.run(None, {"mixture": x.numpy()})[0]
+    assert got.shape == expected.shape and np.isfinite(got).all()
+    # quantised weights change the output, but not beyond a fraction of its level
+    assert np.sqrt(np.mean((got - expected) ** 2)) < 0.5 * np.sqrt(np.mean(expected**2))
+
+
+def test_the_onnx_backend_separates_like_torch():
+    audio = (0.1 * np.random.default_rng(0).standard_normal((2, 30000))).astype(np.float32)
+    model = build_model("tiny")  # one set of (random) weights for both backends
+    torch_out = Separator(model, backend="torch").separate(audio, 44100)
+    onnx_out = Separator(model, backend="onnx").separate(audio, 44100)
+    for name in torch_out:
+        assert np.abs(torch_out[name] - onnx_out[name]).max() < 1e-4
+
+
+def test_export_cli(tmp_path, capsys):
+    assert main(["export", "tiny", str(tmp_path / "tiny.onnx")]) == 0
+    assert "stems (batch, 2, 1, 1024)" in capsys.readouterr().out
+    assert (tmp_path / "tiny.onnx").stat().st_size > 0
+    assert main(["export", "nope", str(tmp_path / "x.onnx")]) == 2
