@@ -139,3 +139,41 @@ def test_bad_settings():
         Separator("no-such-model")
     with pytest.raises(ValueError):
         OverlapAdd(identity(4, 4, 0), 1, 1, 4, 4, overlap=1.5)
+
+
+def test_stream_command_writes_what_offline_separation_gives(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from lightsep.audio import read_audio, write_audio
+    from lightsep.cli import main
+
+    audio = (0.1 * np.random.default_rng(5).standard_normal((2, 30000))).astype(np.float32)
+    src = write_audio(tmp_path / "in.wav", audio, 44100, bit_depth=32)
+    checkpoint = tmp_path / "tiny.pt"
+    from lightsep import save_checkpoint
+
+    model = build_model("tiny")
+    save_checkpoint(model, checkpoint)
+    offline = Separator(model, batch_size=1).separate(audio, 44100)
+    assert main(["stream", str(src), "-m", str(checkpoint), "-o", str(tmp_path / "s"), "--no-pace"]) == 0
+    report = capsys.readouterr().out
+    assert "latency:" in report and "real-time margin" in report
+    for name, expected in offline.items():
+        got, rate = read_audio(tmp_path / "s" / f"{name}.wav")
+        assert rate == 44100 and np.array_equal(got, expected)
+    # raw 16-bit PCM on stdin
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").T.tobytes()
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "stream", "-", "--dtype", "s16le", "-m", str(checkpoint),
+                             "-o", str(tmp_path / "raw"), "--no-pace"], input=pcm, capture_output=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    got, _ = read_audio(tmp_path / "raw" / "vocals.wav")
+    assert got.shape == audio.shape
+
+
+def test_the_low_latency_model():
+    model = build_model("proposed-2stem-lowlatency")
+    assert model.context_samples == 4096 and 800_000 <= sum(p.numel() for p in model.parameters()) <= 900_000
+    sep = Separator(model, batch_size=1)
+    streaming = StreamingSeparator(sep, 22050, 1)
+    assert streaming.latency == 4096 + 2048 - 1  # context + hop, no resampling at the model's rate

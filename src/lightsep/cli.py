@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from .errors import LightsepError
 
 Command = Callable[[argparse.Namespace], int]
+RAW_DTYPE_NAMES = ("f32le", "s16le")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -218,6 +219,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .separator import Separator
+    from .stream_cli import run_stream
+
+    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads)
+    report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels, args.dtype)
+    print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
+          f"with {separator.name}")  # fmt: skip
+    print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
+          f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
+    print(f"processing: {1000 * report.mean_block_seconds:.1f} ms per block on average, "
+          f"{1000 * report.max_block_seconds:.1f} ms at most; real-time margin {report.realtime_margin:.1f}x")  # fmt: skip
+    print(f"stems written to {args.out}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -301,6 +320,24 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     sep.set_defaults(func=_separate)
+
+    stream = sub.add_parser(
+        "stream",
+        help="separate audio as it arrives (a file paced in real time, or raw PCM on stdin)",
+        description="Feed INPUT block by block to a StreamingSeparator, at real-time pace unless --no-pace, "
+        "write the stems (aligned with the input) to OUT, and print the latency and the real-time margin.",
+    )
+    stream.add_argument("input", metavar="INPUT", help="an audio file, or - for raw PCM on stdin")
+    stream.add_argument("-o", "--out", default="streamed", help="output folder (default: streamed)")
+    stream.add_argument("-m", "--model", default="proposed-2stem-lowlatency", help="model (default: proposed-2stem-lowlatency)")
+    stream.add_argument("--block-ms", type=float, default=20.0, help="block length in milliseconds (default 20)")
+    stream.add_argument("--overlap", type=float, default=0.5)
+    stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
+    stream.add_argument("--rate", type=int, default=44100, help="raw PCM: sample rate (default 44100)")
+    stream.add_argument("--channels", type=int, default=2, help="raw PCM: channels (default 2)")
+    stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
+    stream.add_argument("--threads", type=int, default=None, help="CPU threads")
+    stream.set_defaults(func=_stream)
 
     export = sub.add_parser("export", help="export a model to ONNX (dynamic batch)")
     export.add_argument("model", metavar="MODEL", help="model name or checkpoint")

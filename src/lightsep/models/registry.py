@@ -36,6 +36,11 @@ PRESETS: dict[str, ModelPreset] = {
     "proposed-4stem": ModelPreset(
         "LightSepNet", dict(sources=FOUR_STEMS), "ASPP + RFPD + temporal attention, four MUSDB18 stems (Table 4)"
     ),
+    "proposed-2stem-lowlatency": ModelPreset(
+        "LightSepNet",
+        dict(sources=TWO_STEMS, context_samples=4096),
+        "the proposed 2-stem model with a 4096-sample (186 ms) context, for streaming",
+    ),
     "ablation-a": ModelPreset("LightSepNet", dict(sources=TWO_STEMS, attention=False), "Table 1 (a): RFPD only"),
     "ablation-b": ModelPreset("LightSepNet", dict(sources=TWO_STEMS), "Table 1 (b): RFPD + temporal attention"),
     "ablation-c": ModelPreset(
