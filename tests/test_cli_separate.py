@@ -103,3 +103,31 @@ def test_musdb_hq_style_inputs_are_named_after_their_folder(tmp_path):
 
     assert track_name(tmp_path / "Some Artist - Song" / "mixture.wav") == "Some Artist - Song"
     assert track_name(tmp_path / "A - B.stem.mp4") == "A - B"
+
+
+def test_memory_is_bounded_by_the_context_not_the_length(tmp_path):
+    """Peak (NumPy-side) memory while separating a file 4x longer stays about the same."""
+    import tracemalloc
+
+    from lightsep.audio import AudioWriter
+    from lightsep.files import separate_file_to_dir
+    from lightsep.models import build_model
+    from lightsep.separator import Separator
+
+    separator = Separator(build_model("tiny"), batch_size=4)
+
+    def peak_for(seconds):
+        path = tmp_path / f"long{seconds}.wav"
+        writer = AudioWriter(path, 44100, 2, "wav", 16)
+        for k in range(seconds):
+            writer.write(noise(2, 1.0, 44100, seed=k) * 0.5)
+        writer.commit()
+        tracemalloc.start()
+        separate_file_to_dir(separator, path, tmp_path / "out", force=True)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    short, long = peak_for(20), peak_for(80)
+    whole_file = 80 * 44100 * 2 * 4  # the 80 s file as float32
+    assert long < 1.3 * short and long < whole_file / 4

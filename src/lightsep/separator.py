@@ -24,7 +24,7 @@ from .errors import LightsepError
 from .models.base import SeparationModel
 from .models.registry import PRESETS, build_model
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def resolve_model(model: str | os.PathLike | SeparationModel, device: str | torch.device = "cpu") -> SeparationModel:
@@ -58,7 +58,8 @@ class Separator:
         model: a model name (``lightsep info`` lists them), a checkpoint path, or a model.
         device: ``"cpu"`` or ``"cuda"`` (torch backend).
         overlap: fraction of each segment shared with the next (default 0.5).
-        backend: ``"torch"`` or ``"onnx"`` (ONNX Runtime on an export of the same model).
+        backend: ``"torch"``, ``"onnx"`` (ONNX Runtime on an export of the same model) or
+            ``"onnx-int8"`` (the export with int8 weights).
         batch_size: segments per forward pass.
         threads: intra-op threads for the backend (default: its own default).
     """
@@ -86,10 +87,10 @@ class Separator:
         self.sources = self.model.sources
         self.sample_rate = self.model.sample_rate
         self._onnx = None
-        if backend == "onnx":
+        if backend.startswith("onnx"):
             from .export import onnx_session
 
-            self._onnx = onnx_session(self.model, threads=threads)
+            self._onnx = onnx_session(self.model, threads=threads, int8=backend == "onnx-int8")
 
     @property
     def name(self) -> str:
