@@ -237,6 +237,30 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_dataset
+
+    summary = evaluate_dataset(args.model, args.data, args.out, args.subset, args.tracks, args.jobs, args.overlap,
+                               args.downmix, progress=not args.quiet)  # fmt: skip
+    print(f"{summary['model_name']} on {summary['tracks']} {args.subset} track(s) of {args.data}: median SDR (dB)")
+    print(f"  {'target':<14} {'SiSEC18':>8} {'pooled':>8} {'NaN frames':>11}")
+    for target, metrics in summary["targets"].items():
+        sdr = metrics["SDR"]
+        print(f"  {target:<14} {sdr['sisec18']['median']:8.2f} {sdr['pooled']['median']:8.2f} {sdr['nan_frames']:11d}")
+    print(f"per-track scores and summary.json in {args.out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path, plots = write_report(args.results, args.output)
+    print(path)
+    for plot in plots:
+        print(plot)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -338,6 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
     stream.add_argument("--threads", type=int, default=None, help="CPU threads")
     stream.set_defaults(func=_stream)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a model with museval (SiSEC 2018 protocol) on MUSDB18(-HQ) or a lightsep corpus",
+        description="Separate every track of ROOT's subset and score it with BSS Eval v4 (1 s windows); "
+        "per-track JSON in museval's format and summary.json go to OUT. Finished tracks are skipped on a rerun.",
+    )
+    ev.add_argument("-m", "--model", required=True, help="model name, checkpoint, 'mixture' (floor) or 'oracle-irm' (ceiling)")
+    ev.add_argument("--data", required=True, help="MUSDB18, MUSDB18-HQ or lightsep corpus folder")
+    ev.add_argument("--subset", default="test", choices=("train", "test"))
+    ev.add_argument("--out", default="eval", help="output folder (default: eval)")
+    ev.add_argument("--tracks", nargs="+", metavar="NAME", help="only these tracks")
+    ev.add_argument("-j", "--jobs", type=_positive_int, default=1, help="tracks in parallel")
+    ev.add_argument("--overlap", type=float, default=0.5)
+    ev.add_argument("--downmix", action="store_true", help="separate the mono downmix and copy it to every channel (Wave-U-Net's M3)")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=_evaluate)
+
+    rep = sub.add_parser("report", help="lay out evaluation results as the paper's tables (Markdown + box plots)")
+    rep.add_argument("results", nargs="+", metavar="RESULT_DIR")
+    rep.add_argument("-o", "--output", default="report.md")
+    rep.set_defaults(func=_report)
 
     export = sub.add_parser("export", help="export a model to ONNX (dynamic batch)")
     export.add_argument("model", metavar="MODEL", help="model name or checkpoint")

@@ -1,0 +1,289 @@
+"""``lightsep evaluate``: the SiSEC 2018 protocol with museval, and both aggregates.
+
+Per track: the estimates are made at the track's own rate and channel count (a mono model
+runs per channel, or on the mono downmix copied to both channels with ``downmix``). Then
+museval's BSS Eval v4 is computed with 1 s windows and hops, as ``museval.eval_mus_track``
+does:
+
+- the four MUSDB18 targets (vocals, drums, bass, other) jointly, when the estimator has
+  them;
+- vocals and accompaniment as their own two-source scenario.
+
+The frames go to ``OUT/<subset>/<track>.json`` in museval's own format (``TrackStore``).
+
+Aggregates, per target and metric, with NaN frames (silent reference or estimate) left out
+and counted:
+
+- ``sisec18``: the median over each track's frames, then the median over tracks (SiSEC
+  2018), with the MAD, mean and standard deviation of the track medians;
+- ``pooled``: the median over all frames of all tracks pooled, as the Wave-U-Net paper (and
+  the seed paper after it) computed its numbers, with the MAD, mean and standard deviation of
+  those frames.
+
+Reference estimators: ``mixture`` (every estimate is the mixture: the floor) and
+``oracle-irm`` (an ideal ratio mask from the true stems: the ceiling).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data.tracks import Track, list_tracks
+from .errors import LightsepError
+from .fileio import atomic_path
+
+METRICS = ("SDR", "SIR", "ISR", "SAR")
+FOUR = ("vocals", "drums", "bass", "other")
+TWO = ("vocals", "accompaniment")
+REFERENCE_ESTIMATORS = ("mixture", "oracle-irm")
+IRM_FFT, IRM_HOP, IRM_POWER = 4096, 1024, 2
+
+
+def _require_museval():
+    try:
+        import museval  # noqa: F401
+    except ImportError:
+        raise LightsepError("evaluation needs museval: pip install 'lightsep[eval]'") from None
+
+
+# --------------------------------------------------------------------------------------
+# References and estimates
+# --------------------------------------------------------------------------------------
+
+
+def track_references(track: Track) -> tuple[dict[str, np.ndarray], int]:
+    """The track's targets at its own rate and channels: ``{name: (channels, samples)}``
+    for vocals, drums, bass, other (or what the layout has) and accompaniment, plus the
+    mixture as the sum of the sources."""
+    from .audio import audio_info
+
+    info = audio_info(track.stems[track.sources[0]].path, track.stems[track.sources[0]].stream)
+    sources = track.load(info.sample_rate, info.channels)
+    refs = {name: np.asarray(audio, dtype=np.float32) for name, audio in sources.items()}
+    refs["mixture"] = sum(refs.values())
+    if "accompaniment" not in refs:
+        refs["accompaniment"] = sum(refs[n] for n in refs if n not in ("vocals", "mixture"))
+    return refs, info.sample_rate
+
+
+def oracle_irm(references: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Ideal ratio masks ``|S_j|^2 / sum_k |S_k|^2`` of ``names`` (which must add up to the
+    mixture) applied to the mixture's STFT (4096 / 1024, Hann), per channel."""
+    window = torch.hann_window(IRM_FFT, dtype=torch.float64)
+
+    def stft(x):
+        return torch.stft(torch.tensor(x, dtype=torch.float64), IRM_FFT, IRM_HOP, window=window, return_complex=True)
+
+    specs = [stft(references[n]) for n in names]
+    power = [s.abs() ** IRM_POWER for s in specs]
+    total = sum(power) + 1e-20
+    mixture = stft(references["mixture"])
+    length = references["mixture"].shape[-1]
+    return {
+        n: torch.istft(mixture * (p / total), IRM_FFT, IRM_HOP, window=window, length=length).float().numpy()
+        for n, p in zip(names, power)
+    }
+
+
+def estimate(estimator, references: dict[str, np.ndarray], rate: int, downmix: bool = False) -> dict[str, np.ndarray]:
+    """Estimates ``{name: (channels, samples)}`` for every target the estimator covers;
+    ``accompaniment`` is added as drums + bass + other for a 4-stem estimator."""
+    mixture = references["mixture"]
+    if estimator == "mixture":
+        return {n: mixture.copy() for n in (*FOUR, "accompaniment") if n in references}
+    if estimator == "oracle-irm":
+        out = {}
+        if all(n in references for n in FOUR):
+            out.update(oracle_irm(references, FOUR))
+        out.update({n: v for n, v in oracle_irm(references, TWO).items() if n == "accompaniment" or "vocals" not in out})
+        return out
+    if downmix and mixture.shape[0] > 1:
+        mono = mixture.mean(axis=0)
+        stems = {n: np.repeat(v[None], mixture.shape[0], axis=0) for n, v in estimator.separate(mono, rate).items()}
+    else:
+        stems = estimator.separate(mixture, rate)
+    if "accompaniment" not in stems and all(n in stems for n in ("drums", "bass", "other")):
+        stems["accompaniment"] = stems["drums"] + stems["bass"] + stems["other"]
+    return stems
+
+
+# --------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------
+
+
+def score_track(name: str, references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], rate: int):
+    """museval scores of one track, as a ``museval.TrackStore``."""
+    _require_museval()
+    import museval
+    from museval.aggregate import TrackStore
+
+    store = TrackStore(win=1.0, hop=1.0, track_name=name)
+    scenarios = []
+    if all(n in estimates and n in references for n in FOUR):
+        scenarios.append((FOUR, ("drums", "bass", "other")))  # vocals come from the 2-source scenario
+    if all(n in estimates for n in TWO):
+        scenarios.append((TWO, TWO))
+    if not scenarios:
+        raise LightsepError(f"{name}: the estimates {sorted(estimates)} cover neither vocals/accompaniment nor the four stems")
+    for targets, kept in scenarios:
+        refs = np.stack([references[n].T for n in targets])
+        ests = np.stack([_fit(estimates[n], references[n]).T for n in targets])
+        sdr, isr, sir, sar = museval.evaluate(refs, ests, win=rate, hop=rate, mode="v4")
+        for i, target in enumerate(targets):
+            if target in kept:
+                store.add_target(target, {"SDR": sdr[i].tolist(), "SIR": sir[i].tolist(), "ISR": isr[i].tolist(),
+                                          "SAR": sar[i].tolist()})  # fmt: skip
+    return store
+
+
+def _fit(estimate_: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The estimate trimmed or zero-padded to the reference's length."""
+    n = reference.shape[-1]
+    out = np.zeros_like(reference)
+    m = min(n, estimate_.shape[-1])
+    out[:, :m] = estimate_[: out.shape[0], :m]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Whole datasets
+# --------------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _make_estimator(model: str, overlap: float):
+    if model in REFERENCE_ESTIMATORS:
+        return model
+    import warnings
+
+    from .separator import Separator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Separator(model, overlap=overlap)
+
+
+def _init_worker(model: str, overlap: float, threads: int) -> None:
+    torch.set_num_threads(threads)
+    _WORKER["estimator"] = _make_estimator(model, overlap)
+
+
+def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str:
+    references, rate = track_references(track)
+    estimates = estimate(_WORKER["estimator"], references, rate, downmix)
+    store = score_track(track.name, references, estimates, rate)
+    with atomic_path(out_file) as tmp:
+        tmp.write_text(store.json)
+    return track.name
+
+
+def evaluate_dataset(
+    model: str,
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    subset: str = "test",
+    tracks: list[str] | None = None,
+    jobs: int = 1,
+    overlap: float = 0.5,
+    downmix: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Evaluate ``model`` (a name, a checkpoint, ``mixture`` or ``oracle-irm``) on a dataset;
+    tracks already scored in ``out_dir`` are skipped. Returns the summary (also written
+    to ``out_dir/summary.json``)."""
+    _require_museval()
+    out_dir = Path(out_dir)
+    chosen = [t for t in list_tracks(root, subset) if not tracks or t.name in tracks]
+    if tracks:
+        missing = sorted(set(tracks) - {t.name for t in chosen})
+        if missing:
+            raise LightsepError(f"no track named {missing[0]!r} in {root} ({subset})")
+    if not chosen:
+        raise LightsepError(f"{root}: no {subset} tracks to evaluate")
+    _make_estimator(model, overlap)  # fail early on a bad model name or checkpoint
+    todo = [t for t in chosen if not (out_dir / subset / f"{t.name}.json").exists()]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="track", desc="evaluating")
+    jobs = max(1, min(jobs, len(todo) or 1))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, overlap, threads)) as pool:
+        futures = [pool.submit(_evaluate_one, t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
+        for future in futures:
+            future.result()
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
+    estimator = _make_estimator(model, overlap)
+    name = estimator if isinstance(estimator, str) else estimator.name
+    summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
+                    "overlap": overlap})  # fmt: skip
+    with atomic_path(out_dir / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+# --------------------------------------------------------------------------------------
+# Aggregation
+# --------------------------------------------------------------------------------------
+
+
+def read_frames(files: list[Path]) -> dict[str, dict[str, list[list[float]]]]:
+    """``{target: {metric: [frames of track 1, frames of track 2, ...]}}`` (NaN kept)."""
+    frames: dict[str, dict[str, list[list[float]]]] = {}
+    for path in files:
+        data = json.loads(Path(path).read_text())
+        for target in data["targets"]:
+            per_metric = frames.setdefault(target["name"], {m: [] for m in METRICS})
+            for metric in METRICS:
+                values = [f["metrics"][metric] for f in target["frames"]]
+                per_metric[metric].append([float("nan") if v is None else float(v) for v in values])
+    return frames
+
+
+@dataclass
+class Aggregate:
+    median: float
+    mad: float
+    mean: float
+    std: float
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Aggregate:
+        if values.size == 0:
+            return cls(float("nan"), float("nan"), float("nan"), float("nan"))
+        median = float(np.median(values))
+        return cls(median, float(np.median(np.abs(values - median))), float(np.mean(values)), float(np.std(values)))
+
+
+def summarise(files: list[Path]) -> dict:
+    """Both aggregates for every target and metric of the given per-track JSON files."""
+    out: dict = {"tracks": len(files), "targets": {}}
+    for target, metrics in read_frames(files).items():
+        entry = {}
+        for metric, tracks in metrics.items():
+            arrays = [np.asarray(t, dtype=np.float64) for t in tracks]
+            valid = [a[np.isfinite(a)] for a in arrays]
+            track_medians = np.asarray([np.median(v) for v in valid if v.size])
+            pooled = np.concatenate(valid) if valid else np.zeros(0)
+            entry[metric] = {
+                "sisec18": vars(Aggregate.of(track_medians)),
+                "pooled": vars(Aggregate.of(pooled)),
+                "frames": int(sum(a.size for a in arrays)),
+                "nan_frames": int(sum(a.size - v.size for a, v in zip(arrays, valid))),
+            }
+        out["targets"][target] = entry
+    return out

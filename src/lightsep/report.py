@@ -1,0 +1,140 @@
+"""``lightsep report``: evaluation results laid out as the paper's tables.
+
+Each result folder is one ``lightsep evaluate`` output (its ``summary.json``). The folders'
+models fill the columns of Table 1 (the ablations), Table 3 (2-stem, Wave-U-Net alongside)
+and Table 4 (four stems). Each cell is the measured median SDR over all frames pooled (the
+aggregate the paper used) next to the paper's own number. A full table gives both aggregates
+for every folder, and a box plot per target shows the frame SDR distributions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from .errors import LightsepError
+from .evaluate import read_frames
+from .fileio import atomic_path
+
+PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
+    "table1": {"ablation-a": {"vocals": 4.55, "accompaniment": 10.74}, "ablation-b": {"vocals": 4.64, "accompaniment": 10.77},
+               "ablation-c": {"vocals": 4.92, "accompaniment": 10.97}},
+    "table3": {"waveunet-m3": {"vocals": 3.96, "accompaniment": 7.53}, "waveunet-m4": {"vocals": 4.46, "accompaniment": 10.69},
+               "waveunet-m5": {"vocals": 4.58, "accompaniment": 10.66}, "proposed-2stem": {"vocals": 4.92, "accompaniment": 10.97}},
+    "table4": {"waveunet-m6": {"vocals": 3.0, "other": 2.03, "bass": 2.91, "drums": 4.15},
+               "proposed-4stem": {"vocals": 3.68, "other": 2.50, "bass": 3.09, "drums": 4.45}},
+}  # fmt: skip
+COLUMNS = {
+    "table1": [("ablation-a", "(a) RFPD"), ("ablation-b", "(b) RFPD + att."), ("ablation-c", "(c) upsampling + att.")],
+    "table3": [("waveunet-m3", "Wave-U-Net M3 (mono)"), ("waveunet-m4", "M4 (stereo)"), ("waveunet-m5", "M5 (stereo)"),
+               ("proposed-2stem", "Proposed (mono)")],
+    "table4": [("waveunet-m6", "Wave-U-Net M6"), ("proposed-4stem", "Proposed")],
+}  # fmt: skip
+ROWS = {"table1": ("vocals", "accompaniment"), "table3": ("vocals", "accompaniment"), "table4": ("vocals", "other", "bass", "drums")}
+TITLES = {
+    "table1": "Table 1: the ablations, SDR (dB)",
+    "table3": "Table 3: singing voice and accompaniment, SDR (dB)",
+    "table4": "Table 4: four stems, SDR (dB)",
+}
+LABELS = {"vocals": "Voc.", "accompaniment": "Acc.", "other": "Other", "bass": "Bass", "drums": "Drums"}
+
+
+def load_result(folder: str | os.PathLike) -> dict:
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise LightsepError(f"{folder}: no summary.json (is this a 'lightsep evaluate' output folder?)")
+    summary = json.loads(path.read_text())
+    summary["folder"] = str(folder)
+    summary["files"] = sorted((Path(folder) / summary.get("subset", "test")).glob("*.json"))
+    return summary
+
+
+def _cell(value: float | None, paper: float | None) -> str:
+    measured = "–" if value is None or math.isnan(value) else f"{value:.2f}"
+    return f"{measured} ({paper:.2f})" if paper is not None else measured
+
+
+def _pooled(result: dict, target: str, metric: str = "SDR") -> float | None:
+    entry = result["targets"].get(target, {}).get(metric)
+    return entry["pooled"]["median"] if entry else None
+
+
+def paper_table(key: str, results: list[dict]) -> list[str]:
+    by_model = {r.get("model_name", r["model"]): r for r in results}
+    header = "| | " + " | ".join(label for _, label in COLUMNS[key]) + " |"
+    lines = [f"### {TITLES[key]}", "", "Measured (paper).", "", header, "|---" + "|---:" * len(COLUMNS[key]) + "|"]
+    for target in ROWS[key]:
+        cells = []
+        for model, _ in COLUMNS[key]:
+            value = _pooled(by_model[model], target) if model in by_model else None
+            cells.append(_cell(value, PAPER[key][model].get(target)))
+        lines.append(f"| {LABELS[target]} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def full_table(results: list[dict]) -> list[str]:
+    lines = ["### Every result: median SDR (dB)", "",
+             "SiSEC 2018 (median of track medians) / pooled (median of all frames); NaN frames left out.", "",
+             "| model | tracks | target | SiSEC18 SDR | pooled SDR | MAD (pooled) | NaN frames |",
+             "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in results:
+        for target, metrics in r["targets"].items():
+            sdr = metrics["SDR"]
+            lines.append(f"| {r.get('model_name', r['model'])} | {r['tracks']} | {target} | {sdr['sisec18']['median']:.2f} | "
+                         f"{sdr['pooled']['median']:.2f} | {sdr['pooled']['mad']:.2f} | {sdr['nan_frames']} |")  # fmt: skip
+    return lines + [""]
+
+
+def box_plots(results: list[dict], out: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    frames = [(r.get("model_name", r["model"]), read_frames(r["files"])) for r in results]
+    targets = sorted({t for _, f in frames for t in f})
+    paths = []
+    for target in targets:
+        data, names = [], []
+        for name, f in frames:
+            if target in f:
+                values = [v for track in f[target]["SDR"] for v in track if not math.isnan(v)]
+                data.append(values)
+                names.append(name)
+        fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(data), 4))
+        ax.boxplot(data, showfliers=False)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=20, ha="right")
+        ax.set_ylabel("SDR per 1 s frame (dB)")
+        ax.set_title(target)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        path = out.with_name(f"{out.stem}-{target}.png")
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_report(folders: list[str], out: str | os.PathLike) -> tuple[Path, list[Path]]:
+    results = [load_result(f) for f in folders]
+    out = Path(out)
+    data = sorted({r.get("data", "?") for r in results})
+    lines = ["# lightsep evaluation report", "",
+             f"Data: {', '.join(data)}. BSS Eval v4 (museval), 1 s windows and hops. In the paper's tables, each cell is the",
+             "median SDR over all frames of all tracks (as the paper computed it) and, in parentheses, the paper's number on",
+             "MUSDB18's test set: the two were measured on different data unless the data above is MUSDB18.", ""]  # fmt: skip
+    names = {r.get("model_name", r["model"]) for r in results}
+    for key in ("table1", "table3", "table4"):
+        if names & {m for m, _ in COLUMNS[key]}:
+            lines += paper_table(key, results)
+    lines += full_table(results)
+    plots = box_plots(results, out)
+    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    with atomic_path(out, suffix=".md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return out, plots

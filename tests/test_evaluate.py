@@ -1,0 +1,109 @@
+import json
+
+import museval
+import numpy as np
+import pytest
+
+from lightsep import build_model, save_checkpoint
+from lightsep.cli import main
+from lightsep.data import list_tracks
+from lightsep.evaluate import estimate, summarise, track_references
+from lightsep.separator import Separator
+from lightsep.synth import make_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval") / "corpus"
+    make_corpus(root, songs=3, seconds=6, seed=11, test_fraction=0.5, jobs=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def results(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    # an (untrained) proposed-2stem checkpoint, so that the report fills Table 3's last column
+    checkpoint = save_checkpoint(build_model("proposed-2stem"), out / "proposed.pt")
+    for model, name in (("mixture", "mixture"), ("oracle-irm", "oracle"), (str(checkpoint), "tiny")):
+        assert main(["evaluate", "-m", model, "--data", str(corpus), "--out", str(out / name), "--quiet", "-j", "2"]) == 0
+    return out, checkpoint
+
+
+def test_frames_equal_museval_on_the_same_arrays(corpus, results):
+    out, checkpoint = results
+    tracks = list_tracks(corpus, "test")
+    assert len(tracks) == 2
+    separator = Separator(str(checkpoint))
+    for track in tracks:
+        refs, rate = track_references(track)
+        estimates = estimate(separator, refs, rate)
+        stored = json.loads((out / "tiny" / "test" / f"{track.name}.json").read_text())
+        frames = {t["name"]: [f["metrics"]["SDR"] for f in t["frames"]] for t in stored["targets"]}
+        sdr, _, _, _ = museval.evaluate(np.stack([refs[n].T for n in ("vocals", "accompaniment")]),
+                                        np.stack([estimates[n].T for n in ("vocals", "accompaniment")]),
+                                        win=rate, hop=rate)  # fmt: skip
+        for i, name in enumerate(("vocals", "accompaniment")):
+            expected = [None if np.isnan(v) else round(float(v), 5) for v in sdr[i]]
+            assert [None if v is None or np.isnan(v) else round(v, 5) for v in frames[name]] == expected
+
+
+def test_both_aggregates_are_the_medians_of_the_frames(results):
+    out, _ = results
+    summary = json.loads((out / "tiny" / "summary.json").read_text())
+    files = sorted((out / "tiny" / "test").glob("*.json"))
+    per_track = []
+    for path in files:
+        data = json.loads(path.read_text())
+        vocals = next(t for t in data["targets"] if t["name"] == "vocals")
+        values = np.array([np.nan if f["metrics"]["SDR"] is None else f["metrics"]["SDR"] for f in vocals["frames"]], float)
+        per_track.append(values[np.isfinite(values)])
+    sisec = np.median([np.median(v) for v in per_track])
+    pooled = np.median(np.concatenate(per_track))
+    entry = summary["targets"]["vocals"]["SDR"]
+    assert entry["sisec18"]["median"] == pytest.approx(sisec)
+    assert entry["pooled"]["median"] == pytest.approx(pooled)
+    assert entry["frames"] - entry["nan_frames"] == sum(v.size for v in per_track)
+    assert summarise(files)["targets"]["vocals"]["SDR"] == entry
+
+
+def test_the_oracle_beats_the_mixture_on_every_target(results):
+    out, _ = results
+    floor = json.loads((out / "mixture" / "summary.json").read_text())["targets"]
+    ceiling = json.loads((out / "oracle" / "summary.json").read_text())["targets"]
+    assert set(floor) == set(ceiling) == {"vocals", "accompaniment", "drums", "bass", "other"}
+    for target in floor:
+        assert ceiling[target]["SDR"]["pooled"]["median"] > floor[target]["SDR"]["pooled"]["median"], target
+
+
+def test_an_interrupted_evaluation_skips_finished_tracks(corpus, results, monkeypatch):
+    out, _ = results
+    before = {p: p.stat().st_mtime_ns for p in (out / "mixture" / "test").glob("*.json")}
+    assert main(["evaluate", "-m", "mixture", "--data", str(corpus), "--out", str(out / "mixture"), "--quiet"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "mixture" / "test").glob("*.json")} == before
+
+
+def test_report_lays_out_the_papers_tables(results, tmp_path, capsys):
+    out, _ = results
+    report = tmp_path / "report.md"
+    assert main(["report", str(out / "mixture"), str(out / "oracle"), str(out / "tiny"), "-o", str(report)]) == 0
+    text = report.read_text()
+    assert "### Table 3: singing voice and accompaniment, SDR (dB)" in text
+    assert "| | Wave-U-Net M3 (mono) | M4 (stereo) | M5 (stereo) | Proposed (mono) |" in text
+    table3 = text[text.index("### Table 3") : text.index("### Every result")]
+    voc = next(line for line in table3.splitlines() if line.startswith("| Voc."))
+    cells = [c.strip() for c in voc.strip("|").split("|")]
+    assert cells[1:4] == ["– (3.96)", "– (4.46)", "– (4.58)"]  # no Wave-U-Net result given
+    measured = json.loads((out / "tiny" / "summary.json").read_text())["targets"]["vocals"]["SDR"]["pooled"]["median"]
+    assert cells[4] == f"{measured:.2f} (4.92)"
+    assert "### Table 4" not in text and "### Table 1" not in text
+    assert "| mixture | 2 | vocals |" in text and "| oracle-irm | 2 | drums |" in text and "| proposed-2stem | 2 |" in text
+    pngs = sorted(p.name for p in tmp_path.glob("report-*.png"))
+    assert pngs == ["report-accompaniment.png", "report-bass.png", "report-drums.png", "report-other.png", "report-vocals.png"]
+
+
+def test_bad_evaluate_input(corpus, tmp_path, capsys):
+    assert main(["evaluate", "-m", "mixture", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["evaluate", "-m", "mixture", "--data", str(corpus), "--tracks", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert "no track named 'nope'" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
