@@ -25,6 +25,11 @@ def gflops_per_audio_second(model: SeparationModel) -> float:
     products, element-wise operations left out) of one forward pass on one example, divided
     by the seconds of audio it outputs, in GFLOP. For a stereo model that is per second of
     stereo audio; a mono model runs once per channel."""
+    return _count_flops(model).get_total_flops() / (model.output_samples / model.sample_rate) / 1e9
+
+
+def _count_flops(model: SeparationModel) -> FlopCounterMode:
+    """A FlopCounterMode that has seen one eval-mode forward pass on one example."""
     was_training = model.training
     model.eval()
     try:
@@ -32,7 +37,7 @@ def gflops_per_audio_second(model: SeparationModel) -> float:
             model(model.example_input(1))
     finally:
         model.train(was_training)
-    return counter.get_total_flops() / (model.output_samples / model.sample_rate) / 1e9
+    return counter
 
 
 @dataclass
@@ -49,13 +54,7 @@ def budget_breakdown(model: SeparationModel, depth: int = 2) -> list[BudgetRow]:
     (``encoder.0``, ``aspp.atrous``, ...), in the order the model defines them; FLOPs that
     no sub-module of that depth accounts for (functional code in ``forward``) form a row
     ``(forward)``."""
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(model.example_input(1))
-    finally:
-        model.train(was_training)
+    counter = _count_flops(model)
     seconds = model.output_samples / model.sample_rate
     counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
     root = type(model).__name__

@@ -43,7 +43,18 @@ def _window(audio: np.ndarray, start: int, length: int) -> np.ndarray:
     return out
 
 
-class TrainingSegments(Dataset):
+class _Segments(Dataset):
+    """What both datasets share: the tracks, the targets and the model's geometry."""
+
+    def __init__(self, tracks, targets, context_samples, output_samples, sample_rate, channels, cache):
+        self.tracks = _TrackSet(tracks, sample_rate, channels, cache)
+        self.targets = tuple(targets)
+        self.context_samples = context_samples
+        self.output_samples = output_samples or context_samples
+        self.output_offset = (context_samples - self.output_samples) // 2
+
+
+class TrainingSegments(_Segments):
     """Random augmented segments.
 
     ``dataset[i]`` is ``(mixture, targets)``: ``mixture`` is ``(channels, context_samples)``,
@@ -64,11 +75,7 @@ class TrainingSegments(Dataset):
         seed: int = 0,
         cache: AudioCache | None = None,
     ):
-        self.tracks = _TrackSet(tracks, sample_rate, channels, cache)
-        self.targets = tuple(targets)
-        self.context_samples = context_samples
-        self.output_samples = output_samples or context_samples
-        self.output_offset = (context_samples - self.output_samples) // 2
+        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache)
         self.gain_range = gain_range
         self.examples_per_epoch = examples_per_epoch
         self.seed = seed
@@ -94,7 +101,7 @@ class TrainingSegments(Dataset):
         return torch.from_numpy(mixture), torch.from_numpy(np.ascontiguousarray(targets))
 
 
-class ValidationSegments(Dataset):
+class ValidationSegments(_Segments):
     """Whole tracks in consecutive segments: ``dataset[i]`` is ``(mixture, targets, weight)``,
     where ``weight`` is ``(output_samples,)``, 1 inside the track and 0 in the zero padding
     of its last segment, so that a weighted mean over segments is the mean over the tracks'
@@ -110,11 +117,7 @@ class ValidationSegments(Dataset):
         channels: int = 1,
         cache: AudioCache | None = None,
     ):
-        self.tracks = _TrackSet(tracks, sample_rate, channels, cache)
-        self.targets = tuple(targets)
-        self.context_samples = context_samples
-        self.output_samples = output_samples or context_samples
-        self.output_offset = (context_samples - self.output_samples) // 2
+        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache)
         self.index = [
             (k, start)
             for k, length in enumerate(self.tracks.lengths)
