@@ -191,12 +191,6 @@ class SeparationStream:
         self.difference = model.sources.index(model.difference_source) if model.difference_source else None
         self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
 
-    @property
-    def latency_samples(self) -> int:
-        """The overlap-add's latency in input samples (context beyond the output plus a hop),
-        not counting the resampler's filter delay."""
-        return int(np.ceil(self.engine.latency * self.sample_rate / self.model_rate))
-
     def push(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.channels:
