@@ -107,3 +107,17 @@ def test_bad_evaluate_input(corpus, tmp_path, capsys):
     assert main(["evaluate", "-m", "mixture", "--data", str(corpus), "--tracks", "nope", "--out", str(tmp_path / "o")]) == 2
     assert "no track named 'nope'" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
+
+
+def test_downmix_separates_the_mono_mixture_once():
+    rng = np.random.default_rng(0)
+    refs = {n: (0.1 * rng.standard_normal((2, 8000))).astype(np.float32) for n in ("vocals", "drums", "bass", "other")}
+    refs["accompaniment"] = refs["drums"] + refs["bass"] + refs["other"]
+    refs["mixture"] = refs["vocals"] + refs["accompaniment"]
+    separator = Separator(build_model("tiny"))
+    down = estimate(separator, refs, 22050, downmix=True)
+    assert np.array_equal(down["vocals"][0], down["vocals"][1])  # one mono estimate, copied
+    mono = separator.separate(refs["mixture"].mean(axis=0), 22050)["vocals"]
+    assert np.allclose(down["vocals"][0], mono)
+    per_channel = estimate(separator, refs, 22050)
+    assert not np.allclose(per_channel["vocals"][0], per_channel["vocals"][1])

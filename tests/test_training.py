@@ -187,3 +187,17 @@ def test_resume_refuses_another_configuration(tiny_config, dataset, tmp_path, ca
 def test_missing_data_root_is_a_clear_error(tiny_config, tmp_path, capsys):
     assert main(["train", "--config", str(tiny_config), "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
     assert "data.root is not set" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_bf16_and_compile_on_a_gpu(tiny_config, dataset, tmp_path):
+    out = run_to_end(tiny_config, dataset, tmp_path / "gpu", 4, "--set", "run.device='cuda'", "--set", "run.bf16=true",
+                     "--set", "run.compile=true")  # fmt: skip
+    assert "stopped at iteration 4" in out
+    assert torch.isfinite(torch.tensor(read_state(tmp_path / "gpu" / "state.pt")["progress"]["history"][0]["valid_loss"]))
+
+
+def test_gpu_options_are_refused_on_the_cpu(tiny_config, dataset, tmp_path, capsys):
+    args = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "r"), "--quiet"]
+    assert main([*args, "--set", "run.device='cpu'", "--set", "run.bf16=true"]) == 2
+    assert "run.bf16 is for GPUs" in capsys.readouterr().err
