@@ -26,7 +26,7 @@ def test_output_shapes_of_wave_u_net(name):
     assert y.shape == (2, len(model.sources), model.audio_channels, model.output_samples)
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if n != "waveunet-m1"])
+@pytest.mark.parametrize("name", [n for n in list_models() if build_model(n).difference_source is not None])
 def test_difference_models_sum_to_the_mixture(name):
     model = build_model(name).eval()
     assert model.difference_source == model.sources[-1]
@@ -35,6 +35,11 @@ def test_difference_models_sum_to_the_mixture(name):
         y = model(x)
     mixture = x[..., model.output_offset : model.output_offset + model.output_samples]
     torch.testing.assert_close(y.sum(dim=1), mixture, atol=1e-5, rtol=0)
+
+
+def test_which_models_have_a_difference_source():
+    direct = [n for n in list_models() if build_model(n).difference_source is None]
+    assert direct == ["waveunet-m1", "mixture"]
 
 
 def test_the_difference_source_is_the_last_one():

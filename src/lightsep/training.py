@@ -68,6 +68,7 @@ class Progress:
     seconds: float = 0.0
     finetune_from_step: int = -1
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch
+    window: list[float] = field(default_factory=list)  # training losses since the last log row
 
 
 # --------------------------------------------------------------------------------------
@@ -419,7 +420,7 @@ class Trainer:
         loader = DataLoader(self.training_data, batch_sampler=sampler, num_workers=self.config.data.workers,
                             persistent_workers=False)  # fmt: skip
         bar = self._bar(p.iteration, cfg.iterations_per_epoch)
-        window: list[float] = []
+        window = p.window  # saved with the state, so a resumed run logs the same rows
         clock = time.perf_counter()
         for mixture, targets in loader:
             loss = self.train_step(mixture, targets)
@@ -441,11 +442,12 @@ class Trainer:
                 self.save_state()
         if bar is not None:
             bar.close()
+        if cfg.max_iterations and p.step >= cfg.max_iterations:
+            self.save_state()  # the open window stays in the state for a resumed run
+            return True
         if window:
             self._log("train", sum(window) / len(window))
-        if cfg.max_iterations and p.step >= cfg.max_iterations:
-            self.save_state()
-            return True
+            window.clear()
         return False
 
     def _next_phase(self) -> None:
