@@ -34,12 +34,18 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv with $($PYTHON --version)" >&2
     "$PYTHON" -m venv .venv
 fi
+# pip, without one message this project's machines print for every package (a package index
+# folder configured but absent); pip's own exit status is kept
+pip() {
+    .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    return "${PIPESTATUS[0]}"
+}
 stamp=".venv/.lightsep-setup"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing Python packages into .venv" >&2
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q "torch==${TORCH_VERSION}"
-    .venv/bin/python -m pip install -q -e ".[test,eval,onnx,plot]"
+    pip install -q --upgrade pip
+    pip install -q "torch==${TORCH_VERSION}"
+    pip install -q -e ".[test,eval,onnx,plot]"
     echo "$want" > "$stamp"
 fi
