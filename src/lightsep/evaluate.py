@@ -209,7 +209,7 @@ def evaluate_dataset(
             raise LightsepError(f"no track named {missing[0]!r} in {root} ({subset})")
     if not chosen:
         raise LightsepError(f"{root}: no {subset} tracks to evaluate")
-    _make_estimator(model, overlap)  # fail early on a bad model name or checkpoint
+    estimator = _make_estimator(model, overlap)  # fails early on a bad model name or checkpoint
     todo = [t for t in chosen if not (out_dir / subset / f"{t.name}.json").exists()]
     bar = None
     if progress:
@@ -227,7 +227,6 @@ def evaluate_dataset(
     if bar is not None:
         bar.close()
     summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
-    estimator = _make_estimator(model, overlap)
     name = estimator if isinstance(estimator, str) else estimator.name
     summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
                     "overlap": overlap})  # fmt: skip
