@@ -223,7 +223,6 @@ class Trainer:
         self.training_data, self.validation_data, self.track_names = build_datasets(config, self.model)
         self.progress = Progress()
         self.optimizer = self._new_optimizer("main")
-        self.log_rows: list[dict[str, Any]] = []
         self._train_module = self._wrap(self.model)
 
     # -- set-up ---------------------------------------------------------------------------
@@ -380,7 +379,7 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
 
     def fit(self) -> Progress:
-        cfg, p = self.config.training, self.progress
+        p = self.progress
         if self.world.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             for stale in self.run_dir.glob(".*.partial-*"):
