@@ -20,12 +20,11 @@ RAW_DTYPE_NAMES = ("f32le", "s16le")
 
 def _info(args: argparse.Namespace) -> int:
     from .analysis import model_info
-    from .models.registry import list_models
+    from .models.registry import list_models, preset_arguments
 
     names = args.models or list_models()
-    unknown = [n for n in names if n not in list_models()]
-    if unknown:
-        raise LightsepError(f"unknown model {unknown[0]!r}; known models: {', '.join(list_models())}")
+    for name in names:
+        preset_arguments(name)  # the registry's own error for an unknown name, before any work
     if args.breakdown:
         return _breakdown(names, args.json)
     rows = [model_info(name) for name in names]
