@@ -55,7 +55,6 @@ class StreamingSeparator:
         self.sample_rate, self.channels = sample_rate, channels
         self._ready = np.zeros((len(self.sources), channels, 0), np.float32)
         self._returned = 0
-        self._pushed = 0
         self.underruns = 0
 
     @property
@@ -65,14 +64,13 @@ class StreamingSeparator:
     def push(self, block: np.ndarray) -> np.ndarray:
         """``(channels, n)`` in, ``(sources, channels, n)`` out (delayed by ``latency``)."""
         block = np.asarray(block, dtype=np.float32)
-        self._pushed += block.shape[-1]
         self._ready = np.concatenate([self._ready, self._stream.push(block)], axis=-1)
         return self._take(block.shape[-1])
 
     def flush(self) -> np.ndarray:
         """The last ``latency`` samples of every stem."""
         self._ready = np.concatenate([self._ready, self._stream.flush()], axis=-1)
-        return self._take(self._pushed + self.latency - self._returned)
+        return self._take(self._stream.received + self.latency - self._returned)
 
     def _take(self, n: int) -> np.ndarray:
         out = np.zeros((len(self.sources), self.channels, n), np.float32)
