@@ -371,3 +371,20 @@ class AudioWriter:
         error = RuntimeError("aborted")
         with contextlib.suppress(RuntimeError):
             self._context.__exit__(RuntimeError, error, None)
+
+
+@contextlib.contextmanager
+def stem_writers(paths: dict[str, Path], sample_rate: int, channels: int, format: str | None = None, bit_depth: int = 16):
+    """One :class:`AudioWriter` per stem, as a dict: all committed when the block exits
+    normally, all aborted (earlier files left untouched) when it raises."""
+    writers: dict[str, AudioWriter] = {}
+    try:
+        for name, path in paths.items():
+            writers[name] = AudioWriter(path, sample_rate, channels, format, bit_depth)
+        yield writers
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    for writer in writers.values():
+        writer.commit()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioWriter, audio_info, iter_audio_blocks
+from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
 from .separator import Separator
 
@@ -75,7 +75,6 @@ def separate_file_to_dir(
         raise LightsepError(f"{existing[0]} exists; use --force to overwrite")
     info = audio_info(path)
     stream = separator.stream(info.sample_rate, info.channels)
-    writers = {name: AudioWriter(p, info.sample_rate, info.channels, fmt, bit_depth) for name, p in plan.stems.items()}
     index = {name: i for i, name in enumerate(separator.sources)}
     bar = None
     if progress:
@@ -83,7 +82,7 @@ def separate_file_to_dir(
 
         bar = tqdm(total=info.frames or None, unit="sample", unit_scale=True, desc=plan.track, leave=False)
 
-    def write(separated: np.ndarray) -> None:
+    def write(writers, separated: np.ndarray) -> None:
         if not separated.shape[-1]:
             return
         if two_stems is None:
@@ -95,20 +94,15 @@ def separate_file_to_dir(
             writers[f"no_{two_stems}"].write(separated.sum(axis=0) - kept)
 
     try:
-        for block in iter_audio_blocks(path, max(1, int(block_seconds * info.sample_rate))):
-            write(stream.push(block))
-            if bar is not None:
-                bar.update(block.shape[-1])
-        write(stream.flush())
-        if stream.received == 0:
-            raise LightsepError(f"{path}: no audio samples in file")
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
+        with stem_writers(plan.stems, info.sample_rate, info.channels, fmt, bit_depth) as writers:
+            for block in iter_audio_blocks(path, max(1, int(block_seconds * info.sample_rate))):
+                write(writers, stream.push(block))
+                if bar is not None:
+                    bar.update(block.shape[-1])
+            write(writers, stream.flush())
+            if stream.received == 0:
+                raise LightsepError(f"{path}: no audio samples in file")
     finally:
         if bar is not None:
             bar.close()
-    for writer in writers.values():
-        writer.commit()
     return plan

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioWriter, audio_info, iter_audio_blocks
+from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
 from .separator import Separator
 from .streaming import StreamingSeparator
@@ -75,19 +75,19 @@ def run_stream(
         block_frames = max(1, int(rate * block_ms / 1000))
         blocks = iter_audio_blocks(source, block_frames)
     streaming = StreamingSeparator(separator, rate, channels)
-    writers = {name: AudioWriter(out_dir / f"{name}.wav", rate, channels, "wav", 32) for name in separator.sources}
     to_skip = streaming.latency  # the delayed stream starts with this much silence
     timings, total = [], 0
     start = time.perf_counter()
 
-    def write(out: np.ndarray) -> None:
+    def write(writers, out: np.ndarray) -> None:
         nonlocal to_skip
         skip = min(to_skip, out.shape[-1])
         to_skip -= skip
         for i, writer in enumerate(writers.values()):
             writer.write(out[i, :, skip:])
 
-    try:
+    paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
+    with stem_writers(paths, rate, channels, "wav", 32) as writers:
         for block in blocks:
             if pace:  # wait until this block would have arrived from a live source
                 due = start + total / rate
@@ -98,18 +98,10 @@ def run_stream(
             out = streaming.push(block)
             timings.append(time.perf_counter() - t0)
             total += block.shape[-1]
-            write(out)
-        write(streaming.flush())
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
-    if total == 0:
-        for writer in writers.values():
-            writer.abort()
-        raise LightsepError(f"{source}: no audio received")
-    for writer in writers.values():
-        writer.commit()
+            write(writers, out)
+        write(writers, streaming.flush())
+        if total == 0:
+            raise LightsepError(f"{source}: no audio received")
     return StreamReport(
         blocks=len(timings),
         audio_seconds=total / rate,
