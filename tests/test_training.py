@@ -62,7 +62,8 @@ def test_print_config_shows_the_papers_recipe(capsys):
     assert main(["train", "--config", str(ROOT / "configs" / "table3-proposed-2stem.toml"), "--print-config"]) == 0
     config = json.loads(capsys.readouterr().out)
     training = config["training"]
-    assert training["main"] == {"lr": 1e-5, "batch_size": 32, "patience": 30, "max_epochs": 0, "enabled": True}
+    assert training["main"] == {"lr": 1e-5, "batch_size": 32, "patience": 30, "max_epochs": 0, "max_seconds": 0.0,
+                                "enabled": True}
     assert training["finetune"]["lr"] == 1e-6 and training["finetune"]["batch_size"] == 32
     assert training["finetune"]["patience"] == 30 and training["iterations_per_epoch"] == 2000
     assert training["betas"] == [0.9, 0.999] and config["model"]["name"] == "proposed-2stem"
@@ -157,6 +158,19 @@ def test_a_whole_run_finishes_both_phases_and_keeps_the_best(tiny_config, datase
     png = tmp_path / "loss.png"
     assert main(["plot", str(tmp_path / "run"), "-o", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_time_budget_cuts_each_phase_short_and_validates_it(tiny_config, dataset, tmp_path):
+    out = run_to_end(tiny_config, dataset, tmp_path / "run", 0, "--set", "training.iterations_per_epoch=100000",
+                     "--set", "training.main.max_seconds=1.0", "--set", "training.finetune.max_seconds=0.5")  # fmt: skip
+    assert "finished" in out
+    progress = read_state(tmp_path / "run" / "state.pt")["progress"]
+    assert progress["finished"] and progress["phase"] == "finetune"
+    # one cut-short epoch per phase, each validated
+    assert [h["phase"] for h in progress["history"]] == ["main", "finetune"]
+    main_steps = progress["history"][0]["step"]
+    assert 0 < main_steps < 100000 and main_steps < progress["step"] < main_steps + 100000
+    assert progress["phase_started_seconds"] >= 1.0 and progress["seconds"] >= progress["phase_started_seconds"] + 0.5
 
 
 def test_two_processes_with_torchrun(tiny_config, dataset, tmp_path):

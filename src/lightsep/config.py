@@ -53,6 +53,10 @@ class PhaseSection:
     """Stop the phase after this many epochs without a better validation loss."""
     max_epochs: int = 0
     """Stop the phase after this many epochs in any case (0: no limit)."""
+    max_seconds: float = 0.0
+    """Stop the phase once its training steps have taken this many seconds (0: no limit).
+    The epoch in progress is cut short and validated. A budget in time, not steps: runs that
+    share a machine, or run on different ones, stop at different steps."""
     enabled: bool = True
 
 

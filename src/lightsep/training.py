@@ -67,6 +67,7 @@ class Progress:
     finished: bool = False
     seconds: float = 0.0
     finetune_from_step: int = -1
+    phase_started_seconds: float = 0.0  # ``seconds`` when the current phase began
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch
     window: list[float] = field(default_factory=list)  # training losses since the last log row
 
@@ -386,7 +387,8 @@ class Trainer:
                 stale.unlink()  # left by a process killed while writing
         while not p.finished:
             phase = self._phase(p.phase)
-            if not phase.enabled or p.bad_epochs >= phase.patience or (phase.max_epochs and p.epoch >= phase.max_epochs):
+            if not phase.enabled or p.bad_epochs >= phase.patience or (phase.max_epochs and p.epoch >= phase.max_epochs) \
+                    or self._out_of_time(phase):  # fmt: skip
                 self._next_phase()
                 continue
             if self._run_epoch(phase):
@@ -439,6 +441,8 @@ class Trainer:
                 raise LightsepError(f"the training loss became {loss} at step {p.step}; lower the learning rate")
             if p.step % cfg.checkpoint_every == 0:
                 self.save_state()
+            if self._out_of_time(phase):
+                break  # the epoch is cut short; it is validated like a whole one
         if bar is not None:
             bar.close()
         if cfg.max_iterations and p.step >= cfg.max_iterations:
@@ -460,10 +464,15 @@ class Trainer:
                 self.model.load_state_dict(state)
             p.phase, p.epoch, p.iteration, p.bad_epochs = "finetune", 0, 0, 0
             p.finetune_from_step = p.best_step
+            p.phase_started_seconds = p.seconds
             self.optimizer = self._new_optimizer("finetune")
         else:
             p.finished = True
         self.save_state()
+
+    def _out_of_time(self, phase) -> bool:
+        p = self.progress
+        return bool(phase.max_seconds) and p.seconds - p.phase_started_seconds >= phase.max_seconds
 
     def _save_best(self) -> None:
         if not self.world.main:
