@@ -240,16 +240,34 @@ def evaluate_dataset(
 # --------------------------------------------------------------------------------------
 
 
+def target_frames(scores: dict) -> dict[str, dict[str, list[float]]]:
+    """``{target: {metric: frames}}`` of one track's scores in museval's JSON layout (a
+    ``TrackStore.scores`` or a parsed per-track file); a missing value is NaN."""
+    return {
+        target["name"]: {m: [float("nan") if f["metrics"][m] is None else float(f["metrics"][m]) for f in target["frames"]]
+                         for m in METRICS}  # fmt: skip
+        for target in scores["targets"]
+    }
+
+
+def track_medians(scores: dict, metric: str = "SDR") -> dict[str, float]:
+    """``{target: median of the metric over the track's finite frames}`` (NaN if none)."""
+    out = {}
+    for target, metrics in target_frames(scores).items():
+        values = np.asarray(metrics[metric])
+        values = values[np.isfinite(values)]
+        out[target] = float(np.median(values)) if values.size else float("nan")
+    return out
+
+
 def read_frames(files: list[Path]) -> dict[str, dict[str, list[list[float]]]]:
     """``{target: {metric: [frames of track 1, frames of track 2, ...]}}`` (NaN kept)."""
     frames: dict[str, dict[str, list[list[float]]]] = {}
     for path in files:
-        data = json.loads(Path(path).read_text())
-        for target in data["targets"]:
-            per_metric = frames.setdefault(target["name"], {m: [] for m in METRICS})
+        for target, metrics in target_frames(json.loads(Path(path).read_text())).items():
+            per_metric = frames.setdefault(target, {m: [] for m in METRICS})
             for metric in METRICS:
-                values = [f["metrics"][metric] for f in target["frames"]]
-                per_metric[metric].append([float("nan") if v is None else float(v) for v in values])
+                per_metric[metric].append(metrics[metric])
     return frames
 
 

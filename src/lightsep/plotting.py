@@ -1,10 +1,13 @@
-"""``lightsep plot``: a PNG of a run's training and validation loss."""
+"""Pictures: a run's training and validation loss (``lightsep plot``), and a song's
+mixture and stems (waveform and spectrogram), as PNG files."""
 
 from __future__ import annotations
 
 import csv
 import os
 from pathlib import Path
+
+import numpy as np
 
 from .errors import LightsepError
 from .fileio import atomic_path
@@ -21,9 +24,7 @@ def read_log(run_dir: str | os.PathLike) -> list[dict[str, str]]:
     return rows
 
 
-def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
-    """Plot training loss (per logging window) and validation loss (per epoch) against the
-    step, on a log scale, with the start of fine-tuning marked. Returns the PNG's path."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -31,6 +32,13 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
         import matplotlib.pyplot as plt
     except ImportError:
         raise LightsepError("plotting needs matplotlib: pip install 'lightsep[plot]'") from None
+    return plt
+
+
+def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Plot training loss (per logging window) and validation loss (per epoch) against the
+    step, on a log scale, with the start of fine-tuning marked. Returns the PNG's path."""
+    plt = _pyplot()
     rows = read_log(run_dir)
     out = Path(out) if out else Path(run_dir) / "loss.png"
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -52,3 +60,53 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return out
+
+
+def plot_stems(
+    mixture: np.ndarray,
+    stems: dict[str, np.ndarray],
+    sample_rate: int,
+    out: str | os.PathLike,
+    references: dict[str, np.ndarray] | None = None,
+    title: str = "",
+) -> Path:
+    """A PNG with one row per signal (the mixture, then each stem): its waveform on the
+    left and its spectrogram (dB) on the right. Where ``references`` has the stem, the
+    true stem's waveform is drawn over the estimate's, in translucent grey.
+
+    mixture: (time, channels) or (time,); every stem and reference likewise."""
+    plt = _pyplot()
+    rows = [("mixture", mixture, None)] + [(name, audio, (references or {}).get(name)) for name, audio in stems.items()]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(12, 2.1 * len(rows)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.3]})  # fmt: skip
+    for (name, audio, reference), (wave_ax, spec_ax) in zip(rows, axes):
+        mono = _mono(audio)
+        seconds = np.arange(len(mono)) / sample_rate
+        wave_ax.plot(seconds, mono, color="tab:blue", lw=0.5, label="estimate" if reference is not None else None)
+        if reference is not None:
+            wave_ax.plot(seconds, _mono(reference), color="0.2", lw=0.4, alpha=0.45, label="true stem")
+        wave_ax.set_xlim(0, len(mono) / sample_rate)
+        wave_ax.set_ylim(-1, 1)
+        wave_ax.set_ylabel(name)
+        if reference is not None:
+            wave_ax.legend(loc="upper right", fontsize=7)
+        spec_ax.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536, cmap="magma", vmin=-130, vmax=-20)
+        spec_ax.set_ylim(0, min(8000, sample_rate / 2))
+        spec_ax.set_ylabel("Hz")
+    axes[-1][0].set_xlabel("seconds")
+    axes[-1][1].set_xlabel("seconds")
+    axes[0][0].set_title("waveform (mean of channels)")
+    axes[0][1].set_title("spectrogram, 0-8 kHz")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return out
+
+
+def _mono(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float64)
+    return audio.mean(axis=1) if audio.ndim == 2 else audio
