@@ -29,8 +29,8 @@ from lightsep import Separator
 from lightsep.audio import read_audio, write_audio
 from lightsep.errors import LightsepError
 from lightsep.evaluate import score_track, track_medians
-from lightsep.files import separate_file_to_dir
 from lightsep.fileio import atomic_path
+from lightsep.files import separate_file_to_dir
 from lightsep.plotting import plot_stems
 
 SONG = Path(__file__).resolve().parent / "procedural-song"
