@@ -9,7 +9,9 @@ means 20x faster than real time.
 
 - lightsep models go through ``lightsep.Separator`` as a user would: resampling to
   22.05 kHz and back, both channels separated (mono models run per channel), default 50%
-  overlap for the proposed models. Wave-U-Net tiles its outputs without overlap, as its
+  overlap for the proposed models. ``torch`` runs LightSepNet in its channels-last
+  inference form (``lightsep.models.fast``, the default); ``torch-plain`` runs the model's
+  own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
 - Open-Unmix: the ``openunmix`` package's UMX-HQ architecture (n_fft 4096, hop 1024, hidden
   512, 16 kHz bandwidth), four targets, random weights, no Wiener iterations (niter=0).
@@ -56,9 +58,11 @@ def clip(seconds: float, rate: int = 44100) -> np.ndarray:
 def lightsep_runner(name: str, backend: str, overlap: float, threads: int):
     from lightsep.separator import Separator
 
+    optimized = backend != "torch-plain"
+    backend = "torch" if backend == "torch-plain" else backend
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        separator = Separator(name, backend=backend, overlap=overlap, batch_size=4, threads=threads)
+        separator = Separator(name, backend=backend, overlap=overlap, batch_size=4, threads=threads, optimized=optimized)
     return lambda audio: separator.separate(audio, 44100)
 
 
@@ -97,6 +101,7 @@ def htdemucs_runner(threads: int):
 
 CONTENDERS = [
     ("proposed-2stem", "torch", lambda th: lightsep_runner("proposed-2stem", "torch", 0.5, th)),
+    ("proposed-2stem", "torch-plain", lambda th: lightsep_runner("proposed-2stem", "torch-plain", 0.5, th)),
     ("proposed-2stem", "onnx", lambda th: lightsep_runner("proposed-2stem", "onnx", 0.5, th)),
     ("proposed-2stem", "onnx-int8", lambda th: lightsep_runner("proposed-2stem", "onnx-int8", 0.5, th)),
     ("proposed-4stem", "torch", lambda th: lightsep_runner("proposed-4stem", "torch", 0.5, th)),
@@ -136,10 +141,10 @@ def main() -> None:
         return
     reference = next((r["realtime_factor"] for r in rows if r["name"] == "proposed-2stem" and r["backend"] == "torch"), None)
     print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}")
-    print(f"{'model':<18} {'backend':<10} {'x real time':>12} {'vs proposed-2stem (torch)':>27}")
+    print(f"{'model':<18} {'backend':<12} {'x real time':>12} {'vs proposed-2stem (torch)':>27}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"
-        print(f"{r['name']:<18} {r['backend']:<10} {r['realtime_factor']:12.1f} {ratio:>27}")
+        print(f"{r['name']:<18} {r['backend']:<12} {r['realtime_factor']:12.1f} {ratio:>27}")
 
 
 if __name__ == "__main__":

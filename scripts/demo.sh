@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up, then run lightsep's demonstration.
-# For now: the paper's Table 2 for every named model (parameters, receptive and target
-# fields, FLOPs), with receptive fields measured from gradients.
+# The main job: set up, then separate the example song that ships with the repository
+# (examples/procedural-song/) with the bundled proposed-2stem model. Writes the stems and a
+# picture under demo-output/ and prints each stem's SDR against the true stems. Offline.
+# Arguments go to examples/demo.py, e.g. `bash scripts/demo.sh -m proposed-4stem`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 cd "$root"
-exec .venv/bin/lightsep info "$@"
+exec .venv/bin/python examples/demo.py "$@"

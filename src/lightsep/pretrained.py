@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
+from .checkpoint import load_checkpoint
 from .errors import CheckpointError
+from .fileio import atomic_path
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -24,20 +29,46 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest(name: str) -> dict | None:
-    path = PRETRAINED_DIR / f"{name}.json"
+def manifest(name: str, folder: Path = PRETRAINED_DIR) -> dict | None:
+    """The manifest of the weights bundled for ``name``, or ``None``."""
+    path = Path(folder) / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def pretrained_checkpoint(name: str) -> Path | None:
+def bundled_models(folder: Path = PRETRAINED_DIR) -> list[str]:
+    """The model names with bundled weights."""
+    return sorted(p.stem for p in Path(folder).glob("*.pt"))
+
+
+def pretrained_checkpoint(name: str, folder: Path = PRETRAINED_DIR) -> Path | None:
     """The verified checkpoint bundled for model ``name``, or ``None`` if none is bundled."""
-    path = PRETRAINED_DIR / f"{name}.pt"
+    path = Path(folder) / f"{name}.pt"
     if not path.exists():
         return None
-    info = manifest(name)
+    info = manifest(name, folder)
     if info is None or "sha256" not in info:
         raise CheckpointError(f"{path}: bundled weights without a manifest ({name}.json) to verify them")
     actual = sha256_of(path)
     if actual != info["sha256"]:
         raise CheckpointError(f"{path}: sha256 {actual[:16]}... does not match its manifest ({info['sha256'][:16]}...)")
+    return path
+
+
+def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = PRETRAINED_DIR) -> Path:
+    """Copy a trained checkpoint in as the bundled weights of its model, with a manifest of
+    ``info`` (training data, seeds, recipe, steps, time, hardware, test scores) plus the
+    model name, parameter count and the file's sha256. Returns the manifest's path."""
+    model = load_checkpoint(checkpoint)
+    name = model.name
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.pt"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(checkpoint, tmp)
+    parameters = sum(p.numel() for p in model.parameters())
+    entry = {"name": name, "checkpoint": target.name, "sha256": sha256_of(target), "bytes": target.stat().st_size,
+             "parameters": parameters, **info}  # fmt: skip
+    path = folder / f"{name}.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(entry, indent=2) + "\n")
     return path
