@@ -9,8 +9,9 @@ def test_info_json_has_exactly_the_documented_keys(capsys):
     assert main(["info", "--json", "tiny", "proposed-2stem"]) == 0
     rows = json.loads(capsys.readouterr().out)
     keys = {"name", "sample_rate", "context_samples", "output_samples", "parameters", "receptive_field_s",
-            "target_field_s", "gflops_per_audio_second"}
+            "target_field_s", "gflops_per_audio_second", "bundled_weights"}
     assert [set(r) for r in rows] == [keys, keys]
+    assert rows[0]["bundled_weights"] is False  # tiny is for tests: never trained
     proposed = rows[1]
     assert proposed["name"] == "proposed-2stem"
     assert 800_000 <= proposed["parameters"] <= 900_000

@@ -21,6 +21,7 @@ RAW_DTYPE_NAMES = ("f32le", "s16le")
 def _info(args: argparse.Namespace) -> int:
     from .analysis import model_info
     from .models.registry import list_models, preset_arguments
+    from .pretrained import bundled_models
 
     names = args.models or list_models()
     for name in names:
@@ -28,10 +29,11 @@ def _info(args: argparse.Namespace) -> int:
     if args.breakdown:
         return _breakdown(names, args.json)
     rows = [model_info(name) for name in names]
+    bundled = set(bundled_models())
     if args.json:
-        print(json.dumps([row.as_dict() for row in rows], indent=2))
+        print(json.dumps([{**row.as_dict(), "bundled_weights": row.name in bundled} for row in rows], indent=2))
         return 0
-    header = ("model", "rate", "context", "output", "params", "receptive field", "target field", "GFLOP/s audio")
+    header = ("model", "rate", "context", "output", "params", "receptive field", "target field", "GFLOP/s audio", "weights")
     table = [header] + [
         (
             r.name,
@@ -42,6 +44,7 @@ def _info(args: argparse.Namespace) -> int:
             f"{r.receptive_field_s:.3f} s",
             f"{r.target_field_s:.3f} s",
             f"{r.gflops_per_audio_second:.3f}",
+            "bundled" if r.name in bundled else "-",
         )
         for r in rows
     ]
