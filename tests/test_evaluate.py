@@ -121,3 +121,17 @@ def test_downmix_separates_the_mono_mixture_once():
     assert np.allclose(down["vocals"][0], mono)
     per_channel = estimate(separator, refs, 22050)
     assert not np.allclose(per_channel["vocals"][0], per_channel["vocals"][1])
+
+
+def test_the_onnx_backend_scores_like_torch(corpus, tmp_path):
+    pytest.importorskip("onnxruntime")
+    checkpoint = save_checkpoint(build_model("tiny"), tmp_path / "tiny.pt")
+    sdr = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        assert main(["evaluate", "-m", str(checkpoint), "--data", str(corpus), "--out", str(out), "--quiet",
+                     "--backend", backend]) == 0  # fmt: skip
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["backend"] == backend
+        sdr[backend] = summary["targets"]["vocals"]["SDR"]["pooled"]["median"]
+    assert sdr["onnx"] == pytest.approx(sdr["torch"], abs=0.01)

@@ -243,7 +243,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_dataset
 
     summary = evaluate_dataset(args.model, args.data, args.out, args.subset, args.tracks, args.jobs, args.overlap,
-                               args.downmix, progress=not args.quiet)  # fmt: skip
+                               args.downmix, progress=not args.quiet, backend=args.backend)  # fmt: skip
     print(f"{summary['model_name']} on {summary['tracks']} {args.subset} track(s) of {args.data}: median SDR (dB)")
     print(f"  {'target':<14} {'SiSEC18':>8} {'pooled':>8} {'NaN frames':>11}")
     for target, metrics in summary["targets"].items():
@@ -379,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-j", "--jobs", type=_positive_int, default=1, help="tracks in parallel")
     ev.add_argument("--overlap", type=float, default=0.5)
     ev.add_argument("--downmix", action="store_true", help="separate the mono downmix and copy it to every channel (Wave-U-Net's M3)")
+    ev.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                    help="how the model runs (onnx-int8: to measure int8 quantisation's effect on SDR)")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=_evaluate)
 

@@ -160,7 +160,7 @@ def _fit(estimate_: np.ndarray, reference: np.ndarray) -> np.ndarray:
 _WORKER: dict = {}
 
 
-def _make_estimator(model: str, overlap: float):
+def _make_estimator(model: str, overlap: float, backend: str = "torch"):
     if model in REFERENCE_ESTIMATORS:
         return model
     import warnings
@@ -169,12 +169,12 @@ def _make_estimator(model: str, overlap: float):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Separator(model, overlap=overlap)
+        return Separator(model, overlap=overlap, backend=backend)
 
 
-def _init_worker(model: str, overlap: float, threads: int) -> None:
+def _init_worker(model: str, overlap: float, threads: int, backend: str) -> None:
     torch.set_num_threads(threads)
-    _WORKER["estimator"] = _make_estimator(model, overlap)
+    _WORKER["estimator"] = _make_estimator(model, overlap, backend)
 
 
 def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str:
@@ -196,6 +196,7 @@ def evaluate_dataset(
     overlap: float = 0.5,
     downmix: bool = False,
     progress: bool = False,
+    backend: str = "torch",
 ) -> dict:
     """Evaluate ``model`` (a name, a checkpoint, ``mixture`` or ``oracle-irm``) on a dataset;
     tracks already scored in ``out_dir`` are skipped. Returns the summary (also written
@@ -209,7 +210,7 @@ def evaluate_dataset(
             raise LightsepError(f"no track named {missing[0]!r} in {root} ({subset})")
     if not chosen:
         raise LightsepError(f"{root}: no {subset} tracks to evaluate")
-    estimator = _make_estimator(model, overlap)  # fails early on a bad model name or checkpoint
+    estimator = _make_estimator(model, overlap, backend)  # fails early on a bad model name or checkpoint
     todo = [t for t in chosen if not (out_dir / subset / f"{t.name}.json").exists()]
     bar = None
     if progress:
@@ -218,7 +219,7 @@ def evaluate_dataset(
         bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="track", desc="evaluating")
     jobs = max(1, min(jobs, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, overlap, threads)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, overlap, threads, backend)) as pool:
         futures = [pool.submit(_evaluate_one, t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
         for future in futures:
             future.result()
@@ -229,7 +230,7 @@ def evaluate_dataset(
     summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
     name = estimator if isinstance(estimator, str) else estimator.name
     summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
-                    "overlap": overlap})  # fmt: skip
+                    "overlap": overlap, "backend": backend})  # fmt: skip
     with atomic_path(out_dir / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
