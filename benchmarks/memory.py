@@ -1,6 +1,6 @@
 """Peak memory of ``lightsep separate`` on a long file.
 
-    .venv/bin/python benchmarks/memory.py --minutes 60 [--model proposed-2stem]
+    .venv/bin/python benchmarks/memory.py --minutes 60 [--model proposed-2stem] [--threads 2]
 
 Writes a stereo 44.1 kHz 16-bit file of the given length (noise and tones, written block by
 block), then separates it in a fresh process with the same code path as the CLI and prints
@@ -22,7 +22,7 @@ CHILD = """
 import resource, sys, warnings
 warnings.simplefilter("ignore")
 import torch
-torch.set_num_threads(2)
+torch.set_num_threads(int(sys.argv[4]))
 from lightsep.separator import Separator
 from lightsep.files import separate_file_to_dir
 separate_file_to_dir(Separator(sys.argv[1]), sys.argv[2], sys.argv[3], force=True)
@@ -42,8 +42,9 @@ def write_long(path: Path, minutes: float) -> None:
     writer.commit()
 
 
-def peak_rss_mb(model: str, path: Path, out: Path) -> float:
-    result = subprocess.run([sys.executable, "-c", CHILD, model, str(path), str(out)], capture_output=True, text=True, check=True)
+def peak_rss_mb(model: str, path: Path, out: Path, threads: int) -> float:
+    command = [sys.executable, "-c", CHILD, model, str(path), str(out), str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
     return int(result.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
@@ -51,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--model", default="proposed-2stem")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -58,7 +60,7 @@ def main() -> None:
             path = tmp / f"{minutes:g}min.wav"
             write_long(path, minutes)
             size = path.stat().st_size / 2**20
-            peak = peak_rss_mb(args.model, path, tmp / "out")
+            peak = peak_rss_mb(args.model, path, tmp / "out", args.threads)
             print(f"{args.model}: {minutes:g} min stereo 44.1 kHz ({size:.0f} MB of 16-bit wav): peak RSS {peak:.0f} MB")
             path.unlink()
 
