@@ -97,6 +97,10 @@ def test_report_lays_out_the_papers_tables(results, tmp_path, capsys):
     assert cells[4] == f"{measured:.2f} (4.92)"
     assert "### Table 4" not in text and "### Table 1" not in text
     assert "| mixture | 2 | vocals |" in text and "| oracle-irm | 2 | drums |" in text and "| proposed-2stem | 2 |" in text
+    summary = text[text.index("### Summary") : text.index("### Table 3")].splitlines()
+    assert summary[2] == "| model | tracks | vocals | accompaniment | drums | bass | other |"
+    tiny_row = next(line for line in summary if line.startswith("| proposed-2stem |"))
+    assert tiny_row.endswith(f"| {measured:.2f} | " + tiny_row.split("|")[4].strip() + " | – | – | – |")
     pngs = sorted(p.name for p in tmp_path.glob("report-*.png"))
     assert pngs == ["report-accompaniment.png", "report-bass.png", "report-drums.png", "report-other.png", "report-vocals.png"]
 

@@ -74,6 +74,17 @@ def paper_table(key: str, results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def summary_table(results: list[dict]) -> list[str]:
+    """One row per evaluated model, one column per target: the pooled median SDR."""
+    order = [t for t in ("vocals", "accompaniment", "drums", "bass", "other") if any(t in r["targets"] for r in results)]
+    lines = ["### Summary: median SDR (dB) over all frames", "",
+             "| model | tracks | " + " | ".join(order) + " |", "|---|---:" + "|---:" * len(order) + "|"]  # fmt: skip
+    for r in results:
+        cells = [_cell(_pooled(r, t), None) for t in order]
+        lines.append(f"| {r.get('model_name', r['model'])} | {r['tracks']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def full_table(results: list[dict]) -> list[str]:
     lines = ["### Every result: median SDR (dB)", "",
              "SiSEC 2018 (median of track medians) / pooled (median of all frames); NaN frames left out.", "",
@@ -128,6 +139,7 @@ def write_report(folders: list[str], out: str | os.PathLike) -> tuple[Path, list
              f"Data: {', '.join(data)}. BSS Eval v4 (museval), 1 s windows and hops. In the paper's tables, each cell is the",
              "median SDR over all frames of all tracks (as the paper computed it) and, in parentheses, the paper's number on",
              "MUSDB18's test set: the two were measured on different data unless the data above is MUSDB18.", ""]  # fmt: skip
+    lines += summary_table(results)
     names = {r.get("model_name", r["model"]) for r in results}
     for key in ("table1", "table3", "table4"):
         if names & {m for m, _ in COLUMNS[key]}:
