@@ -79,6 +79,7 @@ def plot_stems(
     rows = [("mixture", mixture, None)] + [(name, audio, (references or {}).get(name)) for name, audio in stems.items()]
     fig, axes = plt.subplots(len(rows), 2, figsize=(12, 2.1 * len(rows)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.3]})  # fmt: skip
+    peak = 1.05 * max(float(np.abs(_mono(mixture)).max()), 1e-3)  # one scale for all rows: levels compare
     for (name, audio, reference), (wave_ax, spec_ax) in zip(rows, axes):
         mono = _mono(audio)
         seconds = np.arange(len(mono)) / sample_rate
@@ -86,17 +87,19 @@ def plot_stems(
         if reference is not None:
             wave_ax.plot(seconds, _mono(reference), color="0.2", lw=0.4, alpha=0.45, label="true stem")
         wave_ax.set_xlim(0, len(mono) / sample_rate)
-        wave_ax.set_ylim(-1, 1)
+        wave_ax.set_ylim(-peak, peak)
         wave_ax.set_ylabel(name)
         if reference is not None:
             wave_ax.legend(loc="upper right", fontsize=7)
-        spec_ax.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536, cmap="magma", vmin=-130, vmax=-20)
-        spec_ax.set_ylim(0, min(8000, sample_rate / 2))
+        power, _, _ = mlab_specgram(mono, sample_rate)
+        top = 10 * np.log10(max(float(power.max()), 1e-20))  # each row's own 75 dB range: quiet stems stay visible
+        spec_ax.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536, cmap="magma", vmin=top - 75, vmax=top)
+        spec_ax.set_ylim(0, min(4000, sample_rate / 2))
         spec_ax.set_ylabel("Hz")
     axes[-1][0].set_xlabel("seconds")
     axes[-1][1].set_xlabel("seconds")
     axes[0][0].set_title("waveform (mean of channels)")
-    axes[0][1].set_title("spectrogram, 0-8 kHz")
+    axes[0][1].set_title("spectrogram, 0-4 kHz (each row: its own 75 dB range)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -105,6 +108,12 @@ def plot_stems(
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return out
+
+
+def mlab_specgram(mono: np.ndarray, sample_rate: int):
+    from matplotlib import mlab
+
+    return mlab.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536)
 
 
 def _mono(audio: np.ndarray) -> np.ndarray:

@@ -1,0 +1,68 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from lightsep import Separator
+from lightsep.checkpoint import save_checkpoint
+from lightsep.errors import CheckpointError
+from lightsep.models.registry import build_model
+from lightsep.pretrained import (
+    PRETRAINED_DIR,
+    bundle,
+    bundled_models,
+    manifest,
+    pretrained_checkpoint,
+)
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path):
+    model = build_model("tiny")
+    checkpoint = save_checkpoint(model, tmp_path / "best.pt", {"step": 7})
+    folder = tmp_path / "pretrained"
+    path = bundle(checkpoint, {"training": {"steps": 7}}, folder)
+    return folder, path, model
+
+
+def test_bundle_writes_a_manifest_that_loading_verifies(tiny_bundle):
+    folder, path, model = tiny_bundle
+    info = json.loads(path.read_text())
+    assert info["name"] == "tiny" and info["training"] == {"steps": 7}
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert bundled_models(folder) == ["tiny"] and manifest("tiny", folder) == info
+    assert pretrained_checkpoint("tiny", folder) == folder / "tiny.pt"
+    assert pretrained_checkpoint("proposed-4stem", folder) is None
+
+
+def test_a_changed_checkpoint_is_refused(tiny_bundle):
+    folder, _, _ = tiny_bundle
+    data = bytearray((folder / "tiny.pt").read_bytes())
+    data[-100] ^= 0xFF
+    (folder / "tiny.pt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its manifest"):
+        pretrained_checkpoint("tiny", folder)
+    (folder / "tiny.json").unlink()
+    with pytest.raises(CheckpointError, match="without a manifest"):
+        pretrained_checkpoint("tiny", folder)
+
+
+@pytest.mark.parametrize("name", bundled_models())
+def test_every_bundled_model_verifies_and_documents_its_training(name):
+    info = manifest(name)
+    assert pretrained_checkpoint(name) == PRETRAINED_DIR / f"{name}.pt"
+    for key in ("data", "training", "hardware", "test"):
+        assert info[key], key
+    assert info["training"]["steps"] > 0 and info["training"]["training_seconds"] > 0
+    assert (PRETRAINED_DIR / f"{name}.pt").stat().st_size < 8_000_000
+
+
+def test_the_bundled_models_are_the_separate_commands_defaults():
+    names = bundled_models()
+    assert {"proposed-2stem", "proposed-4stem"} <= set(names), names
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "random weights" warning: the bundled ones load
+        assert Separator().sources == ("vocals", "accompaniment")
+        assert Separator("proposed-4stem").sources == ("vocals", "drums", "bass", "other")
+    assert np.isfinite(Separator().separate(np.zeros((2, 100), np.float32), 44100)["vocals"]).all()
