@@ -36,6 +36,8 @@ def manifest_info(run: Path, evaluation: Path) -> dict:
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     progress, config = state["progress"], state["config"]
     summary = json.loads((evaluation / "summary.json").read_text())
+    subset = summary.get("subset", "test")
+    tracks = sorted(p.stem for p in (evaluation / subset).glob("*.json"))
     corpus_root = Path(best["data_root"])
     description = corpus_root / "lightsep-corpus.json"  # a lightsep corpus describes itself
     corpus = json.loads(description.read_text())["parameters"] if description.exists() else None
@@ -79,8 +81,9 @@ def manifest_info(run: Path, evaluation: Path) -> dict:
             "shared_with": "the other pretrain-* runs (scripts/pretrain.sh runs them at the same time)",
         },
         "test": {
-            "command": f"lightsep evaluate -m <checkpoint> --data {corpus_root} --subset test",
+            "command": f"lightsep evaluate -m <checkpoint> --data {corpus_root} --subset {subset} --tracks {' '.join(tracks)}",
             "tracks": summary["tracks"],
+            "track_names": tracks,
             "metric": "SDR (dB), BSS Eval v4, 1 s windows; sisec18: median of track medians; pooled: median of all frames",
             "sdr": {target: {"sisec18": scores["SDR"]["sisec18"]["median"], "pooled": scores["SDR"]["pooled"]["median"]}
                     for target, scores in summary["targets"].items()},  # fmt: skip
