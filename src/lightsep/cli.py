@@ -189,9 +189,13 @@ def _separate(args: argparse.Namespace) -> int:
                        for p in args.inputs)  # fmt: skip
             results = zip(args.inputs, results)
         else:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(jobs, initializer=_separate_worker_init, initargs=({**options, "threads": threads},))
+            # spawn, not fork: a child forked after the parent used OpenMP can hang in its first
+            # parallel region (libgomp is not fork-safe)
+            pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"), _separate_worker_init,
+                                       ({**options, "threads": threads},))  # fmt: skip
             futures = [pool.submit(_separate_one, p, args.out, args.format, args.bit_depth, args.two_stems, args.force, False)
                        for p in args.inputs]  # fmt: skip
             results = zip(args.inputs, (f.result() for f in futures))

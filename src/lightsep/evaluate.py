@@ -27,6 +27,7 @@ Reference estimators: ``mixture`` (every estimate is the mixture: the floor) and
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -219,7 +220,10 @@ def evaluate_dataset(
         bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="track", desc="evaluating")
     jobs = max(1, min(jobs, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(model, overlap, threads, backend)) as pool:
+    # spawn, not fork: a worker forked after this process used OpenMP (building the estimator
+    # above does) can hang in its first parallel region, since libgomp is not fork-safe
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, spawn, _init_worker, (model, overlap, threads, backend)) as pool:
         futures = [pool.submit(_evaluate_one, t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
         for future in futures:
             future.result()
