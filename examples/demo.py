@@ -28,7 +28,7 @@ import numpy as np
 from lightsep import Separator
 from lightsep.audio import read_audio, write_audio
 from lightsep.errors import LightsepError
-from lightsep.evaluate import score_track, track_medians
+from lightsep.evaluate import score_track, track_medians, with_accompaniment
 from lightsep.fileio import atomic_path
 from lightsep.files import separate_file_to_dir
 from lightsep.plotting import plot_stems
@@ -58,9 +58,7 @@ def run(model: str, out: Path, quiet: bool = False) -> dict:
     plan = separate_file_to_dir(separator, mixture_path, out, force=True, progress=not quiet)
     estimates = {name: read_audio(path)[0] for name, path in plan.stems.items()}
 
-    scored = dict(estimates)
-    if "accompaniment" not in scored:
-        scored["accompaniment"] = scored["drums"] + scored["bass"] + scored["other"]
+    scored = with_accompaniment(estimates)
     model_sdr = track_medians(score_track(plan.track, references, scored, rate).scores)
     floor = {name: references["mixture"] for name in scored}
     floor_sdr = track_medians(score_track(plan.track, references, floor, rate).scores)

@@ -110,8 +110,14 @@ def estimate(estimator, references: dict[str, np.ndarray], rate: int, downmix: b
         stems = {n: np.repeat(v[None], mixture.shape[0], axis=0) for n, v in estimator.separate(mono, rate).items()}
     else:
         stems = estimator.separate(mixture, rate)
+    return with_accompaniment(stems)
+
+
+def with_accompaniment(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``stems`` with ``accompaniment`` added as drums + bass + other, when it has those
+    and no accompaniment of its own (the 2-source scenario of a 4-stem estimate)."""
     if "accompaniment" not in stems and all(n in stems for n in ("drums", "bass", "other")):
-        stems["accompaniment"] = stems["drums"] + stems["bass"] + stems["other"]
+        stems = {**stems, "accompaniment": stems["drums"] + stems["bass"] + stems["other"]}
     return stems
 
 

@@ -91,9 +91,9 @@ def plot_stems(
         wave_ax.set_ylabel(name)
         if reference is not None:
             wave_ax.legend(loc="upper right", fontsize=7)
-        power, _, _ = mlab_specgram(mono, sample_rate)
-        top = 10 * np.log10(max(float(power.max()), 1e-20))  # each row's own 75 dB range: quiet stems stay visible
-        spec_ax.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536, cmap="magma", vmin=top - 75, vmax=top)
+        power, _, _, image = spec_ax.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536, cmap="magma")
+        top = 10 * np.log10(max(float(power.max()), 1e-20))
+        image.set_clim(top - 75, top)  # each row's own 75 dB range: quiet stems stay visible
         spec_ax.set_ylim(0, min(4000, sample_rate / 2))
         spec_ax.set_ylabel("Hz")
     axes[-1][0].set_xlabel("seconds")
@@ -108,12 +108,6 @@ def plot_stems(
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return out
-
-
-def mlab_specgram(mono: np.ndarray, sample_rate: int):
-    from matplotlib import mlab
-
-    return mlab.specgram(mono + 1e-9, NFFT=2048, Fs=sample_rate, noverlap=1536)
 
 
 def _mono(audio: np.ndarray) -> np.ndarray:

@@ -387,8 +387,7 @@ class Trainer:
                 stale.unlink()  # left by a process killed while writing
         while not p.finished:
             phase = self._phase(p.phase)
-            if not phase.enabled or p.bad_epochs >= phase.patience or (phase.max_epochs and p.epoch >= phase.max_epochs) \
-                    or self._out_of_time(phase):  # fmt: skip
+            if self._phase_over(phase):
                 self._next_phase()
                 continue
             if self._run_epoch(phase):
@@ -469,6 +468,12 @@ class Trainer:
         else:
             p.finished = True
         self.save_state()
+
+    def _phase_over(self, phase) -> bool:
+        """Disabled, out of patience, out of epochs or out of time."""
+        p = self.progress
+        out_of_epochs = bool(phase.max_epochs) and p.epoch >= phase.max_epochs
+        return not phase.enabled or p.bad_epochs >= phase.patience or out_of_epochs or self._out_of_time(phase)
 
     def _out_of_time(self, phase) -> bool:
         p = self.progress

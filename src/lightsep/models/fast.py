@@ -14,7 +14,7 @@ an unfold-and-GEMM path. :class:`FastLightSepNet` computes the same network on
 - time-to-depth and depth-to-time become small block transposes.
 
 Only the order of floating-point additions changes: the outputs agree with the model's to
-about 1e-6 (``tests/test_models.py``). The plain model stays the reference and the form that
+about 1e-6 (``tests/test_fast_inference.py``). The plain model stays the reference and the form that
 is trained and exported.
 
 ``FastLightSepNet(model)``: ``(batch, 1, context_samples)`` ->
@@ -80,7 +80,6 @@ class TimeConv(nn.Module):
                      dilation=(d, 1), groups=self.groups)  # fmt: skip
         return _from_nchw(y)
 
-
     def _standard(self, x: torch.Tensor) -> torch.Tensor:
         """A standard convolution as one GEMM over the unfolded input: ``(batch, frames,
         in * K) @ (in * K, out)``, the layout of ``weight.reshape(out, in * K)``."""
@@ -118,21 +117,23 @@ class FusedConvNormAct(nn.Module):
         super().__init__()
         self.negative_slope = block.act.negative_slope
         conv = block.conv
+        # time: the convolution along time (depthwise, or standard with the norm folded in);
+        # mix: the 1x1 convolution with the norm and the activation folded in. Either may be absent.
         if isinstance(conv, SeparableConv1d):
-            self.depthwise = _time_conv(conv.depthwise)
+            self.time = _time_conv(conv.depthwise)
             weight, bias = fold_batch_norm(conv.pointwise.weight, conv.pointwise.bias, block.norm)
             self.mix = Pointwise(weight, bias, self.negative_slope)
         elif conv.kernel_size[0] == 1 and conv.stride[0] == 1:
-            self.depthwise = None
+            self.time = None
             weight, bias = fold_batch_norm(conv.weight, conv.bias, block.norm)
             self.mix = Pointwise(weight, bias, self.negative_slope)
         else:
             weight, bias = fold_batch_norm(conv.weight, conv.bias, block.norm)
-            self.depthwise, self.mix = _time_conv(conv, weight, bias), None
+            self.time, self.mix = _time_conv(conv, weight, bias), None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.depthwise is not None:
-            x = self.depthwise(x)
+        if self.time is not None:
+            x = self.time(x)
         if self.mix is not None:
             return self.mix(x)
         return F.leaky_relu_(x, self.negative_slope)
