@@ -15,11 +15,13 @@ import datetime
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 import torch
 
 from lightsep.checkpoint import read_checkpoint
+from lightsep.errors import LightsepError
 from lightsep.pretrained import bundle
 
 
@@ -92,14 +94,20 @@ def manifest_info(run: Path, evaluation: Path) -> dict:
     }
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="a finished training run folder")
     parser.add_argument("--eval", type=Path, required=True, help="its 'lightsep evaluate' output folder")
     args = parser.parse_args()
-    path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval))
+    try:
+        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval))
+    except (LightsepError, OSError, KeyError) as exc:
+        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        print(f"bundle_pretrained: error: {detail}", file=sys.stderr)
+        return 1
     print(f"wrote {path} and {path.with_suffix('.pt')}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
