@@ -6,7 +6,7 @@ import torch
 
 from lightsep import Separator
 from lightsep.models import build_model
-from lightsep.models.fast import FastLightSepNet, depth_to_time, fast_inference_form, time_to_depth
+from lightsep.models.fast import FastHead, FastLightSepNet, fast_inference_form, fold, folded_order
 from lightsep.models import blocks
 
 
@@ -42,11 +42,33 @@ def test_the_fast_form_matches_the_model(name, overrides):
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=2e-6)
 
 
-def test_fold_helpers_are_the_models_own():
+def test_the_free_fold_holds_the_models_folded_channels_in_folded_order():
     x = torch.randn(2, 48, 5)  # (batch, time, channels)
-    as_channels_first = blocks.time_to_depth(x.transpose(1, 2), 4).transpose(1, 2)
-    assert torch.equal(time_to_depth(x, 4), as_channels_first)
-    assert torch.equal(depth_to_time(time_to_depth(x, 4), 4), x)
+    models = blocks.time_to_depth(x.transpose(1, 2), 4).transpose(1, 2)  # (batch, 12, 20)
+    assert torch.equal(fold(x, 4), models[:, :, folded_order(5, 4)])
+    assert fold(x, 4).data_ptr() == x.data_ptr()  # a view, not a copy
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+def test_the_folded_head_matches_projection_unfolding_and_output_convolution(frames):
+    """Including the segment's first and last frames, where the output convolution's zero
+    padding removes the missing neighbour's share of the bias, and a one-frame segment."""
+    model = randomised("tiny")
+    head = model.heads[0]
+    head.projection.bias.data.uniform_(-1, 1)  # a large bias, so a wrong edge correction shows
+    features = torch.randn(3, head.projection.in_channels, frames)
+    mixture = torch.randn(3, 1, frames * head.fold)
+    with torch.no_grad():
+        expected = head(features, mixture)[:, 0]
+        got = FastHead(head)(features.transpose(1, 2), mixture.reshape(3, frames, head.fold))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=2e-6)
+
+
+def test_an_output_convolution_reaching_past_the_neighbouring_frames_runs_the_model_itself():
+    model = build_model("tiny", output_kernel=65)  # reach 32 = the 32-sample frames
+    assert fast_inference_form(model) is model
+    with pytest.raises(ValueError, match="neighbouring frames"):
+        FastHead(model.heads[0])
 
 
 def test_only_rfpd_lightsepnets_get_a_fast_form():

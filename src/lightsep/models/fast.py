@@ -11,9 +11,17 @@ an unfold-and-GEMM path. :class:`FastLightSepNet` computes the same network on
   of the same memory (no copy), where oneDNN's kernels are fast;
 - a dilated depthwise convolution over ``T`` frames with dilation ``d`` is an undilated one
   along the first axis of the ``(T/d, d)`` view of time (exactly the same sums);
-- time-to-depth and depth-to-time become small block transposes.
+- time-to-depth is free: ``(batch, time, channels)`` memory read as ``(batch, time / f,
+  f * channels)`` holds the same values as the model's folded tensor, in another channel
+  order, so the weights that read folded channels are permuted once instead;
+- the ASPP's pooling branch is constant over time, so its share of the projection is a
+  per-segment bias instead of ``frames`` copies in a concatenation;
+- each source head's projection, depth-to-time and full-rate output convolution are linear
+  in the frames' features and mixture samples, so they are one GEMM per frame (and two
+  small ones for the output samples whose window reaches the neighbouring frames), with no
+  full-rate intermediate tensor.
 
-Only the order of floating-point additions changes: the outputs agree with the model's to
+Only the order of floating-point operations changes: the outputs agree with the model's to
 about 1e-6 (``tests/test_fast_inference.py``). The plain model stays the reference and the form that
 is trained and exported.
 
@@ -131,6 +139,16 @@ class FusedConvNormAct(nn.Module):
             weight, bias = fold_batch_norm(conv.weight, conv.bias, block.norm)
             self.time, self.mix = _time_conv(conv, weight, bias), None
 
+    def read_inputs_in(self, order: torch.Tensor) -> None:
+        """Permute the weights so that input channel ``n`` is the block's channel ``order[n]``."""
+        if self.time is not None:
+            weight = self.time.weight[order] if self.time.groups > 1 else self.time.weight[:, order]
+            self.time.weight = weight.contiguous(memory_format=torch.channels_last)
+            if self.time.groups == 1:
+                return
+        # a depthwise convolution keeps the permuted order; the 1x1 convolution reads it
+        self.mix.weight = self.mix.weight[:, order].contiguous()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.time is not None:
             x = self.time(x)
@@ -139,18 +157,20 @@ class FusedConvNormAct(nn.Module):
         return F.leaky_relu_(x, self.negative_slope)
 
 
-def time_to_depth(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """``(batch, time, channels) -> (batch, time / factor, channels * factor)``; channel
-    ``c * factor + r`` of frame ``t`` is channel ``c`` of sample ``t * factor + r`` (as
-    :func:`lightsep.models.blocks.time_to_depth`)."""
+def fold(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Time-to-depth without a copy: ``(batch, time, channels) -> (batch, time / factor,
+    factor * channels)``. Channel ``r * channels + c`` of frame ``t`` is channel ``c`` of
+    sample ``t * factor + r``: the model's folded channel ``folded_order(channels, factor)[r *
+    channels + c]``."""
     batch, time, channels = x.shape
-    return x.reshape(batch, time // factor, factor, channels).transpose(2, 3).reshape(batch, time // factor, channels * factor)
+    return x.reshape(batch, time // factor, factor * channels)
 
 
-def depth_to_time(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """The inverse of :func:`time_to_depth`."""
-    batch, frames, depth = x.shape
-    return x.reshape(batch, frames, depth // factor, factor).transpose(2, 3).reshape(batch, frames * factor, depth // factor)
+def folded_order(channels: int, factor: int) -> torch.Tensor:
+    """The model's index (:func:`lightsep.models.blocks.time_to_depth`: ``c * factor + r``)
+    of each channel of :func:`fold`'s output (``r * channels + c``)."""
+    position = torch.arange(channels * factor)
+    return (position % channels) * factor + position // channels
 
 
 # --------------------------------------------------------------------------------------
@@ -159,22 +179,32 @@ def depth_to_time(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 class FastASPP(nn.Module):
-    def __init__(self, aspp: ASPP1d):
+    """:class:`ASPP1d` on :func:`fold`'s output (channels in ``folded_order``)."""
+
+    def __init__(self, aspp: ASPP1d, input_order: torch.Tensor):
         super().__init__()
         self.pointwise = FusedConvNormAct(aspp.pointwise)
         self.atrous = nn.ModuleList(FusedConvNormAct(branch) for branch in aspp.atrous)
+        for branch in [self.pointwise, *self.atrous]:
+            branch.read_inputs_in(input_order)
+        self.projection = FusedConvNormAct(aspp.projection)  # 1x1: only ``mix``
         self.pooling = aspp.pooling
         if aspp.pooling:
             conv, act = aspp.pool_projection
-            self.pool_projection = Pointwise(conv.weight, conv.bias, act.negative_slope)
-        self.projection = FusedConvNormAct(aspp.projection)
+            self.pool_projection = Pointwise(conv.weight[:, input_order], conv.bias, act.negative_slope)
+            # the pooled branch is constant over time: its share of the projection is a bias
+            width = conv.out_channels
+            mix = self.projection.mix
+            self.register_buffer("pool_weight", mix.weight[:, -width:].contiguous())
+            mix.weight = mix.weight[:, :-width].contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = [self.pointwise(x)] + [branch(x) for branch in self.atrous]
+        branches = torch.cat([self.pointwise(x)] + [branch(x) for branch in self.atrous], dim=2)
+        mix = self.projection.mix
+        y = F.linear(branches, mix.weight, mix.bias)
         if self.pooling:
-            pooled = self.pool_projection(x.mean(dim=1, keepdim=True))
-            branches.append(pooled.expand(-1, x.shape[1], -1))
-        return self.projection(torch.cat(branches, dim=2))
+            y += F.linear(self.pool_projection(x.mean(dim=1, keepdim=True)), self.pool_weight)
+        return F.leaky_relu_(y, mix.negative_slope)
 
 
 class FastAttention(nn.Module):
@@ -197,22 +227,62 @@ class FastAttention(nn.Module):
 
 
 class FastHead(nn.Module):
+    """:class:`SourceHead` with its last three steps as one linear map per frame.
+
+    After the attention, the head is linear: the projection to ``head_features * fold``
+    channels, the depth-to-time and the output convolution over those samples and the
+    mixture. Output sample ``r`` of frame ``j`` therefore is ``centre[r]`` applied to frame
+    ``j``'s inputs (its features and its ``fold`` mixture samples), plus, for the first and
+    last ``reach = output_kernel // 2`` samples, ``left`` / ``right`` applied to the previous /
+    next frame's, plus a bias. At the segment's ends the missing neighbour contributes
+    nothing, its share of the bias included (the model's zero padding).
+
+    ``features (batch, frames, channels)``, ``mixture (batch, frames, fold)`` -> ``(batch, frames * fold)``.
+    """
+
     def __init__(self, head: SourceHead):
         super().__init__()
-        self.fold = head.fold
+        fold, kernel = head.fold, head.output_kernel
+        self.fold, self.reach = fold, kernel // 2
+        if self.reach >= fold:
+            raise ValueError(f"the output convolution ({kernel} taps) reaches beyond the neighbouring frames of {fold} samples")
         self.attention = FastAttention(head.attention) if head.attention is not None else None
-        self.projection = Pointwise(head.projection.weight, head.projection.bias)
-        # The output convolution has one output channel: as a depthwise convolution of its
-        # inputs, summed over them (an unfolded GEMM would copy K times the full-rate input).
-        conv = head.output
-        self.output = TimeConv(conv.weight.transpose(0, 1), None, 1, conv.padding[0], 1, conv.in_channels)
-        self.register_buffer("output_bias", conv.bias.detach().clone())
+        channels = head.projection.in_channels
+        features = head.projection.out_channels // fold
+        projection = head.projection.weight.detach().double()[:, :, 0].reshape(features, fold, channels)
+        projection_bias = head.projection.bias.detach().double().reshape(features, fold)
+        output = head.output.weight.detach().double()[0]  # (features + 1, kernel); the last row reads the mixture
+        # maps[o + 1][r]: output sample r of a frame from the inputs of frame (this + o)
+        maps = torch.zeros(3, fold, channels + fold, dtype=torch.float64)
+        biases = torch.zeros(3, fold, dtype=torch.float64)
+        for r in range(fold):
+            for k in range(kernel):
+                sample = r + k - self.reach  # relative to the frame's first sample
+                offset = sample // fold
+                phase = sample - offset * fold
+                maps[offset + 1, r, :channels] += output[:features, k] @ projection[:, phase]
+                maps[offset + 1, r, channels + phase] += output[features, k]
+                biases[offset + 1, r] += output[:features, k] @ projection_bias[:, phase]
+        reach = self.reach
+        self.register_buffer("centre", maps[1].float())
+        self.register_buffer("bias", (biases.sum(0) + head.output.bias.detach().double()).float())
+        self.register_buffer("left", maps[0, :reach].float())
+        self.register_buffer("left_bias", biases[0, :reach].float())
+        self.register_buffer("right", maps[2, fold - reach :].float())
+        self.register_buffer("right_bias", biases[2, fold - reach :].float())
 
     def forward(self, features: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
         if self.attention is not None:
             features = self.attention(features)
-        samples = depth_to_time(self.projection(features), self.fold)
-        return self.output(torch.cat([samples, mixture], dim=2)).sum(dim=2, keepdim=True) + self.output_bias
+        x = torch.cat([features, mixture], dim=2)  # (batch, frames, channels + fold)
+        y = F.linear(x, self.centre, self.bias)  # (batch, frames, fold)
+        fold, reach = self.fold, self.reach
+        if reach:
+            y[:, 1:, :reach] += F.linear(x[:, :-1], self.left)
+            y[:, :-1, fold - reach :] += F.linear(x[:, 1:], self.right)
+            y[:, 0, :reach] -= self.left_bias
+            y[:, -1, fold - reach :] -= self.right_bias
+        return y.reshape(y.shape[0], -1)
 
 
 class FastLightSepNet(nn.Module):
@@ -225,34 +295,44 @@ class FastLightSepNet(nn.Module):
             raise ValueError("FastLightSepNet covers the RFPD decoder; run upsampling-decoder models as they are")
         self.sources, self.sample_rate = model.sources, model.sample_rate
         self.bottleneck_fold, self.skip_folds = model.bottleneck_fold, list(model.skip_folds)
+        self.total_fold = model.total_fold
         self.encoder = nn.ModuleList(
             nn.ModuleList([FusedConvNormAct(block.down), FusedConvNormAct(block.conv)]) for block in model.encoder
         )
-        self.aspp = FastASPP(model.aspp)
+        widths = [block.conv.conv.pointwise.out_channels for block in model.encoder]  # s1 .. s4
+        self.aspp = FastASPP(model.aspp, folded_order(widths[3], model.bottleneck_fold))
         self.decoder = nn.ModuleList(FusedConvNormAct(stage) for stage in model.decoder)
+        width = model.aspp.projection.conv.out_channels
+        for stage, channels, factor in zip(self.decoder, [widths[2], widths[1], widths[0], 1], self.skip_folds):
+            stage.read_inputs_in(torch.cat([torch.arange(width), width + folded_order(channels, factor)]))
+            width = stage.mix.weight.shape[0]
         self.heads = nn.ModuleList(FastHead(head) for head in model.heads)
         self.eval()
 
     @torch.no_grad()
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, time)`` -> ``(batch, len(sources), 1, time)``."""
-        x = mixture.transpose(1, 2).contiguous()  # (batch, time, 1)
+        batch, _, time = mixture.shape
+        x = mixture.reshape(batch, time, 1)  # (batch, time, 1): the same memory
         skips = [x]
         for down, conv in self.encoder:
             x = down(x)
             x = x + conv(x)
             skips.append(x)
-        x = self.aspp(time_to_depth(x, self.bottleneck_fold))
-        for stage, skip, fold in zip(self.decoder, skips[3::-1], self.skip_folds):
-            x = stage(torch.cat([x, time_to_depth(skip, fold)], dim=2))
-        direct = torch.stack([head(x, skips[0]) for head in self.heads], dim=1)  # (batch, heads, time, 1)
-        direct = direct.transpose(2, 3)  # (batch, heads, 1, time)
-        difference = mixture.unsqueeze(1) - direct.sum(dim=1, keepdim=True)
-        return torch.cat([direct, difference], dim=1)
+        x = self.aspp(fold(x, self.bottleneck_fold))
+        for stage, skip, factor in zip(self.decoder, skips[3::-1], self.skip_folds):
+            x = stage(torch.cat([x, fold(skip, factor)], dim=2))
+        mixture_frames = fold(skips[0], self.total_fold)  # (batch, frames, total_fold)
+        out = mixture.new_empty(batch, len(self.sources), 1, time)
+        for i, head in enumerate(self.heads):
+            out[:, i, 0] = head(x, mixture_frames)
+        out[:, -1, 0] = mixture[:, 0] - out[:, :-1, 0].sum(dim=1)
+        return out
 
 
 def fast_inference_form(model: nn.Module) -> nn.Module:
-    """:class:`FastLightSepNet` for an RFPD :class:`LightSepNet`, else the model itself."""
-    if isinstance(model, LightSepNet) and model.decoder_kind == "rfpd":
+    """:class:`FastLightSepNet` for an RFPD :class:`LightSepNet` whose output convolution
+    reaches no further than the neighbouring frames (every preset); else the model itself."""
+    if isinstance(model, LightSepNet) and model.decoder_kind == "rfpd" and model.output_kernel // 2 < model.total_fold:
         return FastLightSepNet(model.eval())
     return model
