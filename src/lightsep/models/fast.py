@@ -7,7 +7,7 @@ an unfold-and-GEMM path. :class:`FastLightSepNet` computes the same network on
 
 - batch norm is folded into the convolution before it (inference only);
 - every 1x1 convolution is one GEMM over all frames of the batch (``F.linear``);
-- every depthwise and strided convolution runs as a 2-D convolution on a channels-last view
+- every other convolution runs as a 2-D convolution along the width of a channels-last view
   of the same memory (no copy), where oneDNN's kernels are fast;
 - a dilated depthwise convolution over ``T`` frames with dilation ``d`` is an undilated one
   along the first axis of the ``(T/d, d)`` view of time (exactly the same sums);
@@ -52,7 +52,13 @@ def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Ba
 # --------------------------------------------------------------------------------------
 
 
-def _as_nchw(x: torch.Tensor, width: int = 1) -> torch.Tensor:
+def _time_along_width(x: torch.Tensor) -> torch.Tensor:
+    """A channels-last ``(batch, channels, 1, time)`` view of ``x`` (batch, time, channels)."""
+    batch, time, channels = x.shape
+    return x.reshape(batch, 1, time, channels).permute(0, 3, 1, 2)
+
+
+def _time_along_height(x: torch.Tensor, width: int) -> torch.Tensor:
     """A channels-last ``(batch, channels, time / width, width)`` view of ``x`` (batch, time, channels)."""
     batch, time, channels = x.shape
     return x.reshape(batch, time // width, width, channels).permute(0, 3, 1, 2)
@@ -66,36 +72,35 @@ def _from_nchw(y: torch.Tensor) -> torch.Tensor:
 
 class TimeConv(nn.Module):
     """A 1-D convolution along time of a ``(batch, time, channels)`` tensor: depthwise
-    (``groups == channels``) or standard, with "same" zero padding, stride and dilation."""
+    (``groups == channels``) or standard, with "same" zero padding, stride and dilation.
+
+    Time is the *width* of a channels-last 2-D view (oneDNN's kernels block along the width:
+    up to 4x faster than along the height, measured). A dilated depthwise convolution over
+    ``T`` frames with dilation ``d`` instead runs undilated along the height of the ``(T/d,
+    d)`` view (oneDNN's dilated kernels are slow; the sums are the same).
+    """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, dilation: int, groups: int):
         super().__init__()
         self.kernel_size = weight.shape[-1]
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        # (out, in/groups, K) -> (out, in/groups, K, 1): the kernel runs along the first axis
-        # of the (time / dilation, dilation) view; for dilation 1 that axis is all of time.
-        self.register_buffer("weight", weight.detach().unsqueeze(-1).contiguous(memory_format=torch.channels_last))
+        self.folds_dilation = dilation > 1 and stride == 1 and groups == weight.shape[0] and padding % dilation == 0
+        # (out, in/groups, K) -> (out, in/groups, 1, K), or (out, in/groups, K, 1) along the height
+        weight = weight.detach().unsqueeze(-1 if self.folds_dilation else 2)
+        self.register_buffer("weight", weight.contiguous(memory_format=torch.channels_last))
         self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.groups == 1:
-            return self._standard(x)
         d = self.dilation
-        if self.stride == 1 and x.shape[1] % d == 0:
-            y = F.conv2d(_as_nchw(x, d), self.weight, self.bias, padding=(self.padding // d, 0), groups=self.groups)
-            return _from_nchw(y)
-        y = F.conv2d(_as_nchw(x), self.weight, self.bias, stride=(self.stride, 1), padding=(self.padding, 0),
-                     dilation=(d, 1), groups=self.groups)  # fmt: skip
+        if self.folds_dilation and x.shape[1] % d == 0:
+            y = F.conv2d(_time_along_height(x, d), self.weight, self.bias, padding=(self.padding // d, 0), groups=self.groups)
+        elif self.folds_dilation:  # a length the (T/d, d) view cannot take
+            weight = self.weight.transpose(2, 3)
+            y = F.conv2d(_time_along_width(x), weight, self.bias, padding=(0, self.padding), dilation=(1, d), groups=self.groups)
+        else:
+            y = F.conv2d(_time_along_width(x), self.weight, self.bias, stride=(1, self.stride), padding=(0, self.padding),
+                         dilation=(1, d), groups=self.groups)  # fmt: skip
         return _from_nchw(y)
-
-    def _standard(self, x: torch.Tensor) -> torch.Tensor:
-        """A standard convolution as one GEMM over the unfolded input: ``(batch, frames,
-        in * K) @ (in * K, out)``, the layout of ``weight.reshape(out, in * K)``."""
-        padded = F.pad(x, (0, 0, self.padding, self.padding))
-        span = self.dilation * (self.kernel_size - 1) + 1
-        windows = padded.unfold(1, span, self.stride)[..., :: self.dilation]  # (batch, frames, in, K)
-        batch, frames = windows.shape[:2]
-        return F.linear(windows.reshape(batch, frames, -1), self.weight.reshape(self.weight.shape[0], -1), self.bias)
 
 
 def _time_conv(conv: nn.Conv1d, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> TimeConv:
