@@ -102,6 +102,14 @@ class TimeConv(nn.Module):
                          dilation=(1, d), groups=self.groups)  # fmt: skip
         return _from_nchw(y)
 
+    def channels(self, first: int, last: int) -> "TimeConv":
+        """This depthwise convolution restricted to channels ``[first, last)``."""
+        if self.groups != self.weight.shape[0]:
+            raise ValueError("only a depthwise convolution splits by channel")
+        weight = self.weight[first:last].squeeze(-1 if self.folds_dilation else 2)
+        bias = None if self.bias is None else self.bias[first:last]
+        return TimeConv(weight, bias, self.stride, self.padding, self.dilation, last - first)
+
 
 def _time_conv(conv: nn.Conv1d, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> TimeConv:
     weight = conv.weight if weight is None else weight
@@ -162,6 +170,39 @@ class FusedConvNormAct(nn.Module):
         return F.leaky_relu_(x, self.negative_slope)
 
 
+def linear_of_parts(parts: list[torch.Tensor], weights: list[torch.Tensor], bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(torch.cat(parts, dim=2), torch.cat(weights, dim=1), bias)`` without the
+    concatenation: one GEMM per part, accumulated in place. ``parts``: contiguous ``(batch, time, in_i)``."""
+    y = F.linear(parts[0], weights[0], bias)
+    flat = y.view(-1, y.shape[-1])
+    for part, weight in zip(parts[1:], weights[1:]):
+        flat.addmm_(part.reshape(-1, part.shape[-1]), weight.t())
+    return y
+
+
+class ConcatenatedInputs(nn.Module):
+    """A depthwise-separable :class:`FusedConvNormAct` on ``torch.cat(parts, dim=2)``, without
+    the concatenation (a copy of every frame): the depthwise convolution runs per part, the
+    1x1 convolution is one GEMM per part (:func:`linear_of_parts`)."""
+
+    def __init__(self, block: FusedConvNormAct, sizes: list[int]):
+        super().__init__()
+        if block.time is None or block.mix is None or block.time.groups != block.mix.weight.shape[1]:
+            raise ValueError("ConcatenatedInputs needs a depthwise-separable block")
+        bounds = torch.tensor([0, *sizes]).cumsum(0).tolist()
+        self.time = nn.ModuleList(block.time.channels(a, b) for a, b in zip(bounds, bounds[1:]))
+        self.parts = len(sizes)
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            self.register_buffer(f"weight{i}", block.mix.weight[:, a:b].contiguous())
+        self.register_buffer("bias", block.mix.bias)
+        self.negative_slope = block.negative_slope
+
+    def forward(self, *parts: torch.Tensor) -> torch.Tensor:
+        mixed = [conv(part) for conv, part in zip(self.time, parts)]
+        weights = [getattr(self, f"weight{i}") for i in range(self.parts)]
+        return F.leaky_relu_(linear_of_parts(mixed, weights, self.bias), self.negative_slope)
+
+
 def fold(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Time-to-depth without a copy: ``(batch, time, channels) -> (batch, time / factor,
     factor * channels)``. Channel ``r * channels + c`` of frame ``t`` is channel ``c`` of
@@ -204,9 +245,10 @@ class FastASPP(nn.Module):
             mix.weight = mix.weight[:, :-width].contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = torch.cat([self.pointwise(x)] + [branch(x) for branch in self.atrous], dim=2)
+        branches = [self.pointwise(x)] + [branch(x) for branch in self.atrous]
         mix = self.projection.mix
-        y = F.linear(branches, mix.weight, mix.bias)
+        width = branches[0].shape[2]
+        y = linear_of_parts(branches, list(mix.weight.split(width, dim=1)), mix.bias)
         if self.pooling:
             y += F.linear(self.pool_projection(x.mean(dim=1, keepdim=True)), self.pool_weight)
         return F.leaky_relu_(y, mix.negative_slope)
@@ -306,11 +348,14 @@ class FastLightSepNet(nn.Module):
         )
         widths = [block.conv.conv.pointwise.out_channels for block in model.encoder]  # s1 .. s4
         self.aspp = FastASPP(model.aspp, folded_order(widths[3], model.bottleneck_fold))
-        self.decoder = nn.ModuleList(FusedConvNormAct(stage) for stage in model.decoder)
-        width = model.aspp.projection.conv.out_channels
-        for stage, channels, factor in zip(self.decoder, [widths[2], widths[1], widths[0], 1], self.skip_folds):
-            stage.read_inputs_in(torch.cat([torch.arange(width), width + folded_order(channels, factor)]))
-            width = stage.mix.weight.shape[0]
+        # each stage reads [x, fold(skip)] as two parts, without concatenating them
+        stages, width = [], model.aspp.projection.conv.out_channels
+        for stage, channels, factor in zip(model.decoder, [widths[2], widths[1], widths[0], 1], self.skip_folds):
+            fused = FusedConvNormAct(stage)
+            fused.read_inputs_in(torch.cat([torch.arange(width), width + folded_order(channels, factor)]))
+            stages.append(ConcatenatedInputs(fused, [width, channels * factor]))
+            width = fused.mix.weight.shape[0]
+        self.decoder = nn.ModuleList(stages)
         self.heads = nn.ModuleList(FastHead(head) for head in model.heads)
         self.eval()
 
@@ -326,7 +371,7 @@ class FastLightSepNet(nn.Module):
             skips.append(x)
         x = self.aspp(fold(x, self.bottleneck_fold))
         for stage, skip, factor in zip(self.decoder, skips[3::-1], self.skip_folds):
-            x = stage(torch.cat([x, fold(skip, factor)], dim=2))
+            x = stage(x, fold(skip, factor))
         mixture_frames = fold(skips[0], self.total_fold)  # (batch, frames, total_fold)
         out = mixture.new_empty(batch, len(self.sources), 1, time)
         for i, head in enumerate(self.heads):
