@@ -99,16 +99,14 @@ class OverlapAdd:
             raise ValueError(f"expected ({self.channels}, samples), got {block.shape}")
         self._input = np.concatenate([self._input, block], axis=1)
         self._received += block.shape[1]
-        self._run(final=False)
-        return self._emit(self._next_segment * self.hop)
+        return self._run(final=False)
 
     def flush(self) -> np.ndarray:
         """Finish the signal (zeros after its end); return the remaining output samples."""
         if self._finished:
             return np.zeros((self.sources, self.channels, 0), dtype=np.float32)
         self._finished = True
-        self._run(final=True)
-        return self._emit(self._received)
+        return self._run(final=True)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -119,8 +117,11 @@ class OverlapAdd:
     def _available(self, k: int) -> bool:
         return self._received >= k * self.hop - self.offset + self.context
 
-    def _run(self, final: bool) -> None:
+    def _run(self, final: bool) -> np.ndarray:
+        """Compute every group of segments the input allows; return the output made final.
+        Output is emitted after each group, so the accumulators stay one group long."""
         needed = self._segments_needed()
+        pieces = []
         while True:
             first = self._next_segment
             last = first + self.batch_size  # a fixed group: segments [first, last)
@@ -132,7 +133,10 @@ class OverlapAdd:
                 break
             self._compute(first, last)
             self._next_segment = last
+            pieces.append(self._emit(last * self.hop))  # no later segment reaches before this
         self._drop_consumed_input()
+        pieces.append(self._emit(self._received if final else self._next_segment * self.hop))
+        return np.concatenate(pieces, axis=2)
 
     def _window_input(self, k: int) -> np.ndarray:
         start = k * self.hop - self.offset

@@ -190,14 +190,16 @@ class SeparationStream:
             separator.batch_size,
         )
         self.model_rate = model.sample_rate
-        resample = self.sample_rate != self.model_rate
-        self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality="HQ") if resample else None  # noqa: E501
-        self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * self.sources, dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self.received = 0
         self.emitted = 0
         # the difference source is recomputed at the input's rate: input minus the other
-        # estimates, so the stems sum to the input exactly, high band included
+        # estimates, so the stems sum to the input exactly, high band included (and it is
+        # not resampled)
         self.difference = model.sources.index(model.difference_source) if model.difference_source else None
+        self._resampled = [i for i in range(self.sources) if i != self.difference]
+        resample = self.sample_rate != self.model_rate
+        self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality="HQ") if resample else None  # noqa: E501
+        self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * len(self._resampled), dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
 
     def push(self, block: np.ndarray) -> np.ndarray:
@@ -223,8 +225,11 @@ class SeparationStream:
     def _out(self, separated: np.ndarray, last: bool) -> np.ndarray:
         s, c = self.sources, self.model_channels
         if self._up is not None:
-            flat = separated.reshape(s * c, -1).T
-            separated = np.ascontiguousarray(self._up.resample_chunk(np.ascontiguousarray(flat), last=last).T).reshape(s, c, -1)
+            kept = len(self._resampled)
+            flat = separated[self._resampled].reshape(kept * c, -1).T
+            resampled = self._up.resample_chunk(np.ascontiguousarray(flat), last=last).T.reshape(kept, c, -1)
+            separated = np.zeros((s, c, resampled.shape[-1]), np.float32)  # the difference source is filled in below
+            separated[self._resampled] = resampled
         if c != self.channels:
             separated = np.stack([convert_channels(x, self.channels) for x in separated])
         allowed = self.received - self.emitted
