@@ -9,7 +9,8 @@ means 20x faster than real time.
 
 - lightsep models go through ``lightsep.Separator`` as a user would: resampling to
   22.05 kHz and back, both channels separated (mono models run per channel), default 50%
-  overlap for the proposed models. ``torch`` runs LightSepNet in its channels-last
+  overlap for the proposed models, plus proposed-2stem at 25% and 0% overlap (fewer
+  segments: a speed-for-quality choice, measured in docs/separation.md). ``torch`` runs LightSepNet in its channels-last
   inference form (``lightsep.models.fast``, the default); ``torch-plain`` runs the model's
   own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
@@ -17,6 +18,11 @@ means 20x faster than real time.
   512, 16 kHz bandwidth), four targets, random weights, no Wiener iterations (niter=0).
 - HT-Demucs: the ``demucs`` package's ``HTDemucs`` (default configuration, four sources),
   random weights, through ``demucs.apply.apply_model`` (its own chunking, overlap 0.25).
+
+For the proposed models the table also gives the work (GFLOP of the forward passes that the
+clip takes at that overlap) and a ceiling: the real-time factor if all of that work ran at
+the best rate this machine's BLAS reaches in the same run on the models' most frequent GEMM,
+with every other cost ignored. No implementation of that model function can beat it here.
 
 The peers declare torchaudio, which has no build for this torch; their model classes do not
 use it, so this script puts an empty stand-in module in its place (here only).
@@ -99,19 +105,54 @@ def htdemucs_runner(threads: int):
     return run
 
 
+def lightsep(name: str, backend: str, overlap: float):
+    return (name, backend, overlap, lambda threads: lightsep_runner(name, backend, overlap, threads))
+
+
 CONTENDERS = [
-    ("proposed-2stem", "torch", lambda th: lightsep_runner("proposed-2stem", "torch", 0.5, th)),
-    ("proposed-2stem", "torch-plain", lambda th: lightsep_runner("proposed-2stem", "torch-plain", 0.5, th)),
-    ("proposed-2stem", "onnx", lambda th: lightsep_runner("proposed-2stem", "onnx", 0.5, th)),
-    ("proposed-2stem", "onnx-int8", lambda th: lightsep_runner("proposed-2stem", "onnx-int8", 0.5, th)),
-    ("proposed-4stem", "torch", lambda th: lightsep_runner("proposed-4stem", "torch", 0.5, th)),
-    ("proposed-4stem", "onnx", lambda th: lightsep_runner("proposed-4stem", "onnx", 0.5, th)),
-    ("proposed-4stem", "onnx-int8", lambda th: lightsep_runner("proposed-4stem", "onnx-int8", 0.5, th)),
-    ("waveunet-m4", "torch", lambda th: lightsep_runner("waveunet-m4", "torch", 0.0, th)),
-    ("waveunet-m6", "torch", lambda th: lightsep_runner("waveunet-m6", "torch", 0.0, th)),
-    ("open-unmix-umxhq", "torch", openunmix_runner),
-    ("htdemucs", "torch", htdemucs_runner),
+    lightsep("proposed-2stem", "torch", 0.5),
+    lightsep("proposed-2stem", "torch-plain", 0.5),
+    lightsep("proposed-2stem", "onnx", 0.5),
+    lightsep("proposed-2stem", "onnx-int8", 0.5),
+    lightsep("proposed-2stem", "torch", 0.25),
+    lightsep("proposed-2stem", "torch", 0.0),
+    lightsep("proposed-4stem", "torch", 0.5),
+    lightsep("proposed-4stem", "onnx", 0.5),
+    lightsep("proposed-4stem", "onnx-int8", 0.5),
+    lightsep("waveunet-m4", "torch", 0.0),
+    lightsep("waveunet-m6", "torch", 0.0),
+    ("open-unmix-umxhq", "torch", None, openunmix_runner),
+    ("htdemucs", "torch", 0.25, htdemucs_runner),
 ]
+
+
+def gemm_rate(threads: int, repeats: int = 30) -> float:
+    """GFLOP/s of this machine's BLAS on the proposed models' most frequent GEMM, ``(2048 x
+    512) @ (512 x 128)`` (an ASPP branch at a batch of 8 segments), best of ``repeats``: an
+    upper bound on the rate at which their convolutions and GEMMs can run here."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 512), torch.randn(512, 128)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048 * 512 * 128 / best / 1e9
+
+
+def work_gflop(name: str, overlap: float, seconds: float, channels: int = 2) -> float:
+    """GFLOP of the forward passes that separating ``seconds`` of ``channels``-channel audio
+    takes: the segments :class:`lightsep.apply.OverlapAdd` computes at ``overlap``, times the
+    model's FLOPs per segment (``lightsep info`` counts them; mono models run per channel)."""
+    from lightsep.analysis import gflops_per_audio_second
+    from lightsep.models import build_model
+
+    model = build_model(name)
+    segment_seconds = model.output_samples / model.sample_rate
+    hop = max(1, round(model.output_samples * (1.0 - overlap)))
+    segments = -(-round(seconds * model.sample_rate) // hop)
+    runs = channels if model.audio_channels == 1 else 1
+    return gflops_per_audio_second(model) * segment_seconds * segments * runs
 
 
 def main() -> None:
@@ -124,7 +165,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     audio, warmup = clip(args.seconds), clip(2.0)
     rows = []
-    for name, backend, make in CONTENDERS:
+    for name, backend, overlap, make in CONTENDERS:
         if args.only and name not in args.only:
             continue
         try:
@@ -135,16 +176,26 @@ def main() -> None:
         run(warmup)
         start = time.perf_counter()
         run(audio)
-        rows.append({"name": name, "backend": backend, "realtime_factor": args.seconds / (time.perf_counter() - start)})
+        rows.append({"name": name, "backend": backend, "overlap": overlap,
+                     "realtime_factor": args.seconds / (time.perf_counter() - start)})  # fmt: skip
+    rate = gemm_rate(args.threads)
+    for row in rows:
+        if row["name"].startswith("proposed-"):
+            row["gflop"] = work_gflop(row["name"], row["overlap"], args.seconds)
+            row["ceiling_realtime_factor"] = args.seconds / (row["gflop"] / rate)
     if args.json:
         print(json.dumps(rows))
         return
-    reference = next((r["realtime_factor"] for r in rows if r["name"] == "proposed-2stem" and r["backend"] == "torch"), None)
+    reference = next((r["realtime_factor"] for r in rows if (r["name"], r["backend"], r["overlap"]) == ("proposed-2stem", "torch", 0.5)), None)
     print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}")
-    print(f"{'model':<18} {'backend':<12} {'x real time':>12} {'vs proposed-2stem (torch)':>27}")
+    print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} {'GFLOP':>6} {'ceiling':>8}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"
-        print(f"{r['name']:<18} {r['backend']:<12} {r['realtime_factor']:12.1f} {ratio:>27}")
+        overlap = "-" if r["overlap"] is None else f"{r['overlap']:.2f}"
+        work = f"{r['gflop']:6.1f} {r['ceiling_realtime_factor']:7.1f}x" if "gflop" in r else ""
+        print(f"{r['name']:<18} {r['backend']:<12} {overlap:>7} {r['realtime_factor']:12.1f} {ratio:>26} {work}")
+    print(f"ceiling: the clip's GFLOP at {rate:.1f} GFLOP/s, the best rate this machine's BLAS reached in this run on "
+          "the proposed models' most frequent GEMM; every other cost ignored")
 
 
 if __name__ == "__main__":
