@@ -367,7 +367,7 @@ class FastLightSepNet(nn.Module):
         skips = [x]
         for down, conv in self.encoder:
             x = down(x)
-            x = x + conv(x)
+            x = conv(x).add_(x)  # the residual, in place (a + b == b + a exactly)
             skips.append(x)
         x = self.aspp(fold(x, self.bottleneck_fold))
         for stage, skip, factor in zip(self.decoder, skips[3::-1], self.skip_folds):
