@@ -155,10 +155,13 @@ class FusedConvNormAct(nn.Module):
     def read_inputs_in(self, order: torch.Tensor) -> None:
         """Permute the weights so that input channel ``n`` is the block's channel ``order[n]``."""
         if self.time is not None:
-            weight = self.time.weight[order] if self.time.groups > 1 else self.time.weight[:, order]
+            depthwise = self.time.groups > 1
+            weight = self.time.weight[order] if depthwise else self.time.weight[:, order]
             self.time.weight = weight.contiguous(memory_format=torch.channels_last)
-            if self.time.groups == 1:
+            if not depthwise:
                 return
+            if self.time.bias is not None:  # a depthwise convolution's outputs are its inputs' channels
+                self.time.bias = self.time.bias[order]
         # a depthwise convolution keeps the permuted order; the 1x1 convolution reads it
         self.mix.weight = self.mix.weight[:, order].contiguous()
 
