@@ -24,6 +24,9 @@ clip takes at that overlap) and a ceiling: the real-time factor if all of that w
 the best rate this machine's BLAS reaches in the same run on the models' most frequent GEMM,
 with every other cost ignored. No implementation of that model function can beat it here.
 
+``--json`` prints the rows as a list of ``{"name", "backend", "overlap", "realtime_factor"}``,
+with ``"gflop"`` and ``"ceiling_realtime_factor"`` for the proposed models.
+
 The peers declare torchaudio, which has no build for this torch; their model classes do not
 use it, so this script puts an empty stand-in module in its place (here only).
 """
