@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/speed.py [--seconds 30] [--threads 2] [--json]
 
 Every contender separates the same 30 s stereo 44.1 kHz clip on 2 threads, after a warm-up
-on a short clip. The real-time factor is the clip's duration divided by the wall time: 20
+on a short clip, once in each of ``--repeats`` rounds (3); a row is the median of its rounds. The real-time factor is the clip's duration divided by the wall time: 20
 means 20x faster than real time.
 
 - lightsep models go through ``lightsep.Separator`` as a user would: resampling to
@@ -24,7 +24,7 @@ clip takes at that overlap) and a ceiling: the real-time factor if all of that w
 the best rate this machine's BLAS reaches in the same run on the models' most frequent GEMM,
 with every other cost ignored. No implementation of that model function can beat it here.
 
-``--json`` prints the rows as a list of ``{"name", "backend", "overlap", "realtime_factor"}``,
+``--json`` prints the rows as a list of ``{"name", "backend", "overlap", "runs", "realtime_factor"}``,
 with ``"gflop"`` and ``"ceiling_realtime_factor"`` for the proposed models.
 
 The peers declare torchaudio, which has no build for this torch; their model classes do not
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 import types
@@ -163,11 +164,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="names of contenders to run (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; each row is the median (default 3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     audio, warmup = clip(args.seconds), clip(2.0)
-    rows = []
+    rows, runners = [], []
     for name, backend, overlap, make in CONTENDERS:
         if args.only and name not in args.only:
             continue
@@ -177,10 +179,16 @@ def main() -> None:
             print(f"skipping {name}: {exc} (run benchmarks/peers_setup.py)", file=sys.stderr)
             continue
         run(warmup)
-        start = time.perf_counter()
-        run(audio)
-        rows.append({"name": name, "backend": backend, "overlap": overlap,
-                     "realtime_factor": args.seconds / (time.perf_counter() - start)})  # fmt: skip
+        rows.append({"name": name, "backend": backend, "overlap": overlap, "runs": []})
+        runners.append(run)
+    # Rounds: every contender once per round, so a slow spell of the machine hits them all.
+    for _ in range(max(1, args.repeats)):
+        for row, run in zip(rows, runners):
+            start = time.perf_counter()
+            run(audio)
+            row["runs"].append(args.seconds / (time.perf_counter() - start))
+    for row in rows:
+        row["realtime_factor"] = statistics.median(row["runs"])
     rate = gemm_rate(args.threads)
     for row in rows:
         if row["name"].startswith("proposed-"):
@@ -190,7 +198,8 @@ def main() -> None:
         print(json.dumps(rows))
         return
     reference = next((r["realtime_factor"] for r in rows if (r["name"], r["backend"], r["overlap"]) == ("proposed-2stem", "torch", 0.5)), None)
-    print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}")
+    print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}, "
+          f"median of {args.repeats} rounds")
     print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} {'GFLOP':>6} {'ceiling':>8}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"
