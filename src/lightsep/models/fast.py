@@ -52,14 +52,9 @@ def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Ba
 # --------------------------------------------------------------------------------------
 
 
-def _time_along_width(x: torch.Tensor) -> torch.Tensor:
-    """A channels-last ``(batch, channels, 1, time)`` view of ``x`` (batch, time, channels)."""
-    batch, time, channels = x.shape
-    return x.reshape(batch, 1, time, channels).permute(0, 3, 1, 2)
-
-
-def _time_along_height(x: torch.Tensor, width: int) -> torch.Tensor:
-    """A channels-last ``(batch, channels, time / width, width)`` view of ``x`` (batch, time, channels)."""
+def _as_nchw(x: torch.Tensor, width: int) -> torch.Tensor:
+    """A channels-last ``(batch, channels, time / width, width)`` view of ``x`` (batch, time,
+    channels): with ``width == time``, time runs along the width."""
     batch, time, channels = x.shape
     return x.reshape(batch, time // width, width, channels).permute(0, 3, 1, 2)
 
@@ -82,7 +77,6 @@ class TimeConv(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, dilation: int, groups: int):
         super().__init__()
-        self.kernel_size = weight.shape[-1]
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.folds_dilation = dilation > 1 and stride == 1 and groups == weight.shape[0] and padding % dilation == 0
         # (out, in/groups, K) -> (out, in/groups, 1, K), or (out, in/groups, K, 1) along the height
@@ -93,12 +87,12 @@ class TimeConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.dilation
         if self.folds_dilation and x.shape[1] % d == 0:
-            y = F.conv2d(_time_along_height(x, d), self.weight, self.bias, padding=(self.padding // d, 0), groups=self.groups)
+            y = F.conv2d(_as_nchw(x, d), self.weight, self.bias, padding=(self.padding // d, 0), groups=self.groups)
         elif self.folds_dilation:  # a length the (T/d, d) view cannot take
             weight = self.weight.transpose(2, 3)
-            y = F.conv2d(_time_along_width(x), weight, self.bias, padding=(0, self.padding), dilation=(1, d), groups=self.groups)
+            y = F.conv2d(_as_nchw(x, x.shape[1]), weight, self.bias, padding=(0, self.padding), dilation=(1, d), groups=self.groups)
         else:
-            y = F.conv2d(_time_along_width(x), self.weight, self.bias, stride=(1, self.stride), padding=(0, self.padding),
+            y = F.conv2d(_as_nchw(x, x.shape[1]), self.weight, self.bias, stride=(1, self.stride), padding=(0, self.padding),
                          dilation=(1, d), groups=self.groups)  # fmt: skip
         return _from_nchw(y)
 
@@ -173,20 +167,30 @@ class FusedConvNormAct(nn.Module):
         return F.leaky_relu_(x, self.negative_slope)
 
 
-def linear_of_parts(parts: list[torch.Tensor], weights: list[torch.Tensor], bias: torch.Tensor | None) -> torch.Tensor:
-    """``F.linear(torch.cat(parts, dim=2), torch.cat(weights, dim=1), bias)`` without the
-    concatenation: one GEMM per part, accumulated in place. ``parts``: contiguous ``(batch, time, in_i)``."""
-    y = F.linear(parts[0], weights[0], bias)
-    flat = y.view(-1, y.shape[-1])
-    for part, weight in zip(parts[1:], weights[1:]):
-        flat.addmm_(part.reshape(-1, part.shape[-1]), weight.t())
-    return y
+class PartsLinear(nn.Module):
+    """``F.linear(torch.cat(parts, dim=2), weight, bias)`` without the concatenation (a copy
+    of every frame): one GEMM per part, accumulated in place. The weight is split by part
+    once, here. ``parts``: contiguous ``(batch, time, sizes[i])``."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, sizes: list[int]):
+        super().__init__()
+        self.parts = len(sizes)
+        for i, part in enumerate(weight.detach().split(sizes, dim=1)):
+            self.register_buffer(f"weight{i}", part.contiguous())
+        self.register_buffer("bias", None if bias is None else bias.detach().clone())
+
+    def forward(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        y = F.linear(parts[0], self.weight0, self.bias)
+        flat = y.view(-1, y.shape[-1])
+        for i, part in enumerate(parts[1:], start=1):
+            flat.addmm_(part.reshape(-1, part.shape[-1]), getattr(self, f"weight{i}").t())
+        return y
 
 
 class ConcatenatedInputs(nn.Module):
     """A depthwise-separable :class:`FusedConvNormAct` on ``torch.cat(parts, dim=2)``, without
-    the concatenation (a copy of every frame): the depthwise convolution runs per part, the
-    1x1 convolution is one GEMM per part (:func:`linear_of_parts`)."""
+    the concatenation: the depthwise convolution runs per part, the 1x1 convolution is one
+    GEMM per part (:class:`PartsLinear`)."""
 
     def __init__(self, block: FusedConvNormAct, sizes: list[int]):
         super().__init__()
@@ -194,16 +198,12 @@ class ConcatenatedInputs(nn.Module):
             raise ValueError("ConcatenatedInputs needs a depthwise-separable block")
         bounds = torch.tensor([0, *sizes]).cumsum(0).tolist()
         self.time = nn.ModuleList(block.time.channels(a, b) for a, b in zip(bounds, bounds[1:]))
-        self.parts = len(sizes)
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
-            self.register_buffer(f"weight{i}", block.mix.weight[:, a:b].contiguous())
-        self.register_buffer("bias", block.mix.bias)
+        self.mix = PartsLinear(block.mix.weight, block.mix.bias, sizes)
         self.negative_slope = block.negative_slope
 
     def forward(self, *parts: torch.Tensor) -> torch.Tensor:
         mixed = [conv(part) for conv, part in zip(self.time, parts)]
-        weights = [getattr(self, f"weight{i}") for i in range(self.parts)]
-        return F.leaky_relu_(linear_of_parts(mixed, weights, self.bias), self.negative_slope)
+        return F.leaky_relu_(self.mix(mixed), self.negative_slope)
 
 
 def fold(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -236,25 +236,23 @@ class FastASPP(nn.Module):
         self.atrous = nn.ModuleList(FusedConvNormAct(branch) for branch in aspp.atrous)
         for branch in [self.pointwise, *self.atrous]:
             branch.read_inputs_in(input_order)
-        self.projection = FusedConvNormAct(aspp.projection)  # 1x1: only ``mix``
+        projection = FusedConvNormAct(aspp.projection)  # 1x1: only ``mix``, the norm folded in
+        weight, width = projection.mix.weight, aspp.pointwise.conv.out_channels
+        self.negative_slope = projection.negative_slope
         self.pooling = aspp.pooling
         if aspp.pooling:
             conv, act = aspp.pool_projection
             self.pool_projection = Pointwise(conv.weight[:, input_order], conv.bias, act.negative_slope)
             # the pooled branch is constant over time: its share of the projection is a bias
-            width = conv.out_channels
-            mix = self.projection.mix
-            self.register_buffer("pool_weight", mix.weight[:, -width:].contiguous())
-            mix.weight = mix.weight[:, :-width].contiguous()
+            self.register_buffer("pool_weight", weight[:, -width:].contiguous())
+            weight = weight[:, :-width]
+        self.projection = PartsLinear(weight, projection.mix.bias, [width] * (1 + len(self.atrous)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = [self.pointwise(x)] + [branch(x) for branch in self.atrous]
-        mix = self.projection.mix
-        width = branches[0].shape[2]
-        y = linear_of_parts(branches, list(mix.weight.split(width, dim=1)), mix.bias)
+        y = self.projection([self.pointwise(x)] + [branch(x) for branch in self.atrous])
         if self.pooling:
             y += F.linear(self.pool_projection(x.mean(dim=1, keepdim=True)), self.pool_weight)
-        return F.leaky_relu_(y, mix.negative_slope)
+        return F.leaky_relu_(y, self.negative_slope)
 
 
 class FastAttention(nn.Module):
@@ -294,8 +292,9 @@ class FastHead(nn.Module):
         super().__init__()
         fold, kernel = head.fold, head.output_kernel
         self.fold, self.reach = fold, kernel // 2
-        if self.reach >= fold:
-            raise ValueError(f"the output convolution ({kernel} taps) reaches beyond the neighbouring frames of {fold} samples")
+        reason = _reach_problem(fold, kernel)
+        if reason:
+            raise ValueError(reason)
         self.attention = FastAttention(head.attention) if head.attention is not None else None
         channels = head.projection.in_channels
         features = head.projection.out_channels // fold
@@ -341,19 +340,19 @@ class FastLightSepNet(nn.Module):
 
     def __init__(self, model: LightSepNet):
         super().__init__()
-        if model.decoder_kind != "rfpd":
-            raise ValueError("FastLightSepNet covers the RFPD decoder; run upsampling-decoder models as they are")
+        reason = unsupported(model)
+        if reason:
+            raise ValueError(reason)
         self.sources, self.sample_rate = model.sources, model.sample_rate
         self.bottleneck_fold, self.skip_folds = model.bottleneck_fold, list(model.skip_folds)
         self.total_fold = model.total_fold
         self.encoder = nn.ModuleList(
             nn.ModuleList([FusedConvNormAct(block.down), FusedConvNormAct(block.conv)]) for block in model.encoder
         )
-        widths = [block.conv.conv.pointwise.out_channels for block in model.encoder]  # s1 .. s4
-        self.aspp = FastASPP(model.aspp, folded_order(widths[3], model.bottleneck_fold))
+        self.aspp = FastASPP(model.aspp, folded_order(model.config["encoder_channels"][3], model.bottleneck_fold))
         # each stage reads [x, fold(skip)] as two parts, without concatenating them
-        stages, width = [], model.aspp.projection.conv.out_channels
-        for stage, channels, factor in zip(model.decoder, [widths[2], widths[1], widths[0], 1], self.skip_folds):
+        stages, width = [], model.config["aspp_channels"]
+        for stage, channels, factor in zip(model.decoder, model.skip_channels, self.skip_folds):
             fused = FusedConvNormAct(stage)
             fused.read_inputs_in(torch.cat([torch.arange(width), width + folded_order(channels, factor)]))
             stages.append(ConcatenatedInputs(fused, [width, channels * factor]))
@@ -383,9 +382,21 @@ class FastLightSepNet(nn.Module):
         return out
 
 
+def _reach_problem(fold: int, output_kernel: int) -> str | None:
+    if output_kernel // 2 >= fold:
+        return f"the output convolution ({output_kernel} taps) reaches beyond the neighbouring frames of {fold} samples"
+    return None
+
+
+def unsupported(model: nn.Module) -> str | None:
+    """Why :class:`FastLightSepNet` cannot compute ``model``'s function, or ``None`` if it can."""
+    if not isinstance(model, LightSepNet):
+        return f"FastLightSepNet covers LightSepNet, not {type(model).__name__}"
+    if model.decoder_kind != "rfpd":
+        return "FastLightSepNet covers the RFPD decoder; run upsampling-decoder models as they are"
+    return _reach_problem(model.total_fold, model.output_kernel)
+
+
 def fast_inference_form(model: nn.Module) -> nn.Module:
-    """:class:`FastLightSepNet` for an RFPD :class:`LightSepNet` whose output convolution
-    reaches no further than the neighbouring frames (every preset); else the model itself."""
-    if isinstance(model, LightSepNet) and model.decoder_kind == "rfpd" and model.output_kernel // 2 < model.total_fold:
-        return FastLightSepNet(model.eval())
-    return model
+    """:class:`FastLightSepNet` for a model it covers (every RFPD preset); else the model itself."""
+    return model if unsupported(model) else FastLightSepNet(model.eval())

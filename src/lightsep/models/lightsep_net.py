@@ -167,10 +167,10 @@ class LightSepNet(SeparationModel):
                 raise ValueError("the RFPD takes one decoder width (an int)")
             # Skips from the deepest to the shallowest (then the mixture itself), each folded
             # down to the bottleneck's frame rate: factor = bottleneck frames per skip frame.
-            skip_channels = [encoder_channels[2], encoder_channels[1], encoder_channels[0], 1]
+            self.skip_channels = [encoder_channels[2], encoder_channels[1], encoder_channels[0], 1]
             self.skip_folds = [total_fold // 8, total_fold // 4, total_fold // 2, total_fold]
             stages, width = [], aspp_channels
-            for channels, fold in zip(skip_channels, self.skip_folds):
+            for channels, fold in zip(self.skip_channels, self.skip_folds):
                 stages.append(ConvNormAct(width + channels * fold, decoder_channels, decoder_kernel, separable=True))
                 width = decoder_channels
             self.decoder = nn.ModuleList(stages)
