@@ -46,7 +46,7 @@ def load_song(folder: Path = SONG) -> tuple[dict[str, np.ndarray], int]:
         rates.add(rate)
     if len(rates) != 1:
         raise LightsepError(f"{folder}: the stems have different sample rates {sorted(rates)}")
-    stems["accompaniment"] = stems["drums"] + stems["bass"] + stems["other"]
+    stems = with_accompaniment(stems)
     stems["mixture"] = stems["accompaniment"] + stems["vocals"]
     return stems, rates.pop()
 

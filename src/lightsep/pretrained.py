@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .analysis import count_parameters
 from .checkpoint import load_checkpoint
 from .errors import CheckpointError
 from .fileio import atomic_path
@@ -65,9 +66,8 @@ def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = P
     target = folder / f"{name}.pt"
     with atomic_path(target) as tmp:
         shutil.copyfile(checkpoint, tmp)
-    parameters = sum(p.numel() for p in model.parameters())
     entry = {"name": name, "checkpoint": target.name, "sha256": sha256_of(target), "bytes": target.stat().st_size,
-             "parameters": parameters, **info}  # fmt: skip
+             "parameters": count_parameters(model), **info}  # fmt: skip
     path = folder / f"{name}.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(entry, indent=2) + "\n")
