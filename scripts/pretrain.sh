@@ -9,6 +9,7 @@ cd "$root"
 bin=.venv/bin
 corpus=data/corpus-320
 "$bin/lightsep" synth "$corpus" --songs 320 --seconds 20 --seed 2 --test-fraction 0.1 --quiet
+mkdir -p runs  # the logs go there
 pids=()
 for model in proposed-2stem proposed-4stem waveunet-m3; do
     resume=()
