@@ -109,22 +109,22 @@ def htdemucs_runner(threads: int):
     return run
 
 
-def lightsep(name: str, backend: str, overlap: float):
+def lightsep_contender(name: str, backend: str, overlap: float):
     return (name, backend, overlap, lambda threads: lightsep_runner(name, backend, overlap, threads))
 
 
 CONTENDERS = [
-    lightsep("proposed-2stem", "torch", 0.5),
-    lightsep("proposed-2stem", "torch-plain", 0.5),
-    lightsep("proposed-2stem", "onnx", 0.5),
-    lightsep("proposed-2stem", "onnx-int8", 0.5),
-    lightsep("proposed-2stem", "torch", 0.25),
-    lightsep("proposed-2stem", "torch", 0.0),
-    lightsep("proposed-4stem", "torch", 0.5),
-    lightsep("proposed-4stem", "onnx", 0.5),
-    lightsep("proposed-4stem", "onnx-int8", 0.5),
-    lightsep("waveunet-m4", "torch", 0.0),
-    lightsep("waveunet-m6", "torch", 0.0),
+    lightsep_contender("proposed-2stem", "torch", 0.5),
+    lightsep_contender("proposed-2stem", "torch-plain", 0.5),
+    lightsep_contender("proposed-2stem", "onnx", 0.5),
+    lightsep_contender("proposed-2stem", "onnx-int8", 0.5),
+    lightsep_contender("proposed-2stem", "torch", 0.25),
+    lightsep_contender("proposed-2stem", "torch", 0.0),
+    lightsep_contender("proposed-4stem", "torch", 0.5),
+    lightsep_contender("proposed-4stem", "onnx", 0.5),
+    lightsep_contender("proposed-4stem", "onnx-int8", 0.5),
+    lightsep_contender("waveunet-m4", "torch", 0.0),
+    lightsep_contender("waveunet-m6", "torch", 0.0),
     ("open-unmix-umxhq", "torch", None, openunmix_runner),
     ("htdemucs", "torch", 0.25, htdemucs_runner),
 ]
@@ -149,11 +149,12 @@ def work_gflop(name: str, overlap: float, seconds: float, channels: int = 2) -> 
     takes: the segments :class:`lightsep.apply.OverlapAdd` computes at ``overlap``, times the
     model's FLOPs per segment (``lightsep info`` counts them; mono models run per channel)."""
     from lightsep.analysis import gflops_per_audio_second
+    from lightsep.apply import OverlapAdd
     from lightsep.models import build_model
 
     model = build_model(name)
     segment_seconds = model.output_samples / model.sample_rate
-    hop = max(1, round(model.output_samples * (1.0 - overlap)))
+    hop = OverlapAdd(None, 1, 1, model.context_samples, model.output_samples, model.output_offset, overlap).hop
     segments = -(-round(seconds * model.sample_rate) // hop)
     runs = channels if model.audio_channels == 1 else 1
     return gflops_per_audio_second(model) * segment_seconds * segments * runs
