@@ -69,8 +69,8 @@ class TimeConv(nn.Module):
     """A 1-D convolution along time of a ``(batch, time, channels)`` tensor: depthwise
     (``groups == channels``) or standard, with "same" zero padding, stride and dilation.
 
-    Time is the *width* of a channels-last 2-D view (oneDNN's kernels block along the width:
-    up to 4x faster than along the height, measured). A dilated depthwise convolution over
+    Time is the *width* of a channels-last 2-D view: oneDNN's kernels block along the width
+    (``benchmarks/layouts.py`` compares the layouts). A dilated depthwise convolution over
     ``T`` frames with dilation ``d`` instead runs undilated along the height of the ``(T/d,
     d)`` view (oneDNN's dilated kernels are slow; the sums are the same).
     """
