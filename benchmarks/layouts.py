@@ -17,6 +17,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from speed import positive_int
 
 # (name, time frames, in channels, out channels, kernel, stride); groups = in channels when in == out
 CONVOLUTIONS = [
@@ -41,8 +42,8 @@ def best_ms(fn, repeats: int = 20) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--batch", type=positive_int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"batch {args.batch}, {args.threads} threads; ms (best of 20), speed-up over 'height'")

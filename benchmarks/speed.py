@@ -160,14 +160,26 @@ def work_gflop(name: str, overlap: float, seconds: float, channels: int = 2) -> 
     return gflops_per_audio_second(model) * segment_seconds * segments * runs
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="separation speed of lightsep and its peers, in one run")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--only", nargs="*", help="names of contenders to run (default: all)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; each row is the median (default 3)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed rounds; each row is the median (default 3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    unknown = sorted(set(args.only or []) - {name for name, *_ in CONTENDERS})
+    if unknown:
+        parser.error(f"unknown contender {unknown[0]!r}; choose from {', '.join(sorted({n for n, *_ in CONTENDERS}))}")
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
     torch.set_num_threads(args.threads)
     audio, warmup = clip(args.seconds), clip(2.0)
     rows, runners = [], []
@@ -183,7 +195,7 @@ def main() -> None:
         rows.append({"name": name, "backend": backend, "overlap": overlap, "runs": []})
         runners.append(run)
     # Rounds: every contender once per round, so a slow spell of the machine hits them all.
-    for _ in range(max(1, args.repeats)):
+    for _ in range(args.repeats):
         for row, run in zip(rows, runners):
             start = time.perf_counter()
             run(audio)
