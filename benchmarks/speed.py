@@ -19,10 +19,13 @@ means 20x faster than real time.
 - HT-Demucs: the ``demucs`` package's ``HTDemucs`` (default configuration, four sources),
   random weights, through ``demucs.apply.apply_model`` (its own chunking, overlap 0.25).
 
-For the proposed models the table also gives the work (GFLOP of the forward passes that the
-clip takes at that overlap) and a ceiling: the real-time factor if all of that work ran at
-the best rate this machine's BLAS reaches in the same run on the models' most frequent GEMM,
-with every other cost ignored. No implementation of that model function can beat it here.
+For the proposed models the table also gives the work (GFLOP of the convolutions and matrix
+products that separating the clip runs: counted with ``torch.utils.flop_counter`` for the torch
+rows, where the fast form shares work between overlapping segments; for the ONNX rows, which
+run the exported model segment by segment, the model's FLOPs per segment times the segments)
+and a ceiling: the real-time factor if all of that work ran at the best rate this machine's
+BLAS reaches in the same run on the models' most frequent GEMM, with every other cost
+ignored. No implementation doing that work can beat it here.
 
 ``--json`` prints the rows as a list of ``{"name", "backend", "overlap", "runs", "realtime_factor"}``,
 with ``"gflop"`` and ``"ceiling_realtime_factor"`` for the proposed models.
@@ -72,7 +75,7 @@ def lightsep_runner(name: str, backend: str, overlap: float, threads: int):
     backend = "torch" if backend == "torch-plain" else backend
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        separator = Separator(name, backend=backend, overlap=overlap, batch_size=4, threads=threads, optimized=optimized)
+        separator = Separator(name, backend=backend, overlap=overlap, threads=threads, optimized=optimized)
     return lambda audio: separator.separate(audio, 44100)
 
 
@@ -160,6 +163,20 @@ def work_gflop(name: str, overlap: float, seconds: float, channels: int = 2) -> 
     return gflops_per_audio_second(model) * segment_seconds * segments * runs
 
 
+def counted_gflop(run, audio: np.ndarray) -> float:
+    """GFLOP of the convolutions and matrix products that one ``run(audio)`` executes, counted
+    by ``torch.utils.flop_counter`` (with in-place ``addmm_`` counted like ``addmm``): the work
+    the torch paths really do, sharing between overlapping segments included."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def addmm_in_place(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: addmm_in_place}) as counter:
+        run(audio)
+    return counter.get_total_flops() / 1e9
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -203,9 +220,12 @@ def main() -> None:
     for row in rows:
         row["realtime_factor"] = statistics.median(row["runs"])
     rate = gemm_rate(args.threads)
-    for row in rows:
+    for row, run in zip(rows, runners):
         if row["name"].startswith("proposed-"):
-            row["gflop"] = work_gflop(row["name"], row["overlap"], args.seconds)
+            if row["backend"].startswith("torch"):
+                row["gflop"] = counted_gflop(run, audio)
+            else:  # ONNX Runtime runs the exported model segment by segment
+                row["gflop"] = work_gflop(row["name"], row["overlap"], args.seconds)
             row["ceiling_realtime_factor"] = args.seconds / (row["gflop"] / rate)
     if args.json:
         print(json.dumps(rows))

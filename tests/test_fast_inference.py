@@ -26,12 +26,13 @@ def randomised(name, **overrides):
     return model.eval()
 
 
-@pytest.mark.parametrize(
-    "name,overrides",
-    [("tiny", {}), ("proposed-2stem", {}), ("proposed-4stem", {}), ("ablation-a", {}),
-     ("proposed-2stem-lowlatency", {}), ("tiny", {"aspp_pooling": False, "attention": False}),
-     ("tiny", {"aspp_dilations": [1, 3, 5]})],  # fmt: skip
-)
+COVERED = [("tiny", {}), ("proposed-2stem", {}), ("proposed-4stem", {}), ("ablation-a", {}),
+           ("proposed-2stem-lowlatency", {}), ("tiny", {"aspp_pooling": False, "attention": False}),
+           ("tiny", {"aspp_dilations": [1, 3, 5]})]  # fmt: skip
+"""Every RFPD preset, and variants without pooling and attention or with other dilations."""
+
+
+@pytest.mark.parametrize("name,overrides", COVERED)
 def test_the_fast_form_matches_the_model(name, overrides):
     model = randomised(name, **overrides)
     x = 0.3 * torch.randn(3, 1, model.context_samples)
@@ -84,6 +85,55 @@ def test_the_separator_uses_it_and_agrees_with_the_plain_model():
     audio = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 30000)).astype(np.float32)
     fast, plain = Separator(model), Separator(model, optimized=False)
     assert isinstance(fast._network, FastLightSepNet) and plain._network is plain.model
+    assert fast.span_function() is not None and plain.span_function() is None  # segments share work
     a, b = fast.separate(audio, 44100), plain.separate(audio, 44100)
     for name in a:
         np.testing.assert_allclose(a[name], b[name], atol=1e-5)
+
+
+def segments_of(signal, hop, count, context):
+    return torch.cat([signal[..., k * hop : k * hop + context] for k in range(count)])
+
+
+@pytest.mark.parametrize("name,overrides", COVERED)
+@pytest.mark.parametrize("share,count", [(0.5, 5), (0.75, 3), (0.5, 2), (0.5, 1)])
+def test_overlapping_segments_share_local_features_and_match_the_model(name, overrides, share, count):
+    model = randomised(name, **overrides)
+    fast, context = FastLightSepNet(model), model.context_samples
+    hop = int(context * (1 - share))
+    assert fast.shares(hop)
+    signal = 0.3 * torch.randn(2, 1, (count - 1) * hop + context)
+    segments = segments_of(signal, hop, count, context)
+    with torch.no_grad():
+        expected = model(segments).reshape(count, 2, len(model.sources), 1, context)
+        features = fast.overlapping_local_features(signal, hop, count)
+        own = fast.local_features(segments.reshape(-1, context, 1))
+    for got, want in zip(features, own):  # the edges patched where the zero padding differs
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=2e-6)
+    torch.testing.assert_close(fast.forward_overlapping(signal, hop, count), expected, rtol=1e-5, atol=2e-6)
+
+
+def test_the_recomputed_edges_are_needed():
+    """Half the edge frames leave some of the zero padding's effect out: the check above can fail."""
+    model = randomised("proposed-2stem")
+    fast, context = FastLightSepNet(model), model.context_samples
+    signal = 0.3 * torch.randn(1, 1, 2 * context)
+    segments = segments_of(signal, context // 2, 3, context)
+    fast.edge_frames //= 2
+    with torch.no_grad():
+        features = fast.overlapping_local_features(signal, context // 2, 3)
+        own = fast.local_features(segments.reshape(-1, context, 1))
+    assert max((got - want).abs().max().item() for got, want in zip(features, own)) > 1e-3
+
+
+def test_hops_off_the_bottleneck_grid_are_computed_segment_by_segment():
+    model = randomised("tiny")
+    fast, context = FastLightSepNet(model), model.context_samples
+    hop = context // 2 + 1  # not a whole number of bottleneck frames: nothing to share
+    assert not fast.shares(hop)
+    signal = 0.3 * torch.randn(2, 1, 3 * hop + context)
+    with torch.no_grad():
+        expected = model(segments_of(signal, hop, 4, context)).reshape(4, 2, len(model.sources), 1, context)
+    torch.testing.assert_close(fast.forward_overlapping(signal, hop, 4), expected, rtol=1e-5, atol=2e-6)
+    with pytest.raises(ValueError, match="span"):
+        fast.forward_overlapping(signal[..., 1:], hop, 4)

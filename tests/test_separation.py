@@ -28,6 +28,24 @@ def test_identity_overlap_add_is_exact(overlap, geometry, length):
     assert np.array_equal(out[0], signal) and np.array_equal(out[1], signal)
 
 
+@pytest.mark.parametrize("overlap", [0.0, 0.5, 0.75])
+@pytest.mark.parametrize("geometry", [(64, 64, 0), (100, 36, 32)])
+def test_a_span_function_gets_the_stretch_its_segments_cover(overlap, geometry):
+    """Given one stretch per group, the engine gives what the segment function gives."""
+    context, output, offset = geometry
+    signal = np.random.default_rng(3).standard_normal((2, 500)).astype(np.float32)
+    segment_function = identity(context, output, offset)
+
+    def span(stretch, hop, count):
+        assert stretch.shape == (2, (count - 1) * hop + context)
+        return segment_function(np.stack([stretch[:, k * hop : k * hop + context] for k in range(count)]))
+
+    engine = OverlapAdd(None, 2, 2, context, output, offset, overlap, batch_size=3, span_function=span)
+    out = np.concatenate([engine.push(signal[:, :123]), engine.push(signal[:, 123:]), engine.flush()], axis=2)
+    assert np.array_equal(out, overlap_add(segment_function, signal, 2, context, output, offset, overlap, batch_size=3))
+    assert np.array_equal(out[0], signal)
+
+
 def test_crossfade_windows_sum_to_a_constant():
     # up to 50% overlap the trapezoids add up to a constant; beyond it the engine's division
     # by the summed weights still makes the result exact (test above)

@@ -24,6 +24,11 @@ import numpy as np
 SegmentFunction = Callable[[np.ndarray], np.ndarray]
 """``(segments, channels, context_samples) -> (segments, sources, channels, output_samples)``."""
 
+SpanFunction = Callable[[np.ndarray, int, int], np.ndarray]
+"""``(stretch, hop, n) -> (n, sources, channels, output_samples)``: the segment function on
+the ``n`` segments ``hop`` samples apart that ``stretch`` (``(channels, (n - 1) * hop +
+context_samples)``) holds, given in one piece so that a model can share work between them."""
+
 
 def crossfade_window(length: int, hop: int) -> np.ndarray:
     """A trapezoid: linear ramps of ``length - hop`` samples at both ends, 1 in between.
@@ -49,6 +54,8 @@ class OverlapAdd:
         context_samples, output_samples, output_offset: the model's geometry.
         overlap: fraction of each segment's output shared with the next, in [0, 1).
         batch_size: segments per call of ``segment_function``.
+        span_function: optional, used instead of ``segment_function``: the same outputs from
+            the stretch of signal a group of segments covers (:data:`SpanFunction`).
     """
 
     def __init__(
@@ -61,10 +68,11 @@ class OverlapAdd:
         output_offset: int = 0,
         overlap: float = 0.5,
         batch_size: int = 1,
+        span_function: SpanFunction | None = None,
     ):
         if not 0.0 <= overlap < 1.0:
             raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-        self.fn = segment_function
+        self.fn, self.span_fn = segment_function, span_function
         self.channels, self.sources = channels, sources
         self.context, self.output, self.offset = context_samples, output_samples, output_offset
         self.hop = max(1, int(round(output_samples * (1.0 - overlap))))
@@ -138,18 +146,22 @@ class OverlapAdd:
         pieces.append(self._emit(self._received if final else self._next_segment * self.hop))
         return np.concatenate(pieces, axis=2)
 
-    def _window_input(self, k: int) -> np.ndarray:
-        start = k * self.hop - self.offset
-        out = np.zeros((self.channels, self.context), dtype=np.float32)
+    def _stretch(self, start: int, length: int) -> np.ndarray:
+        """Input samples ``[start, start + length)``, zeros outside the signal."""
+        out = np.zeros((self.channels, length), dtype=np.float32)
         lo = max(start, self._input_start)
-        hi = min(start + self.context, self._input_start + self._input.shape[1])
+        hi = min(start + length, self._input_start + self._input.shape[1])
         if hi > lo:
             out[:, lo - start : hi - start] = self._input[:, lo - self._input_start : hi - self._input_start]
         return out
 
     def _compute(self, first: int, last: int) -> None:
-        inputs = np.stack([self._window_input(k) for k in range(first, last)])
-        outputs = np.asarray(self.fn(inputs), dtype=np.float32)
+        if self.span_fn is not None:
+            stretch = self._stretch(first * self.hop - self.offset, (last - first - 1) * self.hop + self.context)
+            outputs = self.span_fn(stretch, self.hop, last - first)
+        else:
+            outputs = self.fn(np.stack([self._stretch(k * self.hop - self.offset, self.context) for k in range(first, last)]))
+        outputs = np.asarray(outputs, dtype=np.float32)
         expected = (last - first, self.sources, self.channels, self.output)
         if outputs.shape != expected:
             raise ValueError(f"segment function returned {outputs.shape}, expected {expected}")

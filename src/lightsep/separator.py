@@ -61,11 +61,13 @@ class Separator:
         overlap: fraction of each segment shared with the next (default 0.5).
         backend: ``"torch"``, ``"onnx"`` (ONNX Runtime on an export of the same model) or
             ``"onnx-int8"`` (the export with int8 weights).
-        batch_size: segments per forward pass.
+        batch_size: segments per forward pass (default 8; with overlapping segments that
+            share work, larger groups share more: see ``docs/separation.md``).
         threads: intra-op threads for the backend (default: its own default).
         optimized: with the torch backend on the CPU, run a :class:`LightSepNet` in its
             channels-last inference form (:class:`~lightsep.models.fast.FastLightSepNet`:
-            the same function, computed faster; outputs agree to about 1e-6). ``False``
+            the same function, computed faster, overlapping segments sharing the work they
+            have in common; outputs agree to about 1e-6). ``False``
             runs the model's own ``forward``.
     """
 
@@ -75,7 +77,7 @@ class Separator:
         device: str | torch.device = "cpu",
         overlap: float = 0.5,
         backend: str = "torch",
-        batch_size: int = 4,
+        batch_size: int = 8,
         threads: int | None = None,
         optimized: bool = True,
     ):
@@ -127,6 +129,21 @@ class Separator:
 
             return mono
         return self._forward
+
+    def span_function(self):
+        """The model on a stretch of signal, as :class:`OverlapAdd`'s ``span_function``,
+        when the network shares work between overlapping segments
+        (:meth:`~lightsep.models.fast.FastLightSepNet.forward_overlapping`, a mono network:
+        each channel is separated); else ``None``."""
+        if not hasattr(self._network, "forward_overlapping") or self._onnx is not None:
+            return None
+
+        def span(stretch: np.ndarray, hop: int, count: int) -> np.ndarray:
+            with torch.inference_mode():
+                out = self._network.forward_overlapping(torch.from_numpy(stretch).to(self.device)[:, None], hop, count)
+            return out[:, :, :, 0].transpose(1, 2).float().cpu().numpy()  # (count, sources, channels, time)
+
+        return span
 
     # -- separation ----------------------------------------------------------------------
 
@@ -188,6 +205,7 @@ class SeparationStream:
             model.output_offset,
             separator.overlap,
             separator.batch_size,
+            separator.span_function(),
         )
         self.model_rate = model.sample_rate
         self.received = 0
