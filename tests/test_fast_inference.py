@@ -137,3 +137,19 @@ def test_hops_off_the_bottleneck_grid_are_computed_segment_by_segment():
     torch.testing.assert_close(fast.forward_overlapping(signal, hop, 4), expected, rtol=1e-5, atol=2e-6)
     with pytest.raises(ValueError, match="span"):
         fast.forward_overlapping(signal[..., 1:], hop, 4)
+
+
+def test_the_fused_activation_and_the_separate_one_agree(monkeypatch):
+    """oneDNN's fused convolution + leaky ReLU where this PyTorch has it; plain ops otherwise."""
+    from lightsep.models import fast
+
+    model = randomised("proposed-2stem")
+    x = 0.3 * torch.randn(2, 1, model.context_samples)
+    with torch.no_grad():
+        expected = model(x)
+    form = FastLightSepNet(model)
+    fused = form(x)
+    monkeypatch.setattr(fast, "fused_activation_available", lambda: False)
+    separate = form(x)
+    torch.testing.assert_close(fused, expected, rtol=1e-5, atol=2e-6)
+    torch.testing.assert_close(separate, expected, rtol=1e-5, atol=2e-6)

@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="segment overlap in [0, 1) (default 0.5; 0.25 computes 2/3 of the segments)")
     sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
-    sep.add_argument("--batch-size", type=_positive_int, default=8, help="segments per forward pass (default 8)")
+    sep.add_argument("--batch-size", type=_positive_int, default=16, help="segments per forward pass (default 16)")
     sep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="files separated in parallel (default 1)")
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")

@@ -61,7 +61,7 @@ class Separator:
         overlap: fraction of each segment shared with the next (default 0.5).
         backend: ``"torch"``, ``"onnx"`` (ONNX Runtime on an export of the same model) or
             ``"onnx-int8"`` (the export with int8 weights).
-        batch_size: segments per forward pass (default 8; with overlapping segments that
+        batch_size: segments per forward pass (default 16; with overlapping segments that
             share work, larger groups share more: see ``docs/separation.md``).
         threads: intra-op threads for the backend (default: its own default).
         optimized: with the torch backend on the CPU, run a :class:`LightSepNet` in its
@@ -77,7 +77,7 @@ class Separator:
         device: str | torch.device = "cpu",
         overlap: float = 0.5,
         backend: str = "torch",
-        batch_size: int = 8,
+        batch_size: int = 16,
         threads: int | None = None,
         optimized: bool = True,
     ):

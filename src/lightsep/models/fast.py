@@ -37,6 +37,8 @@ is trained and exported.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,6 +73,37 @@ def _from_nchw(y: torch.Tensor) -> torch.Tensor:
     return y.permute(0, 2, 3, 1).reshape(batch, h * w, channels)
 
 
+@functools.lru_cache(maxsize=None)
+def fused_activation_available() -> bool:
+    """Whether this PyTorch has oneDNN's convolution with a fused activation
+    (``torch.ops.mkldnn._convolution_pointwise``, what ``torch.compile`` uses on the CPU)
+    and it computes ``leaky_relu(conv2d(...))`` here. It saves a pass over the output."""
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+    if op is None or not torch.backends.mkldnn.is_available():
+        return False
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, 1, 9, generator=generator).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(6, 2, 1, 3, generator=generator).contiguous(memory_format=torch.channels_last)
+    bias = torch.randn(6, generator=generator)
+    try:
+        got = op(x, weight, bias, [0, 1], [1, 2], [1, 1], 2, "leaky_relu", [0.1], "")
+    except RuntimeError:
+        return False
+    expected = F.leaky_relu(F.conv2d(x, weight, bias, stride=(1, 2), padding=(0, 1), groups=2), 0.1)
+    return got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def _conv2d_leaky(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, negative_slope: float | None,
+                  stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1) -> torch.Tensor:  # fmt: skip
+    """``leaky_relu(conv2d(x, ...))`` (or ``conv2d`` alone with no slope), with the activation
+    fused into oneDNN's convolution where :func:`fused_activation_available`."""
+    if negative_slope is not None and fused_activation_available():
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, list(padding), list(stride), list(dilation), groups,
+                                                        "leaky_relu", [negative_slope], "")  # fmt: skip
+    y = F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return y if negative_slope is None else F.leaky_relu_(y, negative_slope)
+
+
 class TimeConv(nn.Module):
     """A 1-D convolution along time of a ``(batch, time, channels)`` tensor: depthwise
     (``groups == channels``) or standard, with "same" zero padding, stride and dilation.
@@ -90,16 +123,19 @@ class TimeConv(nn.Module):
         self.register_buffer("weight", weight.contiguous(memory_format=torch.channels_last))
         self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, negative_slope: float | None = None) -> torch.Tensor:
+        """``(batch, time, in) -> (batch, time / stride, out)``; with ``negative_slope``, a
+        leaky ReLU follows (fused into the convolution where oneDNN can)."""
         d = self.dilation
         if self.folds_dilation and x.shape[1] % d == 0:
-            y = F.conv2d(_as_nchw(x, d), self.weight, self.bias, padding=(self.padding // d, 0), groups=self.groups)
+            y = _conv2d_leaky(_as_nchw(x, d), self.weight, self.bias, negative_slope, padding=(self.padding // d, 0), groups=self.groups)  # noqa: E501
         elif self.folds_dilation:  # a length the (T/d, d) view cannot take
             weight = self.weight.transpose(2, 3)
-            y = F.conv2d(_as_nchw(x, x.shape[1]), weight, self.bias, padding=(0, self.padding), dilation=(1, d), groups=self.groups)
+            y = _conv2d_leaky(_as_nchw(x, x.shape[1]), weight, self.bias, negative_slope, padding=(0, self.padding), dilation=(1, d),
+                              groups=self.groups)  # fmt: skip
         else:
-            y = F.conv2d(_as_nchw(x, x.shape[1]), self.weight, self.bias, stride=(1, self.stride), padding=(0, self.padding),
-                         dilation=(1, d), groups=self.groups)  # fmt: skip
+            y = _conv2d_leaky(_as_nchw(x, x.shape[1]), self.weight, self.bias, negative_slope, stride=(1, self.stride),
+                              padding=(0, self.padding), dilation=(1, d), groups=self.groups)  # fmt: skip
         return _from_nchw(y)
 
     def channels(self, first: int, last: int) -> "TimeConv":
@@ -118,7 +154,10 @@ def _time_conv(conv: nn.Conv1d, weight: torch.Tensor | None = None, bias: torch.
 
 
 class Pointwise(nn.Module):
-    """A 1x1 convolution (optionally followed by a leaky ReLU) as one GEMM: ``(batch, time, in) -> (batch, time, out)``."""
+    """A 1x1 convolution (optionally followed by a leaky ReLU): ``(batch, time, in) -> (batch, time, out)``.
+
+    One GEMM over all frames; with an activation, oneDNN's 1x1 convolution on the
+    channels-last view instead, with the activation fused in (where available)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, negative_slope: float | None = None):
         super().__init__()
@@ -127,6 +166,8 @@ class Pointwise(nn.Module):
         self.negative_slope = negative_slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.negative_slope is not None and x.shape[1] > 1 and fused_activation_available():
+            return _from_nchw(_conv2d_leaky(_as_nchw(x, x.shape[1]), self.weight[:, :, None, None], self.bias, self.negative_slope))
         y = F.linear(x, self.weight, self.bias)
         return y if self.negative_slope is None else F.leaky_relu_(y, self.negative_slope)
 
@@ -166,11 +207,9 @@ class FusedConvNormAct(nn.Module):
         self.mix.weight = self.mix.weight[:, order].contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.time is not None:
-            x = self.time(x)
-        if self.mix is not None:
-            return self.mix(x)
-        return F.leaky_relu_(x, self.negative_slope)
+        if self.mix is None:  # a convolution along time, then the activation
+            return self.time(x, self.negative_slope)
+        return self.mix(x if self.time is None else self.time(x))
 
 
 class PartsLinear(nn.Module):
