@@ -1,7 +1,7 @@
 """Separation speed against the peers, measured in one run on the same clip.
 
     .venv/bin/python benchmarks/peers_setup.py     # once: the peers' packages, with --no-deps
-    .venv/bin/python benchmarks/speed.py [--seconds 30] [--threads 2] [--json]
+    .venv/bin/python benchmarks/speed.py [--seconds 30] [--threads 2] [--batch-size N] [--json]
 
 Every contender separates the same 30 s stereo 44.1 kHz clip on 2 threads, after a warm-up
 on a short clip, once in each of ``--repeats`` rounds (3); a row is the median of its rounds. The real-time factor is the clip's duration divided by the wall time: 20
@@ -68,6 +68,10 @@ def clip(seconds: float, rate: int = 44100) -> np.ndarray:
     return np.stack([tones + 0.02 * rng.standard_normal(t.size) for _ in range(2)]).astype(np.float32)
 
 
+BATCH_SIZE: int | None = None
+"""``--batch-size``: segments per forward pass for the lightsep rows (None: Separator's default)."""
+
+
 def lightsep_runner(name: str, backend: str, overlap: float, threads: int):
     from lightsep.separator import Separator
 
@@ -75,7 +79,8 @@ def lightsep_runner(name: str, backend: str, overlap: float, threads: int):
     backend = "torch" if backend == "torch-plain" else backend
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        separator = Separator(name, backend=backend, overlap=overlap, threads=threads, optimized=optimized)
+        options = {} if BATCH_SIZE is None else {"batch_size": BATCH_SIZE}
+        separator = Separator(name, backend=backend, overlap=overlap, threads=threads, optimized=optimized, **options)
     return lambda audio: separator.separate(audio, 44100)
 
 
@@ -165,14 +170,22 @@ def work_gflop(name: str, overlap: float, seconds: float, channels: int = 2) -> 
 
 def counted_gflop(run, audio: np.ndarray) -> float:
     """GFLOP of the convolutions and matrix products that one ``run(audio)`` executes, counted
-    by ``torch.utils.flop_counter`` (with in-place ``addmm_`` counted like ``addmm``): the work
-    the torch paths really do, sharing between overlapping segments included."""
-    from torch.utils.flop_counter import FlopCounterMode
+    by ``torch.utils.flop_counter``, with in-place ``addmm_`` counted like ``addmm`` and
+    oneDNN's convolution with a fused activation like a convolution: the work the torch paths
+    really do, sharing between overlapping segments included."""
+    from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
     def addmm_in_place(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
         return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
-    with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: addmm_in_place}) as counter:
+    def fused_convolution(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return conv_flop_count(x_shape, w_shape, out_shape)
+
+    mapping = {torch.ops.aten.addmm_: addmm_in_place}
+    fused = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+    if fused is not None:
+        mapping[fused] = fused_convolution
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         run(audio)
     return counter.get_total_flops() / 1e9
 
@@ -190,8 +203,11 @@ def main() -> None:
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--only", nargs="*", help="names of contenders to run (default: all)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="timed rounds; each row is the median (default 3)")
+    parser.add_argument("--batch-size", type=positive_int, help="segments per forward pass for lightsep (default: Separator's, 16)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    global BATCH_SIZE
+    BATCH_SIZE = args.batch_size
     unknown = sorted(set(args.only or []) - {name for name, *_ in CONTENDERS})
     if unknown:
         parser.error(f"unknown contender {unknown[0]!r}; choose from {', '.join(sorted({n for n, *_ in CONTENDERS}))}")
@@ -231,8 +247,9 @@ def main() -> None:
         print(json.dumps(rows))
         return
     reference = next((r["realtime_factor"] for r in rows if (r["name"], r["backend"], r["overlap"]) == ("proposed-2stem", "torch", 0.5)), None)
+    batch = "" if args.batch_size is None else f", lightsep batch size {args.batch_size}"
     print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}, "
-          f"median of {args.repeats} rounds")
+          f"median of {args.repeats} rounds{batch}")
     print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} {'GFLOP':>6} {'ceiling':>8}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"

@@ -225,7 +225,8 @@ class PartsLinear(nn.Module):
         self.register_buffer("bias", None if bias is None else bias.detach().clone())
 
     def forward(self, parts: list[torch.Tensor], into: torch.Tensor | None = None) -> torch.Tensor:
-        """The projection of ``parts``; with ``into``, added to that tensor in place (no bias)."""
+        """The projection of ``parts``; with ``into``, added to that tensor in place (which
+        then stands for the bias: ``self.bias`` is not added)."""
         if into is None:
             y, rest = F.linear(parts[0], self.weight0, self.bias), enumerate(parts[1:], start=1)
         else:
