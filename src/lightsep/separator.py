@@ -135,7 +135,7 @@ class Separator:
         when the network shares work between overlapping segments
         (:meth:`~lightsep.models.fast.FastLightSepNet.forward_overlapping`, a mono network:
         each channel is separated); else ``None``."""
-        if not hasattr(self._network, "forward_overlapping") or self._onnx is not None:
+        if not hasattr(self._network, "forward_overlapping"):  # only the torch backend's fast form
             return None
 
         def span(stretch: np.ndarray, hop: int, count: int) -> np.ndarray:

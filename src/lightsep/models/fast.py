@@ -332,10 +332,6 @@ class FastASPP(nn.Module):
             y += F.linear(self.pool_projection(x.mean(dim=1, keepdim=True)), self.pool_weight)
         return F.leaky_relu_(y, self.negative_slope)
 
-    def local_reach(self) -> int:
-        """Frames on each side that the local branches read."""
-        return max(_reach(branch.time) for branch in self.local_branches)
-
 
 class FastAttention(nn.Module):
     def __init__(self, attention: TemporalAttention):
@@ -549,15 +545,10 @@ class FastLightSepNet(nn.Module):
             margin = _grow_margin(margin, conv.time)
             margins.append(margin)
         bottom = -(-margins[4] // self.bottleneck_fold)
-        found = [bottom, bottom + self.aspp.local_reach()]
+        found = [bottom] + [_grow_margin(bottom, branch.time) for branch in self.aspp.local_branches]
         for stage, skip_margin, factor in zip(self.decoder, margins[3::-1], self.skip_folds):
-            found.append(-(-skip_margin // factor) + _reach(stage.skip_time))
+            found.append(_grow_margin(-(-skip_margin // factor), stage.skip_time))
         return max(found)
-
-
-def _reach(conv: TimeConv | None) -> int:
-    """Frames on each side of its output frame that a convolution reads (its padding)."""
-    return 0 if conv is None else conv.padding
 
 
 def _grow_margin(margin: int, conv: TimeConv | None) -> int:
