@@ -173,15 +173,21 @@ def test_a_time_budget_cuts_each_phase_short_and_validates_it(tiny_config, datas
     assert progress["phase_started_seconds"] >= 1.0 and progress["seconds"] >= progress["phase_started_seconds"] + 0.5
 
 
-def test_two_processes_with_torchrun(tiny_config, dataset, tmp_path):
+def torchrun(module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m module args`` in two processes under torchrun, on a free local port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(port), "-m", "lightsep.cli", "train", "--config", str(tiny_config), "--data", str(dataset),
-               "--run-dir", str(tmp_path / "ddp"), "--max-iterations", "8", "--quiet"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-2000:]
+               "--master_port", str(port), "-m", module, *args]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_two_processes_with_torchrun(tiny_config, dataset, tmp_path):
+    result = torchrun("lightsep.cli", "train", "--config", str(tiny_config), "--data", str(dataset),
+                      "--run-dir", str(tmp_path / "ddp"), "--max-iterations", "8", "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr  # whole: the first line tells
     assert result.stdout.count("tiny-test: stopped at iteration 8") == 1  # only rank 0 reports
     best = torch.load(tmp_path / "ddp" / "best.pt", weights_only=True)
     assert best["metadata"]["world_size"] == 2
@@ -189,6 +195,19 @@ def test_two_processes_with_torchrun(tiny_config, dataset, tmp_path):
     # two epochs of 4 iterations: the cap stops training at once, so the second epoch's
     # validation is left for a resumed run
     assert state["progress"]["step"] == 8 and len(state["progress"]["history"]) == 1
+
+
+def test_processes_hold_the_same_model_after_the_switch_to_fine_tuning(tiny_config, dataset, tmp_path):
+    # the main phase ends right after a validation that rewrote best.pt; every process must
+    # fine-tune from that file's weights, not from an older copy of it
+    result = torchrun("ddp_probe", "train", "--config", str(tiny_config), "--data", str(dataset),
+                      "--run-dir", str(tmp_path / "ddp"), "--set", "training.main.max_epochs=2",
+                      "--set", "training.finetune.max_epochs=1", "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    state = read_state(tmp_path / "ddp" / "state.pt")
+    assert state["progress"]["finished"] and state["progress"]["finetune_from_step"] >= 0
+    hashes = [(tmp_path / f"parameters-rank{rank}.sha256").read_text() for rank in (0, 1)]
+    assert hashes[0] == hashes[1]
 
 
 def test_resume_refuses_another_configuration(tiny_config, dataset, tmp_path, capsys):

@@ -7,12 +7,16 @@ Every error caused by the user's input is reported as one line on stderr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 
-from .errors import LightsepError
+from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
@@ -407,18 +411,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGHUP end the command the way Ctrl-C does: outputs in progress are
+    removed on the way out (only in the main thread, where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"lightsep: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns its exit status (``lightsep.errors``: 0 done, 1 problems
+    found by check-data, 2 a usage or input error, 3 an internal error, 128 + N for signal
+    N)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    show_warning = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
-        return args.func(args)
+        with _signals_interrupt():
+            return args.func(args)
     except LightsepError as exc:
         print(f"lightsep: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    except OSError as exc:  # the system refused: a full disk, a read-only folder, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"lightsep: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Interrupted as exc:
+        print(f"lightsep: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("lightsep: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("LIGHTSEP_DEBUG"):
+            raise
+        text = (str(exc).strip().splitlines() or [""])[0]
+        print(f"lightsep: internal error: {type(exc).__name__}: {text} (LIGHTSEP_DEBUG=1 shows the traceback; "
+              "please report it)", file=sys.stderr)  # fmt: skip
+        return EXIT_INTERNAL
+    finally:
+        warnings.showwarning = show_warning
+
+
+def run() -> None:
+    """The console entry point."""
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # a process of a torchrun job: leave without Python's shutdown, where the process
+        # group's threads can still be releasing the last collective's buffers and abort the
+        # process ("terminate called without an active exception")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

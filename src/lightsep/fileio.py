@@ -1,12 +1,31 @@
-"""Writing files so that a crash never leaves a half-written file under the final name."""
+"""Writing outputs so that nothing the user had is lost and nothing half-written is left.
+
+Every file lightsep writes goes through :class:`OutputSet`: each output is written to a
+temporary name in its own folder (``.<stem>.partial-<pid>-<random><ext>``), and when the whole
+job succeeded every temporary is fsynced and then all are renamed into place together, with
+SIGINT, SIGTERM and SIGHUP held back during the renames. When the job fails or is
+interrupted, the temporaries are removed, the folders the job created are removed again if
+they stayed empty, and files already under the final names are untouched.
+
+A process killed with SIGKILL cannot clean up after itself: its temporaries carry its process
+id, and the next :class:`OutputSet` that writes into the same folder removes those whose
+process is gone (:func:`remove_stale_partials`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from .errors import OutputError, OutputExistsError
+
+_PARTIAL = re.compile(r"^\..*\.partial-(\d+)-")
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def _umask() -> int:
@@ -15,31 +34,174 @@ def _umask() -> int:
     return mask
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries in ``folder`` left by lightsep processes that no longer run
+    (killed with SIGKILL, or by a power cut); returns what was removed. Temporaries of
+    running processes are kept."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _PARTIAL.match(entry.name)
+            if match and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        for child in os.scandir(entry.path):
+                            os.unlink(child.path)
+                        os.rmdir(entry.path)
+                    else:
+                        os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike], force: bool, option: str = "--force") -> None:
+    """Raise :class:`OutputExistsError` for the first of ``paths`` that exists, unless
+    ``force``; a folder is never replaced by a file, even with ``force``."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            raise OutputExistsError(f"{path}: is a folder; give a file name")
+        if path.exists() and not force:
+            raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class OutputSet:
+    """A set of output files committed together: all renamed into place, or none.
+
+    ``with OutputSet() as outputs: tmp = outputs.path(final)`` gives a temporary path for
+    each final path; write to it. On leaving the block without an exception every file is
+    committed; on an exception (``KeyboardInterrupt`` and the signals above included) every
+    temporary is removed. :meth:`commit` and :meth:`abort` can also be called directly.
+    """
+
+    def __init__(self) -> None:
+        self._files: list[tuple[Path, Path]] = []  # (temporary, final)
+        self._created: list[Path] = []  # folders this set made, outermost first
+        self._cleaned: set[Path] = set()
+        self.done = False
+
+    def __enter__(self) -> OutputSet:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def _make_folder(self, folder: Path) -> None:
+        missing = []
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            raise OutputError(f"{probe}: is a file, not a folder; cannot write {folder}")
+        for made in reversed(missing):
+            try:
+                made.mkdir()
+            except FileExistsError:
+                if not made.is_dir():
+                    raise OutputError(f"{made}: is a file, not a folder") from None
+                continue
+            except OSError as exc:
+                raise OutputError(f"{made}: cannot create the folder ({_reason(exc)})") from None
+            self._created.append(made)
+
+    def path(self, final: str | os.PathLike, suffix: str | None = None) -> Path:
+        """A new temporary path in ``final``'s folder, renamed onto ``final`` at commit.
+
+        Its name starts with a dot and ends with ``suffix`` (default: ``final``'s own
+        extension), so writers that pick a format from the extension see the right one.
+        """
+        if self.done:
+            raise RuntimeError("this OutputSet is already committed or aborted")
+        final = Path(final)
+        if final.is_dir():
+            raise OutputError(f"{final}: is a folder; cannot write a file there")
+        folder = final.parent
+        self._make_folder(folder)
+        if folder not in self._cleaned:
+            remove_stale_partials(folder)
+            self._cleaned.add(folder)
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{final.stem}.partial-{os.getpid()}-",
+                                        suffix=final.suffix if suffix is None else suffix, dir=folder)  # fmt: skip
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot write there ({_reason(exc)})") from None
+        os.close(fd)
+        tmp = Path(name)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode a plain open() would
+        self._files.append((tmp, final))
+        return tmp
+
+    def commit(self) -> list[Path]:
+        """fsync every temporary, then rename them all into place; on any failure before the
+        renames, nothing is renamed and every temporary is removed."""
+        if self.done:
+            return [final for _, final in self._files]
+        try:
+            for tmp, final in self._files:
+                try:
+                    with open(tmp, "rb+") as handle:
+                        os.fsync(handle.fileno())
+                except OSError as exc:
+                    raise OutputError(f"{final}: cannot write ({_reason(exc)})") from None
+        except BaseException:
+            self.abort()
+            raise
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+        try:
+            for tmp, final in self._files:
+                os.replace(tmp, final)
+            for folder in {final.parent for _, final in self._files}:
+                _fsync_folder(folder)
+        finally:
+            self.done = True
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return [final for _, final in self._files]
+
+    def abort(self) -> None:
+        """Remove every temporary, and the folders this set created if they are empty."""
+        if self.done:
+            return
+        self.done = True
+        for tmp, _ in self._files:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; on success it is fsynced and renamed onto
-    ``path`` (atomic on POSIX), on failure it is removed and ``path`` is left untouched.
-
-    The temporary name starts with a dot and ends with ``suffix`` (default: ``path``'s own
-    extension), so writers that pick a format from the extension still see the right one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.partial-", suffix=path.suffix if suffix is None else suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode a plain open() would
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+    ``path`` (atomic on POSIX), on failure it is removed and ``path`` is left untouched: an
+    :class:`OutputSet` of one file."""
+    with OutputSet() as outputs:
+        yield outputs.path(path, suffix)

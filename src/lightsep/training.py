@@ -362,6 +362,7 @@ class Trainer:
     def validate(self) -> float:
         """MSE over every source sample of the whole validation tracks (zero padding excluded)."""
         self.model.eval()
+        self._broadcast_model(buffers_only=True)  # normalisation statistics: rank 0's, which best.pt gets
         data = self.validation_data
         indices = list(range(self.world.rank, len(data), self.world.size))
         loader = DataLoader(torch.utils.data.Subset(data, indices), batch_size=16, num_workers=0)
@@ -456,11 +457,14 @@ class Trainer:
         p = self.progress
         if p.phase == "main" and self.config.training.finetune.enabled:
             best = self.run_dir / "best.pt"
-            if self.world.main and not best.exists():
-                raise LightsepError("the first phase ended without a validation result; nothing to fine-tune")
-            if best.exists():
+            if self.world.main:
+                if not best.exists():
+                    raise LightsepError("the first phase ended without a validation result; nothing to fine-tune")
                 state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
                 self.model.load_state_dict(state)
+            # only rank 0 reads best.pt (it is also the only writer, so it never reads a file
+            # being replaced); the others receive its weights
+            self._broadcast_model()
             p.phase, p.epoch, p.iteration, p.bad_epochs = "finetune", 0, 0, 0
             p.finetune_from_step = p.best_step
             p.phase_started_seconds = p.seconds
@@ -468,6 +472,15 @@ class Trainer:
         else:
             p.finished = True
         self.save_state()
+
+    def _broadcast_model(self, buffers_only: bool = False) -> None:
+        """Give every process rank 0's parameters and buffers, or only its buffers (a no-op
+        on one process). DistributedDataParallel keeps the parameters equal while training,
+        but each process's forward passes update its own normalisation statistics."""
+        if self.world.size > 1:
+            tensors = self.model.buffers() if buffers_only else self.model.state_dict().values()
+            for tensor in tensors:
+                dist.broadcast(tensor, src=0)
 
     def _phase_over(self, phase) -> bool:
         """Disabled, out of patience, out of epochs or out of time."""
@@ -529,9 +542,13 @@ def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) 
         trainer = Trainer(config, world, progress_bar)
         if resume:
             trainer.load_state()
+            trainer._broadcast_model()
         elif world.main and trainer.state_path.exists():
             raise LightsepError(f"{trainer.run_dir} already holds a run; add --resume to continue it or choose another --run-dir")
-        return trainer.fit()
+        progress = trainer.fit()
+        if world.size > 1:
+            dist.barrier()  # every process is past its last collective before any leaves
+        return progress
     finally:
         if world.size > 1 and dist.is_initialized():
             dist.destroy_process_group()
