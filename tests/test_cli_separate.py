@@ -60,7 +60,7 @@ def test_existing_outputs_need_force(inputs, tmp_path, capsys):
     assert main(["separate", src, "-m", "tiny", "-o", str(tmp_path), "--quiet"]) == 0
     target = tmp_path / "tiny" / "mono48" / "vocals.wav"
     before = target.read_bytes()
-    assert main(["separate", src, "-m", "tiny", "-o", str(tmp_path), "--quiet"]) == 1
+    assert main(["separate", src, "-m", "tiny", "-o", str(tmp_path), "--quiet"]) == 2
     assert "exists; use --force" in capsys.readouterr().err
     assert target.read_bytes() == before
     assert main(["separate", src, "-m", "tiny", "-o", str(tmp_path), "--quiet", "--force"]) == 0
@@ -72,7 +72,7 @@ def test_bad_inputs_are_reported_and_the_others_still_separated(inputs, tmp_path
     args = [str(tmp_path / "missing.wav"), str(tmp_path / "empty.wav"), str(tmp_path / "corrupt.flac"), str(inputs["six22.wav"])]
     result = subprocess.run([sys.executable, "-m", "lightsep.cli", "separate", *args, "-m", "tiny", "-o", str(tmp_path / "o"), "--quiet"],
                             capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 4 and "Traceback" not in result.stderr
     assert "missing.wav: no such file" in lines[0] and "empty.wav: empty file" in lines[1]
@@ -85,11 +85,13 @@ def test_bad_options(inputs, tmp_path, capsys):
     src = str(inputs["stereo44.wav"])
     assert main(["separate", src, "-m", "nope", "-o", str(tmp_path)]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
-    assert main(["separate", src, "-m", "tiny", "--two-stems", "drums", "-o", str(tmp_path), "--quiet"]) == 1
+    assert main(["separate", src, "-m", "tiny", "--two-stems", "drums", "-o", str(tmp_path), "--quiet"]) == 2
     assert "--two-stems drums" in capsys.readouterr().err
     assert main(["separate", src, "-m", "tiny", "--format", "flac", "--bit-depth", "32", "-o", str(tmp_path)]) == 2
-    with pytest.raises(SystemExit):
+    assert "only for --format wav" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
         main(["separate", src, "--format", "ogg"])
+    assert exit.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_parallel_jobs(inputs, tmp_path):

@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import soundfile as sf
 import soxr
 
 from .errors import LightsepError
-from .fileio import atomic_path
+from .fileio import OutputSet, atomic_path
 
 SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
 FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".m4b", ".mov", ".opus", ".webm", ".mka", ".wma"}
@@ -42,6 +44,10 @@ class AudioInfo:
     channels: int
     frames: int
     streams: int = 1
+    exact: bool = False
+    """``frames`` is the decoder's count, not an estimate from the stream's duration."""
+    header_frames: int | None = None
+    """The frames a WAV file's header announces, when more than it holds (a truncated file)."""
 
     @property
     def duration(self) -> float:
@@ -97,16 +103,76 @@ def audio_info(path: str | os.PathLike, stream: int = 0) -> AudioInfo:
     _check_readable(path)
     if not _uses_ffmpeg(path) and stream == 0:
         try:
-            info = sf.info(str(path))
+            with _decoder_messages_hidden():
+                info = sf.info(str(path))
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{path}: cannot read audio ({_first_line(exc)})") from None
+            raise AudioError(f"{path}: cannot read audio ({_soundfile_reason(exc, path)})") from None
         if info.frames <= 0:
             raise AudioError(f"{path}: no audio samples in file")
-        return AudioInfo(info.samplerate, info.channels, info.frames)
+        if info.samplerate <= 0 or info.channels <= 0:
+            raise AudioError(f"{path}: invalid header ({info.samplerate} Hz, {info.channels} channel(s))")
+        announced = _wav_announced_frames(path) if _extension(path) == ".wav" else None
+        header_frames = announced if announced is not None and announced > info.frames else None
+        return AudioInfo(info.samplerate, info.channels, info.frames, exact=True, header_frames=header_frames)
     streams = _ffprobe_streams(path)
     if stream >= len(streams):
         raise AudioError(f"{path}: has {len(streams)} audio stream(s), stream {stream} requested")
     return streams[stream]
+
+
+@contextlib.contextmanager
+def _decoder_messages_hidden():
+    """Hide what C decoders print on the process's stderr (libsndfile's mpg123 prints
+    'Note: Illegal Audio-MPEG-Header' and the like for a damaged or foreign file): the
+    reason reaches the user once, in lightsep's own error line."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _soundfile_reason(exc: Exception, path: Path) -> str:
+    reason = _first_line(exc)
+    if "does not exist or is not a regular file" in reason or "unknown format" in reason.lower():
+        # libsndfile's words when no decoder recognises the bytes; the file does exist
+        return f"not a valid {_extension(path).lstrip('.') or 'audio'} file, or an encoding libsndfile cannot decode"
+    return reason
+
+
+def _wav_announced_frames(path: Path) -> int | None:
+    """The frames a RIFF/WAVE header's ``data`` chunk announces (``None`` if unknown, or
+    for a header written as 'until the end of the file')."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind == b"fmt ":
+                    fmt = handle.read(size + size % 2)
+                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                elif kind == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size // block_align
+                else:
+                    handle.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        return None
 
 
 def _ffprobe_streams(path: Path) -> list[AudioInfo]:
@@ -150,9 +216,10 @@ def read_audio(
         audio, rate = _read_ffmpeg(path, stream)
     else:
         try:
-            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            with _decoder_messages_hidden():
+                data, rate = sf.read(str(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"{path}: cannot read audio ({_first_line(exc)})") from None
+            raise AudioError(f"{path}: cannot read audio ({_soundfile_reason(exc, path)})") from None
         audio = np.ascontiguousarray(data.T)
     if audio.shape[-1] == 0:
         raise AudioError(f"{path}: no audio samples in file")
@@ -337,10 +404,16 @@ def iter_audio_blocks(path: str | os.PathLike, block_frames: int = 65536, stream
 
 class AudioWriter:
     """Write audio block by block to a temporary name, renamed onto ``path`` by
-    :meth:`commit` (or removed by :meth:`abort`): ``write((channels, n))``."""
+    :meth:`commit` (or removed by :meth:`abort`): ``write((channels, n))``.
+
+    With ``outputs`` (an :class:`~lightsep.fileio.OutputSet`), the file joins that set and is
+    renamed into place with the others when the set commits; :meth:`close` then only closes
+    it. Samples beyond [-1, 1] are clipped for the integer formats and counted in
+    ``clipped``.
+    """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, format: str | None = None,
-                 bit_depth: int = 16):  # fmt: skip
+                 bit_depth: int = 16, outputs: OutputSet | None = None):  # fmt: skip
         self.path = Path(path)
         format = (format or _extension(self.path).lstrip(".")).lower()
         if format not in WRITE_FORMATS:
@@ -348,43 +421,74 @@ class AudioWriter:
         if bit_depth not in BIT_DEPTHS or (format == "flac" and bit_depth == 32):
             raise AudioError(f"{path}: bit depth {bit_depth} is not available for {format}")
         self.clip = not (format == "wav" and bit_depth == 32)
+        self.clipped = 0
         subtype = "MPEG_LAYER_III" if format == "mp3" else _SUBTYPES[(format, bit_depth)]
-        self._context = atomic_path(self.path, suffix="." + format)
-        self._tmp = self._context.__enter__()
+        self._own = outputs is None
+        self._outputs = OutputSet() if outputs is None else outputs
+        self._handle = None
+        tmp = self._outputs.path(self.path, suffix="." + format)
         try:
-            self._handle = sf.SoundFile(str(self._tmp), "w", sample_rate, channels, subtype=subtype, format=format.upper())
+            self._handle = sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype=subtype, format=format.upper())
         except (sf.LibsndfileError, RuntimeError) as exc:
-            self._context.__exit__(type(exc), exc, None)
+            if self._own:
+                self._outputs.abort()
             raise AudioError(f"{path}: cannot write audio ({_first_line(exc)})") from None
 
     def write(self, block: np.ndarray) -> None:
         data = np.asarray(block, dtype=np.float32).T
-        self._handle.write(np.clip(data, -1.0, 1.0) if self.clip else data)
+        if self.clip:
+            over = np.abs(data) > 1.0
+            if over.any():
+                self.clipped += int(np.count_nonzero(over))
+                data = np.clip(data, -1.0, 1.0)
+        try:
+            self._handle.write(data)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudioError(f"{self.path}: cannot write audio ({_first_line(exc)})") from None
+
+    def close(self) -> None:
+        """Finish the file (its temporary); raises :class:`AudioError` if that fails."""
+        if self._handle is not None and not self._handle.closed:
+            try:
+                self._handle.close()
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise AudioError(f"{self.path}: cannot write audio ({_first_line(exc)})") from None
 
     def commit(self) -> Path:
-        self._handle.close()
-        self._context.__exit__(None, None, None)
+        self.close()
+        if self._own:
+            self._outputs.commit()
         return self.path
 
     def abort(self) -> None:
-        self._handle.close()
-        error = RuntimeError("aborted")
-        with contextlib.suppress(RuntimeError):
-            self._context.__exit__(RuntimeError, error, None)
+        with contextlib.suppress(AudioError):
+            self.close()
+        if self._own:
+            self._outputs.abort()
 
 
 @contextlib.contextmanager
 def stem_writers(paths: dict[str, Path], sample_rate: int, channels: int, format: str | None = None, bit_depth: int = 16):
-    """One :class:`AudioWriter` per stem, as a dict: all committed when the block exits
-    normally, all aborted (earlier files left untouched) when it raises."""
+    """One :class:`AudioWriter` per stem, as a dict, in one :class:`~lightsep.fileio.OutputSet`:
+    all renamed into place together when the block exits normally, none when it raises
+    (earlier files under the final names are left untouched). Clipped samples are reported
+    as one warning per stem."""
+    outputs = OutputSet()
     writers: dict[str, AudioWriter] = {}
     try:
         for name, path in paths.items():
-            writers[name] = AudioWriter(path, sample_rate, channels, format, bit_depth)
+            writers[name] = AudioWriter(path, sample_rate, channels, format, bit_depth, outputs)
         yield writers
+        for writer in writers.values():
+            writer.close()
     except BaseException:
         for writer in writers.values():
-            writer.abort()
+            with contextlib.suppress(AudioError):
+                writer.close()
+        outputs.abort()
         raise
+    outputs.commit()
     for writer in writers.values():
-        writer.commit()
+        if writer.clipped:
+            warnings.warn(f"{writer.path}: {writer.clipped} sample(s) beyond full scale were clipped "
+                          "(--bit-depth 32 writes float WAV, which keeps them)", stacklevel=3)  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError, UnknownModelError
+from .errors import CheckpointError, LightsepError
 from .fileio import atomic_path
 from .models.base import SeparationModel
 from .models.registry import build_from_arguments
@@ -71,8 +71,22 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise CheckpointError(f"{path}: malformed lightsep checkpoint (missing {', '.join(missing)})")
-    if data["version"] > VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {data['version']} is newer than this lightsep ({VERSION})")
+    version = data["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: malformed lightsep checkpoint (version {version!r} is not a positive integer)")
+    if version > VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {version} is newer than this lightsep ({VERSION})")
+    kinds = {"model_name": str, "model_class": str, "model_args": dict, "state_dict": dict}
+    for key, kind in kinds.items():
+        if not isinstance(data[key], kind):
+            raise CheckpointError(f"{path}: malformed lightsep checkpoint ({key} is a {type(data[key]).__name__})")
+    for key, value in data["state_dict"].items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: malformed lightsep checkpoint (weight {key!r} is not a tensor)")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{path}: weight {key!r} holds NaN or infinite values")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise CheckpointError(f"{path}: malformed lightsep checkpoint (metadata is not a table)")
     return data
 
 
@@ -82,10 +96,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     data = read_checkpoint(path)
     try:
         model = build_from_arguments(data["model_class"], dict(data["model_args"]), data["model_name"])
-    except UnknownModelError as exc:
+    except LightsepError as exc:  # an unknown class, arguments out of bounds
         raise CheckpointError(f"{path}: {exc}") from None
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: invalid model arguments ({exc})") from None
     try:
         model.load_state_dict(data["state_dict"])
     except RuntimeError as exc:

@@ -16,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 
-from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError
+from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
@@ -109,7 +109,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _check_data(args: argparse.Namespace) -> int:
     from .data.check import check_data
 
-    report = check_data(args.root)
+    report = check_data(args.root, content=not args.headers_only)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -149,7 +149,7 @@ def _train(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from .plotting import plot_run
 
-    print(plot_run(args.run_dir, args.output))
+    print(plot_run(args.run_dir, args.output, args.force))
     return 0
 
 
@@ -166,61 +166,75 @@ def _separate_worker_init(options: dict) -> None:
 
 
 def _separate_one(path: str, out: str, fmt: str, bit_depth: int, two_stems: str | None, force: bool, progress: bool):
+    """``(folder, None, None)`` on success, else ``(None, message, exit status)``: an input
+    error (status 2) or a bug (status 3) fails this input alone."""
     from .files import separate_file_to_dir
 
     try:
-        plan = separate_file_to_dir(_WORKER["separator"], path, out, fmt, bit_depth, two_stems, force, progress)
-        return str(plan.folder), None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plan = separate_file_to_dir(_WORKER["separator"], path, out, fmt, bit_depth, two_stems, force, progress)
+        return str(plan.folder), [str(w.message) for w in caught], None
     except LightsepError as exc:
-        return None, str(exc)
+        return None, str(exc), EXIT_INPUT
+    except OSError as exc:
+        return None, f"{exc.filename or path}: {exc.strerror or exc}", EXIT_INPUT
+    except Exception as exc:  # a bug: this input fails, the others go on
+        if os.environ.get("LIGHTSEP_DEBUG"):
+            raise
+        return None, f"{path}: internal error: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}", EXIT_INTERNAL
 
 
 def _separate(args: argparse.Namespace) -> int:
-    import warnings
+    from .fileio import check_output_folder
+    from .files import output_clashes
+    from .workers import map_in_processes
 
     if args.bit_depth == 32 and args.format != "wav":
         raise LightsepError("--bit-depth 32 (float) is only for --format wav")
     options = dict(model=args.model, device=args.device, overlap=args.overlap, backend=args.backend,
-                   batch_size=args.batch_size)  # fmt: skip
-    jobs = min(args.jobs, len(args.inputs))
+                   batch_size=args.batch_size, nan_to_zero=args.nan_to_zero)  # fmt: skip
+    check_output_folder(args.out)
+    clashes = output_clashes(args.inputs)
+    todo = [p for i, p in enumerate(args.inputs) if i not in clashes]
+    jobs = max(1, min(args.jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    failures = 0
+    work = [(p, args.out, args.format, args.bit_depth, args.two_stems, args.force, not args.quiet and jobs == 1) for p in todo]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.quiet else "default")
         if jobs == 1:
             _separate_worker_init({**options, "threads": threads})
-            results = (_separate_one(p, args.out, args.format, args.bit_depth, args.two_stems, args.force, not args.quiet)
-                       for p in args.inputs)  # fmt: skip
-            results = zip(args.inputs, results)
+            results = (_separate_one(*w) for w in work)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn, not fork: a child forked after the parent used OpenMP can hang in its first
-            # parallel region (libgomp is not fork-safe)
-            pool = ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"), _separate_worker_init,
-                                       ({**options, "threads": threads},))  # fmt: skip
-            futures = [pool.submit(_separate_one, p, args.out, args.format, args.bit_depth, args.two_stems, args.force, False)
-                       for p in args.inputs]  # fmt: skip
-            results = zip(args.inputs, (f.result() for f in futures))
-        for path, (folder, error) in results:
-            if error is None:
-                print(f"{path} -> {folder}")
+            results = map_in_processes(_separate_one, work, jobs, _separate_worker_init, ({**options, "threads": threads},))
+        statuses = []
+        for i, path in enumerate(args.inputs):  # reported as they finish, in the inputs' order
+            folder, messages, status = (None, clashes[i], EXIT_INPUT) if i in clashes else next(results)
+            if status is None:
+                if not args.quiet:
+                    for message in messages:
+                        print(f"lightsep: warning: {message}", file=sys.stderr)
+                print(f"{path} -> {folder}", flush=True)
             else:
-                failures += 1
-                print(f"lightsep: error: {error}", file=sys.stderr)
-        if jobs > 1:
-            pool.shutdown()
-    if failures:
-        print(f"lightsep: {failures} of {len(args.inputs)} input(s) failed", file=sys.stderr)
-        return 1
+                statuses.append(status)
+                print(f"lightsep: error: {messages}", file=sys.stderr, flush=True)
+    if statuses:
+        if len(args.inputs) > 1:
+            print(f"lightsep: {len(statuses)} of {len(args.inputs)} input(s) failed", file=sys.stderr)
+        return max(statuses)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .export import export_onnx
+    from .fileio import refuse_existing
     from .separator import resolve_model
 
+    refuse_existing([args.output], args.force)
+    if Path(args.output).exists() and Path(args.model).exists() and Path(args.output).samefile(args.model):
+        raise OutputExistsError(f"{args.output}: is the model being exported; give another output name")
     model = resolve_model(args.model)
     path = export_onnx(model, args.output, int8=args.int8)
     print(f"{path}: {model.name}, mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
@@ -232,11 +246,14 @@ def _export(args: argparse.Namespace) -> int:
 def _stream(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .fileio import check_output_folder
     from .separator import Separator
     from .stream_cli import run_stream
 
-    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads)
-    report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels, args.dtype)
+    check_output_folder(args.out)
+    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero)
+    report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
+                        args.dtype, args.force)  # fmt: skip
     print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
           f"with {separator.name}")  # fmt: skip
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
@@ -264,7 +281,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    path, plots = write_report(args.results, args.output)
+    path, plots = write_report(args.results, args.output, args.force)
     print(path)
     for plot in plots:
         print(plot)
@@ -278,8 +295,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line on stderr (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lightsep", description="Lightweight, low-latency music source separation.")
+    parser = _Parser(prog="lightsep", description="Lightweight, low-latency music source separation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="the paper's Table 2 for every named model")
@@ -299,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("out_dir", metavar="OUT_DIR")
     synth.add_argument("--songs", type=_positive_int, default=10, help="number of songs (default 10)")
-    synth.add_argument("--seconds", type=float, default=30.0, help="length of each song (default 30)")
-    synth.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    synth.add_argument("--seconds", type=_positive_float, default=30.0, help="length of each song (default 30)")
+    synth.add_argument("--seed", type=_non_negative_int, default=0, help="corpus seed (default 0)")
     synth.add_argument("--test-fraction", type=float, default=0.2, help="share of songs in test/ (default 0.2)")
     synth.add_argument("--jobs", type=_positive_int, default=None, help="parallel renders (default: CPU count)")
     synth.add_argument("--soundfont", default=None, help="a GM soundfont (default: FluidR3_GM.sf2)")
@@ -311,11 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
         "check-data",
         help="detect a dataset's layout and list its tracks and problems",
         description="Detect the layout of ROOT (MUSDB18, MUSDB18-HQ, CCMixter or a lightsep corpus), "
-        "list each track's stems, duration, sample rate and channels, and every problem. "
+        "list each track's stems, duration, sample rate and channels, and every problem (NaN samples "
+        "and a mixture that is not the sum of its stems included). "
         "Exits with status 1 when a problem was found.",
     )
     check.add_argument("root", metavar="ROOT")
     check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument("--headers-only", action="store_true",
+                       help="check the files' headers only, without decoding the samples (NaN values, mixture = sum of stems)")
     check.set_defaults(func=_check_data)
 
     train = sub.add_parser(
@@ -327,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="dataset root (sets data.root)")
     train.add_argument("--ccmixter", help="CCMixter root added to the training tracks (sets data.ccmixter)")
     train.add_argument("--run-dir", help="where the run's files go (sets run.dir; default runs/<name>)")
-    train.add_argument("--max-iterations", type=int, help="stop after this many iterations in all (resumable)")
+    train.add_argument("--max-iterations", type=_non_negative_int, help="stop after this many iterations in all (resumable)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any key, e.g. training.main.lr=1e-4")
     train.add_argument("--resume", action="store_true", help="continue the run in the run folder")
     train.add_argument("--print-config", action="store_true", help="print the resolved configuration as JSON and exit")
@@ -353,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--batch-size", type=_positive_int, default=16, help="segments per forward pass (default 16)")
     sep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="files separated in parallel (default 1)")
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    sep.add_argument("--nan-to-zero", action="store_true",
+                     help="replace NaN and infinite samples with silence (default: refuse such a file)")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     sep.set_defaults(func=_separate)
 
@@ -365,13 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("input", metavar="INPUT", help="an audio file, or - for raw PCM on stdin")
     stream.add_argument("-o", "--out", default="streamed", help="output folder (default: streamed)")
     stream.add_argument("-m", "--model", default="proposed-2stem-lowlatency", help="model (default: proposed-2stem-lowlatency)")
-    stream.add_argument("--block-ms", type=float, default=20.0, help="block length in milliseconds (default 20)")
+    stream.add_argument("--block-ms", type=_positive_float, default=20.0, help="block length in milliseconds (default 20)")
     stream.add_argument("--overlap", type=float, default=0.5)
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
-    stream.add_argument("--rate", type=int, default=44100, help="raw PCM: sample rate (default 44100)")
-    stream.add_argument("--channels", type=int, default=2, help="raw PCM: channels (default 2)")
+    stream.add_argument("--rate", type=_positive_int, default=44100, help="raw PCM: sample rate (default 44100)")
+    stream.add_argument("--channels", type=_positive_int, default=2, help="raw PCM: channels (default 2)")
     stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
-    stream.add_argument("--threads", type=int, default=None, help="CPU threads")
+    stream.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
+    stream.add_argument("--force", action="store_true", help="overwrite existing stems in OUT")
+    stream.add_argument("--nan-to-zero", action="store_true",
+                        help="replace NaN and infinite samples with silence (default: stop at the first)")
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(
@@ -396,17 +442,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="lay out evaluation results as the paper's tables (Markdown + box plots)")
     rep.add_argument("results", nargs="+", metavar="RESULT_DIR")
     rep.add_argument("-o", "--output", default="report.md")
+    rep.add_argument("--force", action="store_true", help="overwrite the report and its plots if they exist")
     rep.set_defaults(func=_report)
 
     export = sub.add_parser("export", help="export a model to ONNX (dynamic batch)")
     export.add_argument("model", metavar="MODEL", help="model name or checkpoint")
     export.add_argument("output", metavar="OUT.onnx")
     export.add_argument("--int8", action="store_true", help="quantise the weights to int8 (ONNX Runtime dynamic quantisation)")
+    export.add_argument("--force", action="store_true", help="overwrite OUT.onnx if it exists")
     export.set_defaults(func=_export)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
     plot.add_argument("run_dir", metavar="RUN_DIR")
     plot.add_argument("-o", "--output", help="the PNG to write (default RUN_DIR/loss.png)")
+    plot.add_argument("--force", action="store_true", help="overwrite the PNG if it exists")
     plot.set_defaults(func=_plot)
     return parser
 

@@ -7,6 +7,7 @@ Every key is checked. An unknown key or a value of the wrong type raises
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -162,25 +163,44 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     return config
 
 
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
 def _check(config: TrainConfig) -> None:
-    from .models.registry import PRESETS
+    """Bounds on every value, before anything is built or allocated."""
+    from .models.registry import PRESETS, check_model_arguments
 
     if config.model.name not in PRESETS:
         raise ConfigError(f"model.name: unknown model {config.model.name!r}; known: {', '.join(PRESETS)}")
-    if config.data.split not in ("paper", "musdb"):
-        raise ConfigError(f"data.split must be 'paper' or 'musdb', got {config.data.split!r}")
-    if len(config.training.betas) != 2:
-        raise ConfigError("training.betas must be two numbers")
+    try:
+        check_model_arguments(config.model.name, config.model.args)
+    except LightsepError as exc:
+        raise ConfigError(f"model.args: {exc}") from None
+    data, training, run = config.data, config.training, config.run
+    _require(data.split in ("paper", "musdb"), f"data.split must be 'paper' or 'musdb', got {data.split!r}")
+    _require(0 <= data.split_seed < 2**63, f"data.split_seed must be in [0, 2**63), got {data.split_seed}")
+    _require(math.isfinite(data.gain_min) and math.isfinite(data.gain_max) and 0 < data.gain_min <= data.gain_max <= 10,
+             "data.gain_min and data.gain_max must satisfy 0 < gain_min <= gain_max <= 10")  # fmt: skip
+    _require(0 <= data.workers <= 256, f"data.workers must be in [0, 256], got {data.workers}")
+    _require(data.max_valid_tracks >= 0, f"data.max_valid_tracks must be 0 or more, got {data.max_valid_tracks}")
+    _require(len(training.betas) == 2 and all(math.isfinite(b) and 0 <= b < 1 for b in training.betas),
+             f"training.betas must be two numbers in [0, 1), got {training.betas}")  # fmt: skip
+    _require(0 <= training.seed < 2**63, f"training.seed must be in [0, 2**63), got {training.seed}")
     for phase in ("main", "finetune"):
         section = getattr(config.training, phase)
-        if section.batch_size < 1 or section.lr <= 0 or section.patience < 1:
-            raise ConfigError(f"training.{phase}: batch_size and patience must be >= 1 and lr > 0")
-    if config.training.iterations_per_epoch < 1 or config.training.checkpoint_every < 1:
-        raise ConfigError("training.iterations_per_epoch and training.checkpoint_every must be >= 1")
-    if not 0 < config.data.gain_min <= config.data.gain_max:
-        raise ConfigError("data.gain_min and data.gain_max must satisfy 0 < gain_min <= gain_max")
-    if config.run.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"run.device must be auto, cpu or cuda, got {config.run.device!r}")
+        _require(math.isfinite(section.lr) and 0 < section.lr <= 1, f"training.{phase}.lr must be in (0, 1], got {section.lr}")
+        _require(1 <= section.batch_size <= 65536, f"training.{phase}.batch_size must be in [1, 65536], got {section.batch_size}")
+        _require(section.patience >= 1, f"training.{phase}.patience must be at least 1, got {section.patience}")
+        _require(section.max_epochs >= 0, f"training.{phase}.max_epochs must be 0 or more, got {section.max_epochs}")
+        _require(math.isfinite(section.max_seconds) and section.max_seconds >= 0,
+                 f"training.{phase}.max_seconds must be 0 or more, got {section.max_seconds}")  # fmt: skip
+    for key in ("iterations_per_epoch", "checkpoint_every", "log_every"):
+        _require(getattr(training, key) >= 1, f"training.{key} must be at least 1, got {getattr(training, key)}")
+    _require(training.max_iterations >= 0, f"training.max_iterations must be 0 or more, got {training.max_iterations}")
+    _require(run.device in ("auto", "cpu", "cuda"), f"run.device must be auto, cpu or cuda, got {run.device!r}")
+    _require(0 <= run.threads <= 1024, f"run.threads must be in [0, 1024], got {run.threads}")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
@@ -189,9 +209,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     for override in overrides or []:
         apply_override(data, override)
     return config_from_dict(data)

@@ -27,9 +27,8 @@ Reference estimators: ``mixture`` (every estimate is the mixture: the floor) and
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,8 @@ import torch
 
 from .data.tracks import Track, list_tracks
 from .errors import LightsepError
-from .fileio import atomic_path
+from .fileio import atomic_path, check_output_folder
+from .workers import map_in_processes
 
 METRICS = ("SDR", "SIR", "ISR", "SAR")
 FOUR = ("vocals", "drums", "bass", "other")
@@ -184,13 +184,19 @@ def _init_worker(model: str, overlap: float, threads: int, backend: str) -> None
     _WORKER["estimator"] = _make_estimator(model, overlap, backend)
 
 
-def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str:
-    references, rate = track_references(track)
-    estimates = estimate(_WORKER["estimator"], references, rate, downmix)
-    store = score_track(track.name, references, estimates, rate)
-    with atomic_path(out_file) as tmp:
-        tmp.write_text(store.json)
-    return track.name
+def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str | None:
+    """Score one track into ``out_file``; returns ``None``, or why the track failed (a bad
+    track fails alone: the others are still scored)."""
+    try:
+        references, rate = track_references(track)
+        estimates = estimate(_WORKER["estimator"], references, rate, downmix)
+        store = score_track(track.name, references, estimates, rate)
+        with atomic_path(out_file) as tmp:
+            tmp.write_text(store.json)
+    except (LightsepError, OSError) as exc:
+        text = str(exc) if isinstance(exc, LightsepError) else f"{exc.filename or out_file}: {exc.strerror or exc}"
+        return f"{track.name}: {text}"
+    return None
 
 
 def evaluate_dataset(
@@ -209,7 +215,7 @@ def evaluate_dataset(
     tracks already scored in ``out_dir`` are skipped. Returns the summary (also written
     to ``out_dir/summary.json``)."""
     _require_museval()
-    out_dir = Path(out_dir)
+    out_dir = check_output_folder(out_dir)
     chosen = [t for t in list_tracks(root, subset) if not tracks or t.name in tracks]
     if tracks:
         missing = sorted(set(tracks) - {t.name for t in chosen})
@@ -226,17 +232,19 @@ def evaluate_dataset(
         bar = tqdm(total=len(chosen), initial=len(chosen) - len(todo), unit="track", desc="evaluating")
     jobs = max(1, min(jobs, len(todo) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    # spawn, not fork: a worker forked after this process used OpenMP (building the estimator
-    # above does) can hang in its first parallel region, since libgomp is not fork-safe
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, spawn, _init_worker, (model, overlap, threads, backend)) as pool:
-        futures = [pool.submit(_evaluate_one, t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
-        for future in futures:
-            future.result()
-            if bar is not None:
-                bar.update(1)
+    work = [(t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
+    failures = []
+    for failure in map_in_processes(_evaluate_one, work, jobs, _init_worker, (model, overlap, threads, backend)):
+        if failure is not None:
+            failures.append(failure)
+            print(f"lightsep: error: {failure}", file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
+    if failures:
+        raise LightsepError(f"{len(failures)} of {len(chosen)} track(s) could not be scored (above); the others are "
+                            f"in {out_dir / subset}, and a rerun scores only what is missing")  # fmt: skip
     summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
     name = estimator if isinstance(estimator, str) else estimator.name
     summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,

@@ -80,6 +80,17 @@ def refuse_existing(paths: Iterable[str | os.PathLike], force: bool, option: str
             raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
 
 
+def check_output_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a path, unless a file (or a file above it) stands where it would be."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise OutputError(f"{probe}: is a file, not a folder" + (f"; cannot write into {folder}" if probe != folder else ""))
+    return folder
+
+
 def _fsync_folder(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -114,13 +125,12 @@ class OutputSet:
             self.abort()
 
     def _make_folder(self, folder: Path) -> None:
+        check_output_folder(folder)
         missing = []
         probe = folder
         while not probe.exists() and probe != probe.parent:
             missing.append(probe)
             probe = probe.parent
-        if probe.exists() and not probe.is_dir():
-            raise OutputError(f"{probe}: is a file, not a folder; cannot write {folder}")
         for made in reversed(missing):
             try:
                 made.mkdir()

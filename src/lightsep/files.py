@@ -9,6 +9,7 @@ to a temporary name and renamed into place only when the whole file succeeded.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import numpy as np
 
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
-from .separator import Separator
+from .fileio import refuse_existing
+from .separator import InvalidAudioError, Separator
 
 FORMATS = ("wav", "flac", "mp3")
 
@@ -70,18 +72,10 @@ def separate_file_to_dir(
     if fmt not in FORMATS:
         raise LightsepError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     plan = plan_outputs(separator, path, out_dir, fmt, two_stems)
-    existing = [p for p in plan.stems.values() if p.exists()]
-    if existing and not force:
-        raise LightsepError(f"{existing[0]} exists; use --force to overwrite")
+    refuse_existing(plan.stems.values(), force)
     info = audio_info(path)
     stream = separator.stream(info.sample_rate, info.channels)
     index = {name: i for i, name in enumerate(separator.sources)}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=info.frames or None, unit="sample", unit_scale=True, desc=plan.track, leave=False)
-
     def write(writers, separated: np.ndarray) -> None:
         if not separated.shape[-1]:
             return
@@ -93,10 +87,19 @@ def separate_file_to_dir(
             writers[two_stems].write(kept)
             writers[f"no_{two_stems}"].write(separated.sum(axis=0) - kept)
 
+    bar = None
     try:
         with stem_writers(plan.stems, info.sample_rate, info.channels, fmt, bit_depth) as writers:
+            if progress:  # once the outputs could be opened
+                from tqdm import tqdm
+
+                bar = tqdm(total=info.frames or None, unit="sample", unit_scale=True, desc=plan.track, leave=False)
             for block in iter_audio_blocks(path, max(1, int(block_seconds * info.sample_rate))):
-                write(writers, stream.push(block))
+                try:
+                    separated = stream.push(block)
+                except InvalidAudioError as exc:
+                    raise InvalidAudioError(f"{path}: {exc}") from None
+                write(writers, separated)
                 if bar is not None:
                     bar.update(block.shape[-1])
             write(writers, stream.flush())
@@ -105,4 +108,26 @@ def separate_file_to_dir(
     finally:
         if bar is not None:
             bar.close()
+    announced = info.header_frames or (info.frames if info.exact else 0)
+    if stream.received < announced:
+        warnings.warn(f"{path}: its header announces {announced / info.sample_rate:.2f} s but only "
+                      f"{stream.received / info.sample_rate:.2f} s could be read (a truncated file?); "
+                      "the stems have the length read", stacklevel=2)  # fmt: skip
+    if stream.replaced:
+        warnings.warn(f"{path}: {stream.replaced} NaN or infinite sample(s) replaced with silence", stacklevel=2)
     return plan
+
+
+def output_clashes(paths: list[str | os.PathLike]) -> dict[int, str]:
+    """For inputs whose stems would go to the same folder as an earlier input's (two files
+    with one track name, or one file given twice): ``{index: reason}``."""
+    first: dict[str, str] = {}
+    clashes = {}
+    for i, path in enumerate(paths):
+        name = track_name(Path(path))
+        if name in first:
+            clashes[i] = (f"{path}: its stems would go to the same folder as those of {first[name]} (track name "
+                          f"{name!r}); separate it on its own with another --out")  # fmt: skip
+        else:
+            first[name] = str(path)
+    return clashes

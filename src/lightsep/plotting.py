@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LightsepError
-from .fileio import atomic_path
+from .fileio import atomic_path, refuse_existing
 
 
 def read_log(run_dir: str | os.PathLike) -> list[dict[str, str]]:
@@ -35,12 +35,13 @@ def _pyplot():
     return plt
 
 
-def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Plot training loss (per logging window) and validation loss (per epoch) against the
     step, on a log scale, with the start of fine-tuning marked. Returns the PNG's path."""
     plt = _pyplot()
     rows = read_log(run_dir)
     out = Path(out) if out else Path(run_dir) / "loss.png"
+    refuse_existing([out], force)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for kind, style in (("train", dict(color="tab:blue", alpha=0.6, lw=1)), ("valid", dict(color="tab:red", marker="o", lw=2))):
         points = [(int(r["step"]), float(r["loss"])) for r in rows if r["kind"] == kind]

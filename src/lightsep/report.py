@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import LightsepError
 from .evaluate import read_frames
-from .fileio import atomic_path
+from .fileio import OutputSet, refuse_existing
 
 PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
     "table1": {"ablation-a": {"vocals": 4.55, "accompaniment": 10.74}, "ablation-b": {"vocals": 4.64, "accompaniment": 10.77},
@@ -98,7 +98,8 @@ def full_table(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def box_plots(results: list[dict], out: Path) -> list[Path]:
+def box_plots(results: list[dict], out: Path, outputs: OutputSet, force: bool = False) -> list[Path]:
+    """One box plot of the frames' SDR per target, beside ``out``, added to ``outputs``."""
     try:
         import matplotlib
 
@@ -124,16 +125,19 @@ def box_plots(results: list[dict], out: Path) -> list[Path]:
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         path = out.with_name(f"{out.stem}-{target}.png")
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=90, format="png")
+        refuse_existing([path], force)
+        fig.savefig(outputs.path(path, suffix=".png"), dpi=90, format="png")
         plt.close(fig)
         paths.append(path)
     return paths
 
 
-def write_report(folders: list[str], out: str | os.PathLike) -> tuple[Path, list[Path]]:
+def write_report(folders: list[str], out: str | os.PathLike, force: bool = False) -> tuple[Path, list[Path]]:
+    """Write the Markdown report ``out`` and its box plots beside it (all or none; existing
+    files are replaced only with ``force``)."""
     results = [load_result(f) for f in folders]
     out = Path(out)
+    refuse_existing([out], force)
     data = sorted({r.get("data", "?") for r in results})
     lines = ["# lightsep evaluation report", "",
              f"Data: {', '.join(data)}. BSS Eval v4 (museval), 1 s windows and hops. In the paper's tables, each cell is the",
@@ -145,8 +149,8 @@ def write_report(folders: list[str], out: str | os.PathLike) -> tuple[Path, list
         if names & {m for m, _ in COLUMNS[key]}:
             lines += paper_table(key, results)
     lines += full_table(results)
-    plots = box_plots(results, out)
-    lines += [f"![{p.stem}]({p.name})" for p in plots]
-    with atomic_path(out, suffix=".md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    with OutputSet() as outputs:
+        plots = box_plots(results, out, outputs, force)
+        lines += [f"![{p.stem}]({p.name})" for p in plots]
+        outputs.path(out, suffix=".md").write_text("\n".join(lines) + "\n")
     return out, plots

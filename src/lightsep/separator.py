@@ -21,6 +21,7 @@ from .apply import OverlapAdd
 from .audio import convert_channels
 from .checkpoint import load_checkpoint
 from .errors import LightsepError
+from .gate import SilenceGate
 from .models.base import SeparationModel
 from .models.fast import fast_inference_form
 from .models.registry import PRESETS, build_model
@@ -64,6 +65,11 @@ class Separator:
         batch_size: segments per forward pass (default 16; with overlapping segments that
             share work, larger groups share more: see ``docs/separation.md``).
         threads: intra-op threads for the backend (default: its own default).
+        nan_to_zero: replace NaN and infinite input samples with silence instead of refusing
+            the input (:class:`InvalidAudioError`, naming the first bad sample's time).
+        silence_floor_db: input peak level (dBFS) at and below which the estimated stems are
+            silent (:class:`~lightsep.gate.SilenceGate`; it opens fully 30 dB higher). ``None``
+            turns the gate off.
         optimized: with the torch backend on the CPU, run a :class:`LightSepNet` in its
             channels-last inference form (:class:`~lightsep.models.fast.FastLightSepNet`:
             the same function, computed faster, overlapping segments sharing the work they
@@ -80,16 +86,23 @@ class Separator:
         batch_size: int = 16,
         threads: int | None = None,
         optimized: bool = True,
+        nan_to_zero: bool = False,
+        silence_floor_db: float | None = -90.0,
     ):
         if backend not in BACKENDS:
             raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if not 0.0 <= overlap < 1.0:
             raise LightsepError(f"overlap must be in [0, 1), got {overlap}")
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            raise LightsepError("device 'cuda' requested but no CUDA device is available")
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise LightsepError(f"threads must be a positive integer, got {threads!r}")
+        device = check_device(device)
         self.model = resolve_model(model, device)
         self.device = torch.device(device)
         self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
+        self.nan_to_zero = nan_to_zero
+        self.silence_floor_db = silence_floor_db if getattr(self.model, "silence_gate", True) else None
         if threads:
             torch.set_num_threads(threads)
         self.sources = self.model.sources
@@ -165,8 +178,6 @@ class Separator:
             audio = audio[None]
         if audio.ndim != 2 or audio.shape[0] == 0:
             raise LightsepError(f"expected (channels, samples) or (samples,) audio, got shape {np.shape(waveform)}")
-        if not np.isfinite(audio).all():
-            raise LightsepError("the audio contains NaN or infinite samples")
         stream = self.stream(sample_rate, audio.shape[0])
         out = np.concatenate([stream.push(audio), stream.flush()], axis=-1)
         return {name: (out[i, 0] if flat else out[i]) for i, name in enumerate(self.sources)}
@@ -177,6 +188,23 @@ class Separator:
 
         audio, rate = read_audio(path)
         return self.separate(audio, rate), rate
+
+
+class InvalidAudioError(LightsepError):
+    """The audio holds NaN or infinite samples."""
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`, if it names one this machine has."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise LightsepError(f"unknown device {str(device)!r}; use cpu or cuda") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise LightsepError(f"unsupported device {str(device)!r}; use cpu or cuda")
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise LightsepError("device 'cuda' requested but no CUDA device is available")
+    return parsed
 
 
 class SeparationStream:
@@ -219,15 +247,35 @@ class SeparationStream:
         self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * len(self._resampled), dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
+        self.nan_to_zero = separator.nan_to_zero
+        self.replaced = 0  # NaN or infinite samples replaced by silence
+        floor = separator.silence_floor_db
+        self.gate = SilenceGate(self.sample_rate, floor, floor + 30.0) if floor is not None else None
 
     def push(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise LightsepError(f"expected ({self.channels}, samples) blocks, got {block.shape}")
+        block = self._finite(block)
         self.received += block.shape[1]
-        if self.difference is not None:
-            self._pending = np.concatenate([self._pending, block], axis=1)
+        self._pending = np.concatenate([self._pending, block], axis=1)
         return self._out(self.engine.push(self._in(block, last=False)), last=False)
+
+    def _finite(self, block: np.ndarray) -> np.ndarray:
+        """The one check every input goes through: refuse NaN and infinite samples, or
+        replace them with silence."""
+        bad = ~np.isfinite(block)
+        if not bad.any():
+            return block
+        if self.nan_to_zero:
+            self.replaced += int(np.count_nonzero(bad))
+            return np.where(bad, np.float32(0.0), block)
+        channel, index = np.unravel_index(np.argmax(bad.T), bad.T.shape)[::-1]
+        sample = self.received + int(index)
+        raise InvalidAudioError(
+            f"NaN or infinite sample at {sample / self.sample_rate:.3f} s (sample {sample}, channel {int(channel) + 1}); "
+            "--nan-to-zero (nan_to_zero=True) replaces such samples with silence"
+        )
 
     def flush(self) -> np.ndarray:
         tail = self._in(np.zeros((self.channels, 0), np.float32), last=True)
@@ -256,9 +304,11 @@ class SeparationStream:
             separated = np.concatenate([separated, np.zeros(separated.shape[:-1] + (pad,), np.float32)], axis=-1)
         separated = separated[..., :allowed]
         n = separated.shape[-1]
+        mixture = self._pending[:, :n]  # the input these output samples are aligned with
+        self._pending = self._pending[:, n:]
+        if self.gate is not None:
+            separated[self._resampled] *= self.gate(mixture)
         if self.difference is not None:
-            others = [i for i in range(self.sources) if i != self.difference]
-            separated[self.difference] = self._pending[:, :n] - separated[others].sum(axis=0)
-            self._pending = self._pending[:, n:]
+            separated[self.difference] = mixture - separated[self._resampled].sum(axis=0)
         self.emitted += n
         return separated

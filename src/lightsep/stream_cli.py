@@ -11,7 +11,8 @@ import numpy as np
 
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
-from .separator import Separator
+from .fileio import refuse_existing
+from .separator import InvalidAudioError, Separator
 from .streaming import StreamingSeparator
 
 RAW_DTYPES = {"f32le": "<f4", "s16le": "<i2"}
@@ -62,10 +63,18 @@ def run_stream(
     raw_rate: int = 44100,
     raw_channels: int = 2,
     raw_dtype: str = "f32le",
+    force: bool = False,
 ) -> StreamReport:
     """Feed ``source`` (a file, or ``-`` for raw PCM on stdin) block by block, paced at real
-    time when ``pace``; write the stems (aligned with the input) into ``out_dir``."""
+    time when ``pace``; write the stems (aligned with the input) into ``out_dir``, all or
+    none, replacing existing stems only with ``force``."""
+    if not block_ms > 0:
+        raise LightsepError(f"the block length must be positive, got {block_ms} ms")
+    paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
+    refuse_existing(paths.values(), force)
     if source == "-":
+        if raw_rate < 1 or raw_channels < 1:
+            raise LightsepError(f"raw PCM needs a positive rate and channel count, got {raw_rate} Hz, {raw_channels} channel(s)")
         rate, channels = raw_rate, raw_channels
         block_frames = max(1, int(rate * block_ms / 1000))
         blocks = raw_blocks(sys.stdin.buffer, rate, channels, raw_dtype, block_frames)
@@ -86,7 +95,6 @@ def run_stream(
         for i, writer in enumerate(writers.values()):
             writer.write(out[i, :, skip:])
 
-    paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
     with stem_writers(paths, rate, channels, "wav", 32) as writers:
         for block in blocks:
             if pace:  # wait until this block would have arrived from a live source
@@ -95,7 +103,10 @@ def run_stream(
                 if delay > 0:
                     time.sleep(delay)
             t0 = time.perf_counter()
-            out = streaming.push(block)
+            try:
+                out = streaming.push(block)
+            except InvalidAudioError as exc:
+                raise InvalidAudioError(f"{source}: {exc}") from None
             timings.append(time.perf_counter() - t0)
             total += block.shape[-1]
             write(writers, out)

@@ -44,7 +44,7 @@ from .config import ConfigError, TrainConfig
 from .data import AudioCache, TrainingSegments, ValidationSegments, list_tracks, split_tracks
 from .data.tracks import DatasetError
 from .errors import LightsepError
-from .fileio import atomic_path
+from .fileio import atomic_path, check_output_folder, remove_stale_partials
 from .models.base import SeparationModel
 from .models.registry import build_model
 
@@ -384,8 +384,7 @@ class Trainer:
         p = self.progress
         if self.world.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            for stale in self.run_dir.glob(".*.partial-*"):
-                stale.unlink()  # left by a process killed while writing
+            remove_stale_partials(self.run_dir)  # left by a process killed while writing
         while not p.finished:
             phase = self._phase(p.phase)
             if self._phase_over(phase):
@@ -537,6 +536,7 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 
 def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) -> Progress:
     """Run (or resume) a training run; returns where it ended."""
+    check_output_folder(config.run_dir)
     world = setup_world(config)
     try:
         trainer = Trainer(config, world, progress_bar)

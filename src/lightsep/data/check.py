@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
-from ..audio import AudioError, audio_info
+import numpy as np
+
+from ..audio import AudioError, audio_info, read_audio
 from .tracks import CCMIXTER_FILES, MUSDB_STREAMS, Track, detect_layout, list_tracks
 
 
@@ -37,7 +39,49 @@ def expected_stems(layout: str) -> tuple[str, ...]:
     return tuple(CCMIXTER_FILES) if layout == "ccmixter" else MUSDB_STREAMS
 
 
-def check_track(track: Track) -> TrackReport:
+MIXTURE_RESIDUAL_DB = -30.0
+"""A mixture whose difference from the sum of its stems is louder than this, relative to the
+mixture, is reported."""
+LOSSY_MIXTURE_RESIDUAL_DB = -15.0
+"""The same, where any of the track's files is lossy: each stream is coded on its own, and the
+coding noise alone reaches about -24 to -30 dB on MUSDB18's ``.stem.mp4`` files."""
+LOSSY_EXTENSIONS = {".mp4", ".m4a", ".aac", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".wma", ".mka", ".m4b", ".mov"}
+
+
+def check_content(track: Track) -> list[str]:
+    """Problems in the samples themselves: NaN or infinite values, and a mixture that is not
+    the sum of its stems."""
+    problems, audio = [], {}
+    for name in expected_stems(track.layout):
+        ref = track.stems[name]
+        try:
+            samples, rate = read_audio(ref.path, stream=ref.stream)
+        except AudioError as exc:
+            return [f"unreadable {name}: {exc}"]
+        bad = ~np.isfinite(samples)
+        if bad.any():
+            first = int(np.argmax(bad.any(axis=0)))
+            problems.append(f"{name} holds {int(bad.sum())} NaN or infinite sample(s), the first at {first / rate:.3f} s")
+        audio[name] = samples
+    if problems:
+        return problems
+    length = min(a.shape[-1] for a in audio.values())
+    mixture = audio.pop("mixture")[..., :length].astype(np.float64)
+    residual = mixture - sum(a[..., :length].astype(np.float64) for a in audio.values())
+    energy = float(np.sum(mixture**2))
+    if energy > 0:
+        level = 10 * np.log10(max(float(np.sum(residual**2)), 1e-300) / energy)
+        lossy = any(ref.path.suffix.lower() in LOSSY_EXTENSIONS for ref in track.stems.values())
+        if level > (LOSSY_MIXTURE_RESIDUAL_DB if lossy else MIXTURE_RESIDUAL_DB):
+            problems.append(f"the mixture is not the sum of its stems (difference at {level:.1f} dB of the mixture)")
+    elif np.any(residual):
+        problems.append("the mixture is silent but its stems are not")
+    return problems
+
+
+def check_track(track: Track, content: bool = True) -> TrackReport:
+    """Headers (stems present and readable, equal rates, channels and lengths) and, with
+    ``content``, the samples (:func:`check_content`)."""
     problems = []
     infos = {}
     for name in expected_stems(track.layout):
@@ -61,6 +105,8 @@ def check_track(track: Track) -> TrackReport:
     durations = {n: i.duration for n, i in infos.items()}
     if durations and max(durations.values()) - min(durations.values()) > tolerance:
         problems.append("lengths differ between stems: " + ", ".join(f"{n} {d:.3f} s" for n, d in durations.items()))
+    if content and infos and len(problems) == 0:
+        problems += check_content(track)
     first = next(iter(infos.values()), None)
     return TrackReport(
         name=track.name,
@@ -73,8 +119,9 @@ def check_track(track: Track) -> TrackReport:
     )
 
 
-def check_data(root: str | os.PathLike) -> DataReport:
-    """Detect the layout of ``root`` and check every track."""
+def check_data(root: str | os.PathLike, content: bool = True) -> DataReport:
+    """Detect the layout of ``root`` and check every track (its samples too, with
+    ``content``: every file is decoded)."""
     layout = detect_layout(root)
     tracks = list_tracks(root)
-    return DataReport(layout, [check_track(t) for t in tracks])
+    return DataReport(layout, [check_track(t, content) for t in tracks])

@@ -28,6 +28,9 @@ class SeparationModel(nn.Module):
     """
 
     name: str = "model"
+    silence_gate: bool = True
+    """Whether separation closes this model's estimates on silent input
+    (:class:`~lightsep.gate.SilenceGate`)."""
 
     sources: tuple[str, ...]
     sample_rate: int

@@ -20,6 +20,7 @@ class MixtureModel(SeparationModel):
         audio_channels: int = 1,
     ):
         super().__init__()
+        self.silence_gate = False  # an identity already gives silence for silence, and stays exact
         self.config = dict(sources=list(sources), sample_rate=sample_rate, context_samples=context_samples,
                            audio_channels=audio_channels)  # fmt: skip
         self.sources = tuple(sources)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UnknownModelError
+import torch
+
+from ..errors import LightsepError, UnknownModelError
 from .base import SeparationModel
 from .lightsep_net import LightSepNet
 from .reference import MixtureModel
@@ -112,14 +115,64 @@ def build_model(name: str, **overrides: Any) -> SeparationModel:
     return build_from_arguments(class_name, kwargs, name)
 
 
-def build_from_arguments(class_name: str, kwargs: dict[str, Any], name: str | None = None) -> SeparationModel:
+MAX_PARAMETERS = 200_000_000  # 0.8 GB of float32 weights; the largest preset has 10.3M
+MAX_CONTEXT_SAMPLES = 1 << 22
+SAMPLE_RATES = (1000, 384000)
+MAX_AUDIO_CHANNELS = 8
+
+
+class ModelArgumentError(LightsepError, ValueError):
+    """Constructor arguments that do not describe a model lightsep can build."""
+
+
+def _construct(cls: type[SeparationModel], kwargs: dict[str, Any], class_name: str, device: str | None = None):
     try:
-        cls = MODEL_CLASSES[class_name]
-    except KeyError:
-        raise UnknownModelError(f"unknown model class {class_name!r}; known: {', '.join(MODEL_CLASSES)}") from None
-    try:
-        model = cls(**kwargs)
-    except TypeError as exc:  # an unknown keyword
+        with torch.device(device) if device else contextlib.nullcontext():
+            return cls(**kwargs)
+    except TypeError as exc:  # an unknown keyword, or a value of the wrong kind
         raise UnknownModelError(f"bad arguments for {class_name}: {exc}") from None
+    except (ValueError, ArithmeticError, IndexError, KeyError, RuntimeError) as exc:
+        raise ModelArgumentError(f"invalid arguments for {class_name}: {exc}") from None
+
+
+def _check_bounds(model: SeparationModel, class_name: str) -> None:
+    def require(condition: bool, what: str) -> None:
+        if not condition:
+            raise ModelArgumentError(f"invalid arguments for {class_name}: {what}")
+
+    require(isinstance(model.sample_rate, int) and SAMPLE_RATES[0] <= model.sample_rate <= SAMPLE_RATES[1],
+            f"sample rate {model.sample_rate!r} is not in {SAMPLE_RATES[0]}..{SAMPLE_RATES[1]} Hz")  # fmt: skip
+    require(0 < model.context_samples <= MAX_CONTEXT_SAMPLES, f"context of {model.context_samples} samples is not in 1..{MAX_CONTEXT_SAMPLES}")
+    require(0 < model.output_samples <= model.context_samples, f"output of {model.output_samples} samples for a context of {model.context_samples}")
+    require(1 <= model.audio_channels <= MAX_AUDIO_CHANNELS, f"{model.audio_channels} audio channels (1..{MAX_AUDIO_CHANNELS})")
+    require(len(model.sources) >= 1 and all(isinstance(x, str) and x for x in model.sources), f"sources {model.sources!r}")
+    parameters = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    require(parameters <= MAX_PARAMETERS, f"{parameters:,} weights, more than the {MAX_PARAMETERS:,} lightsep builds")
+
+
+def check_model_arguments(name: str, overrides: dict[str, Any]) -> None:
+    """Check that preset ``name`` with ``overrides`` can be built, without allocating it."""
+    class_name, kwargs = preset_arguments(name, **overrides)
+    cls = _model_class(class_name)
+    _check_bounds(_construct(cls, kwargs, class_name, "meta"), class_name)
+
+
+def _model_class(class_name: str) -> type[SeparationModel]:
+    try:
+        return MODEL_CLASSES[class_name]
+    except (KeyError, TypeError):
+        raise UnknownModelError(f"unknown model class {class_name!r}; known: {', '.join(MODEL_CLASSES)}") from None
+
+
+def build_from_arguments(class_name: str, kwargs: dict[str, Any], name: str | None = None) -> SeparationModel:
+    """Build a model from its class name and constructor arguments (a checkpoint's, say).
+
+    The arguments are first tried on PyTorch's ``meta`` device, which allocates nothing, and
+    the model's rate, context, channels and size are bounded there, so arguments from an
+    untrusted file cannot make lightsep allocate without limit.
+    """
+    cls = _model_class(class_name)
+    _check_bounds(_construct(cls, kwargs, class_name, "meta"), class_name)
+    model = _construct(cls, kwargs, class_name)
     model.name = name or class_name
     return model

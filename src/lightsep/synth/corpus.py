@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from ..audio import write_audio
 from ..data.tracks import CORPUS_MANIFEST, MUSDB_SOURCES
 from ..errors import LightsepError
 from ..fileio import atomic_path
+from ..workers import map_in_processes
 from .composer import Composer
 from .render import check_soundfont, find_fluidsynth, render_stems
 
@@ -144,6 +144,8 @@ def make_corpus(
     find_fluidsynth()
     soundfont_path = check_soundfont(soundfont)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LightsepError(f"{out_dir}: is a file, not a folder")
     params = {"seed": seed, "songs": songs, "seconds": seconds, "test_fraction": test_fraction,
               "sample_rate": SAMPLE_RATE, "soundfont": soundfont_path.name}  # fmt: skip
     manifest_path = out_dir / CORPUS_MANIFEST
@@ -174,10 +176,8 @@ def make_corpus(
             render_song(out_dir, i, subset, seed, seconds, soundfont)
             bar.update(1)
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            for future in [pool.submit(render_song, out_dir, i, subset, seed, seconds, soundfont) for i, subset in todo]:
-                future.result()
-                bar.update(1)
+        for _ in map_in_processes(render_song, [(out_dir, i, subset, seed, seconds, soundfont) for i, subset in todo], workers):
+            bar.update(1)
     bar.close()
     wall = time.perf_counter() - start
     entries = [describe_song(i, "test" if i in testing else "train", seed, seconds) for i in range(songs)]

@@ -38,6 +38,13 @@ def check_soundfont(soundfont: str | Path | None) -> Path:
     path = Path(soundfont) if soundfont else DEFAULT_SOUNDFONT
     if not path.is_file():
         raise SynthError(f"{path}: soundfont not found (Debian: apt-get install fluid-soundfont-gm)")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise SynthError(f"{path}: cannot read the soundfont ({exc.strerror or exc})") from None
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise SynthError(f"{path}: not a SoundFont (.sf2/.sf3) file")
     return path
 
 
