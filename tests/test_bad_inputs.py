@@ -364,12 +364,12 @@ def long_song(tmp_path):
     return path
 
 
-def start_separating(song: Path, out: Path) -> subprocess.Popen:
-    """``lightsep separate`` in a child process, returned once it writes its stems."""
-    process = subprocess.Popen([*PYTHON, "separate", str(song), "-o", str(out), "--batch-size", "1", "--quiet"],
+def start_separating(songs: list[Path], out: Path, *options: str) -> subprocess.Popen:
+    """``lightsep separate`` in a child process, returned once it writes stems for every song."""
+    process = subprocess.Popen([*PYTHON, "separate", *map(str, songs), "-o", str(out), "--batch-size", "1", "--quiet", *options],
                                stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     deadline = time.monotonic() + 120
-    while not list(out.rglob(".*partial*")):
+    while len({p.parent for p in out.rglob(".*partial*")}) < len(songs):
         assert process.poll() is None, process.stderr.read()
         assert time.monotonic() < deadline, "no output started within 120 s"
         time.sleep(0.01)
@@ -379,7 +379,7 @@ def start_separating(song: Path, out: Path) -> subprocess.Popen:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_removes_the_outputs_in_progress(long_song, tmp_path, sig):
     out = tmp_path / "out"
-    process = start_separating(long_song, out)
+    process = start_separating([long_song], out)
     process.send_signal(sig)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + sig
@@ -388,9 +388,28 @@ def test_a_signal_removes_the_outputs_in_progress(long_song, tmp_path, sig):
     assert not any(out.rglob("*"))  # the folders it made are gone too
 
 
+def test_a_signal_stops_parallel_jobs_and_their_outputs(long_song, tmp_path):
+    other = tmp_path / "in" / "other.wav"
+    write_audio(other, noise(1, 120.0, 22050, seed=1), 22050)
+    out = tmp_path / "out"
+    process = start_separating([long_song, other], out, "-j", "2")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err and err.strip().splitlines() == ["lightsep: interrupted by SIGTERM"]
+    assert not any(out.rglob("*"))
+
+
+def test_a_bad_model_with_parallel_jobs_is_one_line(song, tmp_path):
+    other = write_audio(tmp_path / "other.wav", noise(1, 0.5), 22050)
+    result = subprocess.run([*PYTHON, "separate", str(song), str(other), "-m", "nope", "-j", "2", "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    one_error_line(result.stderr, result.returncode, contains=("unknown model 'nope'",))
+
+
 def test_a_killed_runs_temporaries_are_removed_by_the_next_run(long_song, tmp_path):
     out = tmp_path / "out"
-    process = start_separating(long_song, out)
+    process = start_separating([long_song], out)
     process.kill()
     process.wait()
     debris = list(out.rglob(".*partial*"))

@@ -186,7 +186,7 @@ def _separate_one(path: str, out: str, fmt: str, bit_depth: int, two_stems: str 
 
 
 def _separate(args: argparse.Namespace) -> int:
-    from .fileio import check_output_folder
+    from .fileio import check_output_folder, folders_under, remove_new_empty_folders
     from .files import output_clashes
     from .workers import map_in_processes
 
@@ -200,6 +200,7 @@ def _separate(args: argparse.Namespace) -> int:
     jobs = max(1, min(args.jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     work = [(p, args.out, args.format, args.bit_depth, args.two_stems, args.force, not args.quiet and jobs == 1) for p in todo]
+    existing = folders_under(args.out, depth=2)  # OUT/<model>/<track>
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.quiet else "default")
         if jobs == 1:
@@ -208,16 +209,20 @@ def _separate(args: argparse.Namespace) -> int:
         else:
             results = map_in_processes(_separate_one, work, jobs, _separate_worker_init, ({**options, "threads": threads},))
         statuses = []
-        for i, path in enumerate(args.inputs):  # reported as they finish, in the inputs' order
-            folder, messages, status = (None, clashes[i], EXIT_INPUT) if i in clashes else next(results)
-            if status is None:
-                if not args.quiet:
-                    for message in messages:
-                        print(f"lightsep: warning: {message}", file=sys.stderr)
-                print(f"{path} -> {folder}", flush=True)
-            else:
-                statuses.append(status)
-                print(f"lightsep: error: {messages}", file=sys.stderr, flush=True)
+        try:
+            for i, path in enumerate(args.inputs):  # reported as they finish, in the inputs' order
+                folder, messages, status = (None, clashes[i], EXIT_INPUT) if i in clashes else next(results)
+                if status is None:
+                    if not args.quiet:
+                        for message in messages:
+                            print(f"lightsep: warning: {message}", file=sys.stderr)
+                    print(f"{path} -> {folder}", flush=True)
+                else:
+                    statuses.append(status)
+                    print(f"lightsep: error: {messages}", file=sys.stderr, flush=True)
+        finally:
+            results.close()  # workers stopped, each having removed its outputs in progress
+            remove_new_empty_folders(args.out, existing, depth=2)
     if statuses:
         if len(args.inputs) > 1:
             print(f"lightsep: {len(statuses)} of {len(args.inputs)} input(s) failed", file=sys.stderr)

@@ -91,6 +91,31 @@ def check_output_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def folders_under(root: str | os.PathLike, depth: int) -> set[Path]:
+    """``root`` and the folders up to ``depth`` levels below it that exist now."""
+    root = Path(root)
+    found, level = set(), [root] if root.is_dir() else []
+    for _ in range(depth + 1):
+        found.update(level)
+        level = [child for folder in level for child in _subfolders(folder)]
+    return found
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    with contextlib.suppress(OSError):
+        return [Path(entry.path) for entry in os.scandir(folder) if entry.is_dir(follow_symlinks=False)]
+    return []
+
+
+def remove_new_empty_folders(root: str | os.PathLike, before: set[Path], depth: int) -> None:
+    """Remove the empty folders up to ``depth`` levels below ``root`` (and ``root``) that are
+    not in ``before``: what several processes' failed outputs leave when each could remove
+    only the folders it made itself, while another still wrote into a shared parent."""
+    for folder in sorted(folders_under(root, depth) - before, key=lambda f: len(f.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only succeeds when empty
+
+
 def _fsync_folder(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)

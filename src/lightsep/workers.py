@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -14,13 +15,35 @@ def _raise_interrupted(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
+_START_ERROR: Exception | None = None  # in a worker: why its initializer failed
+
+
 def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
-    # a terminated worker (SIGTERM) unwinds like an interrupted command: its outputs in
-    # progress are removed
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGHUP, _raise_interrupted)
+    global _START_ERROR
+    # between tasks a worker ignores Ctrl-C (the parent handles it and terminates the pool)
+    # and dies quietly on SIGTERM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:
-        initializer(*initargs)
+        try:
+            initializer(*initargs)
+        except Exception as exc:  # kept for the first task: a pool whose initializer raises
+            _START_ERROR = exc  # restarts its workers for ever instead of failing
+
+
+def _run(function: Callable[..., Any], args: tuple) -> Any:
+    """One task in a worker: SIGINT, SIGTERM and SIGHUP unwind it like an interrupted
+    command (its outputs in progress are removed), then the worker leaves quietly."""
+    if _START_ERROR is not None:
+        raise _START_ERROR
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_interrupted, signal.SIGHUP: _raise_interrupted}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        return function(*args)
+    except KeyboardInterrupt as exc:  # Interrupted included; the parent is stopping the pool
+        os._exit(128 + getattr(exc, "signum", signal.SIGINT))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def map_in_processes(
@@ -33,10 +56,11 @@ def map_in_processes(
     """Yield ``function(*args)`` for each tuple of ``arguments``, in order, computed in
     ``processes`` worker processes. The workers are started with ``spawn``: a child forked
     after the parent used OpenMP can hang in its first parallel region (libgomp is not
-    fork-safe). If the caller stops early or is interrupted, the workers are terminated."""
+    fork-safe). An exception from ``initializer`` is raised here, from the first result. If
+    the caller stops early or is interrupted, the workers are terminated."""
     pool = multiprocessing.get_context("spawn").Pool(processes, _start_worker, (initializer, initargs))
     try:
-        pending = [pool.apply_async(function, args) for args in arguments]
+        pending = [pool.apply_async(_run, (function, args)) for args in arguments]
         for result in pending:
             yield result.get()
         pool.close()
