@@ -366,8 +366,10 @@ def long_song(tmp_path):
 
 def start_separating(songs: list[Path], out: Path, *options: str) -> subprocess.Popen:
     """``lightsep separate`` in a child process, returned once it writes stems for every song."""
+    # as from a terminal: SIGINT not ignored, even when the tests run as a background job
     process = subprocess.Popen([*PYTHON, "separate", *map(str, songs), "-o", str(out), "--batch-size", "1", "--quiet", *options],
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while len({p.parent for p in out.rglob(".*partial*")}) < len(songs):
         assert process.poll() is None, process.stderr.read()

@@ -234,3 +234,36 @@ def test_gpu_options_are_refused_on_the_cpu(tiny_config, dataset, tmp_path, caps
     args = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "r"), "--quiet"]
     assert main([*args, "--set", "run.device='cpu'", "--set", "run.bf16=true"]) == 2
     assert "run.bf16 is for GPUs" in capsys.readouterr().err
+
+
+def test_init_starts_from_given_weights_with_a_fresh_optimiser(tiny_config, dataset, tmp_path, capsys):
+    from lightsep.checkpoint import load_checkpoint
+    from lightsep.training import Trainer
+
+    run_to_end(tiny_config, dataset, tmp_path / "first", 5)  # one validated epoch: best.pt
+    start = tmp_path / "first" / "best.pt"
+    config = load_config(tiny_config, [f"data.root={json.dumps(str(dataset))}", f"model.init={json.dumps(str(start))}",
+                                       f"run.dir={json.dumps(str(tmp_path / 'second'))}"])  # fmt: skip
+    trainer = Trainer(config, progress_bar=False)
+    expected = load_checkpoint(start).state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in trainer.model.state_dict().items())
+    assert not trainer.optimizer.state  # fresh Adam moments
+    out = run_to_end(tiny_config, dataset, tmp_path / "second", 4, "--init", str(start))
+    assert "stopped at iteration 4" in out
+    assert read_state(tmp_path / "second" / "state.pt")["config"]["model"]["init"] == str(start)
+    # resuming with other initial weights is another run
+    other = tmp_path / "other.pt"
+    other.write_bytes(start.read_bytes())
+    code = main(["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "second"),
+                 "--init", str(other), "--resume", "--quiet"])  # fmt: skip
+    assert code == 2 and "differs in: model.init" in capsys.readouterr().err
+
+
+def test_init_refuses_weights_of_another_model(tiny_config, dataset, tmp_path, capsys):
+    args = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "r"), "--quiet"]
+    assert main([*args, "--init", "proposed-2stem"]) == 2
+    assert "holds a proposed-2stem that differs from this run's tiny" in capsys.readouterr().err
+    assert main([*args, "--init", "tiny"]) == 2
+    assert "no weights are bundled for 'tiny'" in capsys.readouterr().err
+    assert main([*args, "--init", str(tmp_path / "nothing.pt")]) == 2
+    assert "no such checkpoint file" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError
 
@@ -124,12 +125,44 @@ def _check_data(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _import_stems(args: argparse.Namespace) -> int:
+    from .data.importer import Rules, import_stems, plan_import, song_folders
+
+    rules = Rules.load(args.rules)
+    folders = song_folders(args.source) if args.each else [Path(args.source)]
+    if args.each and args.name:
+        raise LightsepError("--name names one track; with --each every track is named after its folder")
+    failures = 0
+    for folder in folders:
+        if args.dry_run:
+            print(f"{folder}:")
+            for item in plan_import(folder, rules):
+                print(f"  {item.stem:<9} {item.path.name}  ({item.reason})")
+            continue
+        try:
+            report = import_stems(folder, args.dest, args.name, args.subset, rules, args.gain, args.force)
+        except LightsepError as exc:
+            if not args.each:
+                raise
+            failures += 1
+            print(f"lightsep: error: {exc}", file=sys.stderr)
+            continue
+        for warning in report.warnings:
+            print(f"lightsep: warning: {warning}", file=sys.stderr)
+        counts = ", ".join(f"{stem} {len(files)}" for stem, files in report.files.items())
+        print(f"{folder} -> {report.folder} ({report.seconds:.1f} s; files: {counts})")
+    if failures:
+        print(f"lightsep: {failures} of {len(folders)} song(s) failed", file=sys.stderr)
+        return EXIT_INPUT
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from .config import load_config
 
     overrides = list(args.set or [])
     for key, value in (("data.root", args.data), ("data.ccmixter", args.ccmixter), ("run.dir", args.run_dir),
-                       ("training.max_iterations", args.max_iterations)):  # fmt: skip
+                       ("training.max_iterations", args.max_iterations), ("model.init", args.init)):  # fmt: skip
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
     config = load_config(args.config, overrides)
@@ -364,6 +397,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check the files' headers only, without decoding the samples (NaN values, mixture = sum of stems)")
     check.set_defaults(func=_check_data)
 
+    imp = sub.add_parser(
+        "import-stems",
+        help="turn a folder of per-instrument stem files into a MUSDB18-HQ track",
+        description="Sum the stem files of SRC (any format ffmpeg reads, any rate and length) into "
+        "DEST/<subset>/<track>/{vocals,drums,bass,other,mixture}.wav: 44.1 kHz stereo 16-bit, the mixture the exact "
+        "sum of the stems. Files go to stems by the words of their names (lead and backing vocals, choirs -> vocals; "
+        "kit pieces, percussion, beats, loops -> drums; bass, sub -> bass; the rest -> other), which --rules overrides. "
+        "Copies of one stem (X.m4a and X_mobile.m4a) count once.",
+    )
+    imp.add_argument("source", metavar="SRC", help="a folder of stem files (with --each: a folder of such folders)")
+    imp.add_argument("dest", metavar="DEST", help="the dataset root (the track goes to DEST/<subset>/<track>)")
+    imp.add_argument("--each", action="store_true", help="import every sub-folder of SRC as a track")
+    imp.add_argument("--name", help="the track's name (default: SRC's folder name)")
+    imp.add_argument("--subset", choices=("train", "test"), default="train", help="default train")
+    imp.add_argument("--rules", metavar="TOML", help="overrides: [files] \"name\" = \"stem\", [patterns] \"*PIANO*\" = \"other\"; "
+                     "a stem, or skip")  # fmt: skip
+    imp.add_argument("--gain", type=float, default=0.0, help="gain in dB applied to every stem (default 0), e.g. to avoid clipping")
+    imp.add_argument("--dry-run", action="store_true", help="print where every file would go, and why; write nothing")
+    imp.add_argument("--force", action="store_true", help="replace an existing track")
+    imp.set_defaults(func=_import_stems)
+
     train = sub.add_parser(
         "train",
         help="train a model with a configuration from configs/",
@@ -373,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="dataset root (sets data.root)")
     train.add_argument("--ccmixter", help="CCMixter root added to the training tracks (sets data.ccmixter)")
     train.add_argument("--run-dir", help="where the run's files go (sets run.dir; default runs/<name>)")
+    train.add_argument("--init", metavar="CHECKPOINT_OR_MODEL",
+                       help="start from these weights (a checkpoint, or a model name's bundled weights) with a fresh "
+                       "optimiser (sets model.init)")  # fmt: skip
     train.add_argument("--max-iterations", type=_non_negative_int, help="stop after this many iterations in all (resumable)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any key, e.g. training.main.lr=1e-4")
     train.add_argument("--resume", action="store_true", help="continue the run in the run folder")

@@ -27,6 +27,9 @@ class ModelSection:
     """A registered model name (``lightsep info`` lists them)."""
     args: dict[str, Any] = field(default_factory=dict)
     """Constructor overrides, e.g. ``{attention = false}``."""
+    init: str = ""
+    """Start from these weights instead of a random initialisation: a checkpoint file, or a
+    model name whose bundled weights to use (``--init``). The optimiser starts fresh."""
 
 
 @dataclass

@@ -189,6 +189,26 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
     return training, validation, names
 
 
+def initial_weights(model: SeparationModel, source: str) -> None:
+    """Load ``source`` (a checkpoint file, or a model name with bundled weights) into
+    ``model``, which must be the same model: same class and constructor arguments."""
+    from .checkpoint import load_checkpoint
+    from .models.registry import PRESETS
+    from .pretrained import pretrained_checkpoint
+
+    path = pretrained_checkpoint(source) if source in PRESETS else Path(source)
+    if path is None:
+        raise ConfigError(f"model.init: no weights are bundled for {source!r}; give a checkpoint file")
+    if not path.exists():
+        raise ConfigError(f"model.init: {source}: no such checkpoint file, nor a model name with bundled weights")
+    loaded = load_checkpoint(path)
+    if type(loaded) is not type(model) or loaded.config != model.config:
+        differ = sorted(k for k in set(loaded.config) | set(model.config) if loaded.config.get(k) != model.config.get(k))
+        raise ConfigError(f"model.init: {source} holds a {loaded.name} that differs from this run's {model.name} "
+                          f"(in {', '.join(differ) or type(loaded).__name__})")  # fmt: skip
+    model.load_state_dict(loaded.state_dict())
+
+
 # --------------------------------------------------------------------------------------
 # The trainer
 # --------------------------------------------------------------------------------------
@@ -214,13 +234,16 @@ def optimisation_step(
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, world: World | None = None, progress_bar: bool = True):
+    def __init__(self, config: TrainConfig, world: World | None = None, progress_bar: bool = True, resume: bool = False):
         self.config = config
         self.world = world or World()
         self.run_dir = config.run_dir
         self.progress_bar = progress_bar and self.world.main
         seed_everything(config.training.seed)
-        self.model = build_model(config.model.name, **config.model.args).to(self.world.device)
+        self.model = build_model(config.model.name, **config.model.args)
+        if config.model.init and not resume:  # a resumed run's weights come from its state
+            initial_weights(self.model, config.model.init)
+        self.model = self.model.to(self.world.device)
         self.training_data, self.validation_data, self.track_names = build_datasets(config, self.model)
         self.progress = Progress()
         self.optimizer = self._new_optimizer("main")
@@ -539,7 +562,7 @@ def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) 
     check_output_folder(config.run_dir)
     world = setup_world(config)
     try:
-        trainer = Trainer(config, world, progress_bar)
+        trainer = Trainer(config, world, progress_bar, resume)
         if resume:
             trainer.load_state()
             trainer._broadcast_model()

@@ -136,7 +136,7 @@ def list_tracks(root: str | os.PathLike, subset: str | None = None) -> list[Trac
                 stems = {name: StemRef(path, k) for k, name in enumerate(MUSDB_STREAMS)}
                 tracks.append(Track(path.name[: -len(".stem.mp4")], sub, layout, stems))
         else:
-            for folder in sorted(d for d in (root / sub).iterdir() if d.is_dir()):
+            for folder in sorted(d for d in (root / sub).iterdir() if d.is_dir() and not d.name.startswith(".")):
                 stems = {n: StemRef(folder / f"{n}.wav") for n in MUSDB_STREAMS if (folder / f"{n}.wav").exists()}
                 tracks.append(Track(folder.name, sub, layout, stems))
     return tracks
