@@ -116,6 +116,16 @@ def remove_new_empty_folders(root: str | os.PathLike, before: set[Path], depth: 
             folder.rmdir()  # only succeeds when empty
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done (then their handlers run)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _fsync_folder(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -157,15 +167,16 @@ class OutputSet:
             missing.append(probe)
             probe = probe.parent
         for made in reversed(missing):
-            try:
-                made.mkdir()
-            except FileExistsError:
-                if not made.is_dir():
-                    raise OutputError(f"{made}: is a file, not a folder") from None
-                continue
-            except OSError as exc:
-                raise OutputError(f"{made}: cannot create the folder ({_reason(exc)})") from None
-            self._created.append(made)
+            with _signals_held():  # recorded as soon as made, so that an abort removes it
+                try:
+                    made.mkdir()
+                except FileExistsError:
+                    if not made.is_dir():
+                        raise OutputError(f"{made}: is a file, not a folder") from None
+                    continue
+                except OSError as exc:
+                    raise OutputError(f"{made}: cannot create the folder ({_reason(exc)})") from None
+                self._created.append(made)
 
     def path(self, final: str | os.PathLike, suffix: str | None = None) -> Path:
         """A new temporary path in ``final``'s folder, renamed onto ``final`` at commit.
@@ -183,15 +194,16 @@ class OutputSet:
         if folder not in self._cleaned:
             remove_stale_partials(folder)
             self._cleaned.add(folder)
-        try:
-            fd, name = tempfile.mkstemp(prefix=f".{final.stem}.partial-{os.getpid()}-",
-                                        suffix=final.suffix if suffix is None else suffix, dir=folder)  # fmt: skip
-        except OSError as exc:
-            raise OutputError(f"{folder}: cannot write there ({_reason(exc)})") from None
-        os.close(fd)
-        tmp = Path(name)
+        with _signals_held():  # a signal between creating the file and recording it would leak it
+            try:
+                fd, name = tempfile.mkstemp(prefix=f".{final.stem}.partial-{os.getpid()}-",
+                                            suffix=final.suffix if suffix is None else suffix, dir=folder)  # fmt: skip
+            except OSError as exc:
+                raise OutputError(f"{folder}: cannot write there ({_reason(exc)})") from None
+            os.close(fd)
+            tmp = Path(name)
+            self._files.append((tmp, final))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode a plain open() would
-        self._files.append((tmp, final))
         return tmp
 
     def commit(self) -> list[Path]:
@@ -209,15 +221,14 @@ class OutputSet:
         except BaseException:
             self.abort()
             raise
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-        try:
-            for tmp, final in self._files:
-                os.replace(tmp, final)
-            for folder in {final.parent for _, final in self._files}:
-                _fsync_folder(folder)
-        finally:
-            self.done = True
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        with _signals_held():
+            try:
+                for tmp, final in self._files:
+                    os.replace(tmp, final)
+                for folder in {final.parent for _, final in self._files}:
+                    _fsync_folder(folder)
+            finally:
+                self.done = True
         return [final for _, final in self._files]
 
     def abort(self) -> None:
