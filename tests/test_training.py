@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from helpers import make_musdb_hq
+from lightsep.checkpoint import save_checkpoint
 from lightsep.cli import main
+from lightsep.models.registry import build_model
 from lightsep.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +96,12 @@ def test_bad_keys_and_types_are_named(tiny_config, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def data_args(data) -> list[str]:
+    return [] if data is None else ["--data", str(data)]  # None: the configuration names its datasets
+
+
 def run_to_end(config, data, run_dir, iterations, *extra):
-    process = lightsep("train", "--config", str(config), "--data", str(data), "--run-dir", str(run_dir),
+    process = lightsep("train", "--config", str(config), *data_args(data), "--run-dir", str(run_dir),
                        "--max-iterations", str(iterations), "--quiet", *extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         out, err = process.communicate(timeout=300)
@@ -105,12 +111,47 @@ def run_to_end(config, data, run_dir, iterations, *extra):
     return out.decode()
 
 
-def test_sigkill_and_resume_is_bit_identical(tiny_config, dataset, tmp_path):
+MIXED = '''
+[data]
+workers = 0
+valid_dataset = "hq"
+[[data.datasets]]
+name = "hq"
+root = "{hq}"
+weight = 2.0
+[[data.datasets]]
+name = "more"
+root = "{more}"
+split = "train"
+[data.augment]
+remix = 0.5
+channel_swap = 0.5
+polarity = 0.5
+eq = 0.5
+'''
+
+
+@pytest.fixture
+def mixed_config(tiny_config, dataset, tmp_path):
+    """The tiny recipe on two datasets with every augmentation, from given weights."""
+    more = make_musdb_hq(tmp_path / "more", {"train": ["p", "q"]}, seconds=1.5)
+    init = save_checkpoint(build_model("tiny"), tmp_path / "init.pt")
+    text = tiny_config.read_text().replace("[data]\nworkers = 0\n", "")
+    text = text.replace('[model]\nname = "tiny"', f'[model]\nname = "tiny"\ninit = "{init}"')
+    path = tmp_path / "mixed.toml"
+    path.write_text(text + MIXED.format(hq=dataset, more=more))
+    return path
+
+
+@pytest.mark.parametrize("recipe", ["paper", "mixed"])
+def test_sigkill_and_resume_is_bit_identical(tiny_config, mixed_config, dataset, tmp_path, recipe):
     k = 10
+    if recipe == "mixed":
+        tiny_config, dataset = mixed_config, None
     run_to_end(tiny_config, dataset, tmp_path / "straight", 2 * k)
 
     killed = tmp_path / "killed"
-    process = lightsep("train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(killed),
+    process = lightsep("train", "--config", str(tiny_config), *data_args(dataset), "--run-dir", str(killed),
                        "--max-iterations", str(2 * k), "--quiet", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     step = 0
     deadline = time.time() + 120

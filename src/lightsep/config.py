@@ -33,6 +33,38 @@ class ModelSection:
 
 
 @dataclass
+class DatasetEntry:
+    """One of several datasets of a run (``[[data.datasets]]``)."""
+
+    name: str = ""
+    """A name for reports and ``data.valid_dataset``."""
+    root: str = ""
+    """MUSDB18, MUSDB18-HQ, lightsep corpus or CCMixter folder."""
+    weight: float = 1.0
+    """Share of the training examples drawn from this dataset (relative to the others')."""
+    split: str = "paper"
+    """``paper`` (75/25 of its training tracks), ``musdb`` (musdb's 14 validation tracks),
+    ``train`` (every training track for training) or ``valid`` (every one for validation)."""
+
+
+@dataclass
+class AugmentSection:
+    """Augmentations beyond the paper's random source gains (all off by default)."""
+
+    remix: float = 0.0
+    """Probability that an example is a cross-track remix: each source from an independently
+    drawn track (of any dataset, by weight) and offset."""
+    channel_swap: float = 0.0
+    """Probability, per source, of swapping left and right (stereo models only)."""
+    polarity: float = 0.0
+    """Probability, per source, of inverting its polarity."""
+    eq: float = 0.0
+    """Probability, per source, of a random EQ: low and high shelves (below 200 Hz, above
+    4 kHz) of up to ``eq_db`` dB each way."""
+    eq_db: float = 6.0
+
+
+@dataclass
 class DataSection:
     root: str = ""
     """MUSDB18, MUSDB18-HQ or lightsep-corpus folder (``--data`` on the command line)."""
@@ -47,6 +79,12 @@ class DataSection:
     """DataLoader worker processes (0: load in the training process)."""
     max_valid_tracks: int = 0
     """Use only the first N validation tracks (0: all), to bound validation time on a CPU."""
+    datasets: list[DatasetEntry] = field(default_factory=list)
+    """Several datasets (``[[data.datasets]]``), each with its weight and split; instead of
+    ``root``, ``ccmixter`` and ``split``."""
+    valid_dataset: str = ""
+    """Validate on this named dataset's validation tracks only ("" : every dataset's)."""
+    augment: AugmentSection = field(default_factory=AugmentSection)
 
 
 @dataclass
@@ -127,7 +165,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
-        return [_coerce(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value)]
+        item = typing.get_args(tp)[0]
+        if dataclasses.is_dataclass(item):
+            if not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"{key} must be a list of tables ([[{key}]])")
+            return [_build(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a table, got {value!r}")
@@ -188,6 +231,24 @@ def _check(config: TrainConfig) -> None:
              "data.gain_min and data.gain_max must satisfy 0 < gain_min <= gain_max <= 10")  # fmt: skip
     _require(0 <= data.workers <= 256, f"data.workers must be in [0, 256], got {data.workers}")
     _require(data.max_valid_tracks >= 0, f"data.max_valid_tracks must be 0 or more, got {data.max_valid_tracks}")
+    names = [d.name for d in data.datasets]
+    for i, entry in enumerate(data.datasets):
+        where = f"data.datasets[{i}]"
+        _require(bool(entry.name), f"{where}.name must be set")
+        _require(bool(entry.root), f"{where}.root must be set")
+        _require(math.isfinite(entry.weight) and entry.weight >= 0, f"{where}.weight must be 0 or more, got {entry.weight}")
+        _require(entry.split in ("paper", "musdb", "train", "valid"),
+                 f"{where}.split must be paper, musdb, train or valid, got {entry.split!r}")  # fmt: skip
+    _require(len(set(names)) == len(names), f"data.datasets: names must differ, got {names}")
+    _require(not data.datasets or not (data.root or data.ccmixter),
+             "give either data.root (and data.ccmixter) or [[data.datasets]], not both")  # fmt: skip
+    _require(not data.valid_dataset or data.valid_dataset in names,
+             f"data.valid_dataset {data.valid_dataset!r} is not one of data.datasets' names {names}")  # fmt: skip
+    augment = data.augment
+    for key in ("remix", "channel_swap", "polarity", "eq"):
+        value = getattr(augment, key)
+        _require(math.isfinite(value) and 0 <= value <= 1, f"data.augment.{key} is a probability in [0, 1], got {value}")
+    _require(math.isfinite(augment.eq_db) and 0 <= augment.eq_db <= 24, f"data.augment.eq_db must be in [0, 24], got {augment.eq_db}")
     _require(len(training.betas) == 2 and all(math.isfinite(b) and 0 <= b < 1 for b in training.betas),
              f"training.betas must be two numbers in [0, 1), got {training.betas}")  # fmt: skip
     _require(0 <= training.seed < 2**63, f"training.seed must be in [0, 2**63), got {training.seed}")

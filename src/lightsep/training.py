@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader
 from .checkpoint import checkpoint_dict, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .data import AudioCache, TrainingSegments, ValidationSegments, list_tracks, split_tracks
+from .data.sampler import Augmentation
 from .data.tracks import DatasetError
 from .errors import LightsepError
 from .fileio import atomic_path, check_output_folder, remove_stale_partials
@@ -163,29 +164,60 @@ class _IterationBatches(torch.utils.data.Sampler):
         return self.stop - self.start
 
 
-def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[TrainingSegments, ValidationSegments, dict]:
-    if not config.data.root:
+def dataset_splits(config: TrainConfig) -> list[tuple[str, float, list, list]]:
+    """``(name, weight, train tracks, validation tracks)`` of every dataset of the run: the
+    ``[[data.datasets]]`` list, or ``data.root`` (and ``data.ccmixter``'s tracks for training)."""
+    data = config.data
+    if data.datasets:
+        result = []
+        for entry in data.datasets:
+            tracks = list_tracks(entry.root)
+            if entry.split in ("train", "valid"):
+                pool = [t for t in tracks if t.subset != "test"]
+                train, valid = (pool, []) if entry.split == "train" else ([], pool)
+            else:
+                split = split_tracks(tracks, entry.split, data.split_seed)
+                train, valid = split["train"], split["valid"]
+            result.append((entry.name, entry.weight, train, valid))
+        return result
+    if not data.root:
         raise ConfigError("data.root is not set: give --data ROOT (a MUSDB18, MUSDB18-HQ or lightsep corpus folder)")
-    tracks = list_tracks(config.data.root)
-    split = split_tracks(tracks, config.data.split, config.data.split_seed)
-    train = split["train"]
-    if config.data.ccmixter:
-        if set(model.sources) != {"vocals", "accompaniment"}:
-            raise ConfigError("data.ccmixter only serves 2-stem (vocals/accompaniment) models")
-        train = train + list_tracks(config.data.ccmixter)
-    valid = split["valid"][: config.data.max_valid_tracks or None]
+    split = split_tracks(list_tracks(data.root), data.split, data.split_seed)
+    result = [(Path(data.root).name, 1.0, split["train"], split["valid"])]
+    if data.ccmixter:
+        result.append((Path(data.ccmixter).name, 1.0, list_tracks(data.ccmixter), []))
+    return result
+
+
+def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[TrainingSegments, ValidationSegments, dict]:
+    data = config.data
+    if data.ccmixter and set(model.sources) != {"vocals", "accompaniment"}:
+        raise ConfigError("data.ccmixter only serves 2-stem (vocals/accompaniment) models")
+    splits = dataset_splits(config)
+    train = [t for _, _, tracks, _ in splits for t in tracks]
+    # a track's weight: its dataset's weight shared by the dataset's tracks (one dataset: uniform)
+    weights = [w / len(tracks) for _, w, tracks, _ in splits for _ in tracks] if data.datasets else None
+    valid = [t for name, _, _, tracks in splits if data.valid_dataset in ("", name) for t in tracks]
+    valid = valid[: data.max_valid_tracks or None]
+    where = ", ".join(str(d.root) for d in data.datasets) or data.root
     if not train or not valid:
-        raise DatasetError(f"{config.data.root}: need training and validation tracks, found {len(train)} and {len(valid)}")
+        raise DatasetError(f"{where}: need training and validation tracks, found {len(train)} and {len(valid)}")
+    if weights is not None and not any(weights):
+        raise ConfigError("data.datasets: every dataset with training tracks has weight 0")
     cache = AudioCache.default()
     largest_batch = max(config.training.main.batch_size, config.training.finetune.batch_size)
     common = dict(context_samples=model.context_samples, output_samples=model.output_samples,
                   sample_rate=model.sample_rate, channels=model.audio_channels, cache=cache)  # fmt: skip
+    augment = data.augment
     training = TrainingSegments(
-        train, model.sources, gain_range=(config.data.gain_min, config.data.gain_max),
-        examples_per_epoch=config.training.iterations_per_epoch * largest_batch, seed=config.training.seed, **common,
+        train, model.sources, gain_range=(data.gain_min, data.gain_max),
+        examples_per_epoch=config.training.iterations_per_epoch * largest_batch, seed=config.training.seed,
+        track_weights=weights, augmentation=Augmentation(augment.remix, augment.channel_swap, augment.polarity, augment.eq,
+                                                         augment.eq_db), **common,
     )  # fmt: skip
     validation = ValidationSegments(valid, model.sources, **common)
-    names = {"train": [t.name for t in train], "valid": [t.name for t in valid]}
+    names = {"train": [t.name for t in train], "valid": [t.name for t in valid],
+             "datasets": {name: [len(tr), len(va)] for name, _, tr, va in splits}}  # fmt: skip
     return training, validation, names
 
 
@@ -521,7 +553,8 @@ class Trainer:
         metadata = {"run": self.config.name, "phase": p.phase, "epoch": p.epoch, "step": p.step,
                     "valid_loss": p.best_loss, "training_seconds": round(p.seconds, 1),
                     "world_size": self.world.size, "device": str(self.world.device),
-                    "data_root": str(self.config.data.root), "train_tracks": len(self.track_names["train"]),
+                    "data_root": str(self.config.data.root), "datasets": self.track_names["datasets"],
+                    "train_tracks": len(self.track_names["train"]),
                     "valid_tracks": len(self.track_names["valid"]), "config": self.config.to_dict()}  # fmt: skip
         save_checkpoint(self.model, self.run_dir / "best.pt", metadata)
 
@@ -551,6 +584,8 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
                 flat[name] = value
 
     walk(config, "")
+    # where the datasets are may change, not what they are
+    flat["data.datasets"] = [{k: v for k, v in entry.items() if k != "root"} for entry in flat.get("data.datasets", [])]
     for key in ("run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
                 "data.root", "data.ccmixter"):  # fmt: skip
         flat.pop(key, None)

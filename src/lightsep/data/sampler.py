@@ -7,11 +7,17 @@ Example ``i`` of epoch ``e`` is drawn from a generator seeded with ``(seed, e, i
 therefore the same whichever worker makes it and in whatever order, and a resumed run sees
 exactly the examples it would have seen.
 
+With an :class:`Augmentation`, each example is then remixed, swapped, inverted and
+equalised as it says, from a second generator seeded with ``(seed, e, i, 1)``, and with
+``track_weights`` the track is drawn by weight (several datasets).
+
 Validation (:class:`ValidationSegments`): every track, whole, cut into consecutive segments
 whose outputs tile the track. Inputs are zero-padded past the ends, and the gains are 1.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -54,6 +60,43 @@ class _Segments(Dataset):
         self.output_offset = (context_samples - self.output_samples) // 2
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """What :class:`TrainingSegments` does to each example beyond the random source gains;
+    each number is a probability (``docs/data.md``)."""
+
+    remix: float = 0.0  # the sources of an example come from independent tracks and offsets
+    channel_swap: float = 0.0  # per source: left and right swapped (stereo)
+    polarity: float = 0.0  # per source: inverted
+    eq: float = 0.0  # per source: random low and high shelves of up to eq_db
+    eq_db: float = 6.0
+
+    @property
+    def active(self) -> bool:
+        return any((self.remix, self.channel_swap, self.polarity, self.eq))
+
+
+EQ_LOW_HZ, EQ_HIGH_HZ = 200.0, 4000.0
+
+
+def random_eq(audio: np.ndarray, sample_rate: int, low_db: float, high_db: float) -> np.ndarray:
+    """``(channels, n)`` through a low shelf (below 200 Hz) of ``low_db`` and a high shelf
+    (above 4 kHz) of ``high_db``, with smooth (raised-cosine, over an octave) transitions,
+    applied in the frequency domain."""
+    n = audio.shape[-1]
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+
+    def shelf(corner: float, below: bool) -> np.ndarray:
+        # 1 well inside the shelf, 0 outside, a raised cosine over the octave around the corner
+        position = np.clip((np.log2(np.maximum(freqs, 1.0) / corner) + 0.5), 0.0, 1.0)
+        weight = 0.5 + 0.5 * np.cos(np.pi * position)  # 1 below, 0 above
+        return weight if below else 1.0 - weight
+
+    gain_db = low_db * shelf(EQ_LOW_HZ, True) + high_db * shelf(EQ_HIGH_HZ, False)
+    spectrum = np.fft.rfft(audio, axis=-1) * (10.0 ** (gain_db / 20.0))
+    return np.fft.irfft(spectrum, n=n, axis=-1).astype(np.float32)
+
+
 class TrainingSegments(_Segments):
     """Random augmented segments.
 
@@ -74,12 +117,21 @@ class TrainingSegments(_Segments):
         examples_per_epoch: int = 64000,
         seed: int = 0,
         cache: AudioCache | None = None,
+        track_weights: list[float] | None = None,
+        augmentation: Augmentation | None = None,
     ):
         super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache)
         self.gain_range = gain_range
         self.examples_per_epoch = examples_per_epoch
         self.seed = seed
         self.epoch = 0
+        self.augmentation = augmentation or Augmentation()
+        self.probabilities = None
+        if track_weights is not None:
+            weights = np.asarray(track_weights, dtype=np.float64)
+            if weights.shape != (len(tracks),) or (weights < 0).any() or weights.sum() <= 0:
+                raise DatasetError("track weights must be one non-negative number per track, not all zero")
+            self.probabilities = weights / weights.sum()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -87,18 +139,52 @@ class TrainingSegments(_Segments):
     def __len__(self) -> int:
         return self.examples_per_epoch
 
+    def _track(self, rng: np.random.Generator) -> int:
+        if self.probabilities is None:
+            return int(rng.integers(len(self.tracks.audio)))
+        return int(rng.choice(len(self.probabilities), p=self.probabilities))
+
+    def _start(self, rng: np.random.Generator, k: int) -> int:
+        return int(rng.integers(0, max(self.tracks.lengths[k] - self.context_samples, 0) + 1))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        k = int(rng.integers(len(self.tracks.audio)))
-        sources, length = self.tracks.audio[k], self.tracks.lengths[k]
-        start = int(rng.integers(0, max(length - self.context_samples, 0) + 1))
+        k = self._track(rng)
+        sources = self.tracks.audio[k]
+        start = self._start(rng, k)
         low, high = self.gain_range
         scaled = {name: _window(audio, start, self.context_samples) * np.float32(rng.uniform(low, high))
                   for name, audio in sources.items()}  # fmt: skip
+        if self.augmentation.active:  # its own generator: the draws above stay the paper sampler's
+            scaled = self._augment(np.random.default_rng([self.seed, self.epoch, index, 1]), scaled)
         mixture = sum(scaled.values())
         targets = make_targets(scaled, self.targets)
         targets = targets[..., self.output_offset : self.output_offset + self.output_samples]
         return torch.from_numpy(mixture), torch.from_numpy(np.ascontiguousarray(targets))
+
+
+    def _augment(self, rng: np.random.Generator, sources: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Remix, channel swap, polarity and EQ, in that order, each drawn from ``rng``."""
+        a = self.augmentation
+        out = dict(sources)
+        if rng.random() < a.remix:  # every source from its own track and offset, with its own gain
+            low, high = self.gain_range
+            for name in out:
+                k = self._track(rng)
+                track = self.tracks.audio[k]
+                if name in track:
+                    out[name] = _window(track[name], self._start(rng, k), self.context_samples) * np.float32(rng.uniform(low, high))
+        for name, audio in out.items():
+            swap, invert, equalise = rng.random(3)
+            lows_highs = rng.uniform(-a.eq_db, a.eq_db, 2)
+            if swap < a.channel_swap and audio.shape[0] == 2:
+                audio = audio[::-1].copy()
+            if invert < a.polarity:
+                audio = -audio
+            if equalise < a.eq:
+                audio = random_eq(audio, self.tracks.sample_rate, *lows_highs)
+            out[name] = audio
+        return out
 
 
 class ValidationSegments(_Segments):
