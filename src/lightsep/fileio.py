@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -118,12 +119,32 @@ def remove_new_empty_folders(root: str | os.PathLike, before: set[Path], depth: 
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP wait until the block is done (then their handlers run)."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done, then act as they would have.
+
+    Their Python handlers are swapped for one that only records them: blocking the signals
+    in this thread would not do, since another thread (OpenMP's) can receive a signal and
+    Python then runs the handler in the main thread at once. Outside the main thread, where
+    handlers cannot be changed, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in _HELD_SIGNALS}
+    for sig, handler in previous.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for sig, handler in previous.items():
+            if handler not in (signal.SIG_IGN, None):
+                signal.signal(sig, handler)
+        for signum in received[:1]:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)
+            else:  # SIG_DFL: the default action, now
+                os.kill(os.getpid(), signum)
 
 
 def _fsync_folder(folder: Path) -> None:
