@@ -291,7 +291,14 @@ def _stream(args: argparse.Namespace) -> int:
     check_output_folder(args.out)
     separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero)
     report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
-                        args.dtype, args.force)  # fmt: skip
+                        args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
+    if args.stdout:  # stdout carries the audio: one line on stderr
+        print(f"lightsep: streamed {report.audio_seconds:.2f} s of {args.stdout} to stdout ({report.ended}); latency "
+              f"{1000 * report.latency_seconds:.0f} ms, {1000 * report.max_block_seconds:.1f} ms per block at most",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    if report.ended != "end of input":
+        print(f"lightsep: {report.ended}: stopped, the stems of what arrived were written", file=sys.stderr)
     print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
           f"with {separator.name}")  # fmt: skip
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
@@ -478,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
     stream.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
     stream.add_argument("--force", action="store_true", help="overwrite existing stems in OUT")
+    stream.add_argument("--stdout", metavar="STEM", help="write STEM (or 'all', stems' channels interleaved) as raw PCM "
+                        "of --dtype to stdout as it is produced, instead of files: a live filter, e.g. "
+                        "ffmpeg -i song.mp3 -f f32le -ar 44100 -ac 2 - | lightsep stream - --stdout accompaniment | "
+                        "ffplay -f f32le -ar 44100 -ac 2 -")  # fmt: skip
+    stream.add_argument("--stall-seconds", type=_positive_float, default=5.0,
+                        help="raw PCM on stdin: stop when nothing arrives for this long (default 5)")
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
     stream.set_defaults(func=_stream)

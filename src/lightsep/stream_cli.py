@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import sys
 import time
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ class StreamReport:
     mean_block_seconds: float  # processing time per block
     max_block_seconds: float
     block_seconds: float  # audio per block
+    ended: str = "end of input"  # or why the stream stopped early (a stalled input, a closed stdout)
 
     @property
     def realtime_margin(self) -> float:
@@ -39,19 +42,58 @@ class StreamReport:
         return self.latency_seconds + self.max_block_seconds
 
 
-def raw_blocks(handle, rate: int, channels: int, dtype: str, block_frames: int):
-    """``(channels, n)`` float32 blocks from raw interleaved PCM on a binary stream."""
+class InputStalled(LightsepError):
+    """No input arrived on stdin for the stall time."""
+
+
+def raw_blocks(handle, rate: int, channels: int, dtype: str, block_frames: int, stall_seconds: float | None = None):
+    """``(channels, n)`` float32 blocks from raw interleaved PCM on a binary stream; a
+    partial frame at the end is dropped. With ``stall_seconds``, raises
+    :class:`InputStalled` when no byte arrives for that long (the stream needs a file
+    descriptor)."""
     np_dtype = np.dtype(RAW_DTYPES[dtype])
     frame = np_dtype.itemsize * channels
-    while True:
-        raw = handle.read(block_frames * frame)
+    fd = handle.fileno() if stall_seconds else None
+    stalled = False
+    while not stalled:
+        if fd is None:
+            raw = handle.read(block_frames * frame)
+        else:
+            raw, stalled = _read_with_deadline(fd, block_frames * frame, stall_seconds)
         raw = raw[: len(raw) - len(raw) % frame]
-        if not raw:
+        if raw:
+            data = np.frombuffer(raw, dtype=np_dtype).reshape(-1, channels).T.astype(np.float32)
+            if np_dtype.kind == "i":
+                data /= 32768.0
+            yield data
+        elif not stalled:
             return
-        data = np.frombuffer(raw, dtype=np_dtype).reshape(-1, channels).T.astype(np.float32)
-        if np_dtype.kind == "i":
-            data /= 32768.0
-        yield data
+    raise InputStalled(f"no input for {stall_seconds:g} s")
+
+
+def _read_with_deadline(fd: int, size: int, stall_seconds: float) -> tuple[bytes, bool]:
+    """Up to ``size`` bytes from ``fd`` (fewer at the end of the input), and whether the
+    input stalled: nothing arrived for ``stall_seconds``. What arrived before a stall is
+    returned with it."""
+    chunks, have = [], 0
+    while have < size:
+        ready, _, _ = select.select([fd], [], [], stall_seconds)
+        if not ready:
+            return b"".join(chunks), True
+        chunk = os.read(fd, size - have)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return b"".join(chunks), False
+
+
+def _pcm(out: np.ndarray, dtype: str) -> bytes:
+    """``(streams, n)`` float32 -> interleaved raw PCM of ``dtype``."""
+    frames = out.T
+    if dtype == "s16le":
+        return np.clip(np.rint(frames * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    return frames.astype("<f4").tobytes()
 
 
 def run_stream(
@@ -64,55 +106,70 @@ def run_stream(
     raw_channels: int = 2,
     raw_dtype: str = "f32le",
     force: bool = False,
+    stdout_stem: str | None = None,
+    stall_seconds: float | None = None,
 ) -> StreamReport:
     """Feed ``source`` (a file, or ``-`` for raw PCM on stdin) block by block, paced at real
     time when ``pace``; write the stems (aligned with the input) into ``out_dir``, all or
-    none, replacing existing stems only with ``force``."""
+    none, replacing existing stems only with ``force``.
+
+    With ``stdout_stem`` (a stem's name, or ``all``), the separated audio goes to stdout
+    instead, as raw PCM of ``raw_dtype`` at the input's rate, as it is produced: delayed by
+    the stated latency (silence first), and for ``all`` the stems' channels interleaved
+    stem after stem. Input that ends, stalls for ``stall_seconds`` (stdin) or a stdout that
+    is closed end the stream: what was produced so far has been written, and the report's
+    ``ended`` says why."""
     if not block_ms > 0:
         raise LightsepError(f"the block length must be positive, got {block_ms} ms")
+    if stdout_stem not in (None, "all", *separator.sources):
+        raise LightsepError(f"--stdout {stdout_stem}: the model's stems are {', '.join(separator.sources)} (or all)")
     paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
-    refuse_existing(paths.values(), force)
+    if stdout_stem is None:
+        refuse_existing(paths.values(), force)
     if source == "-":
         if raw_rate < 1 or raw_channels < 1:
             raise LightsepError(f"raw PCM needs a positive rate and channel count, got {raw_rate} Hz, {raw_channels} channel(s)")
         rate, channels = raw_rate, raw_channels
         block_frames = max(1, int(rate * block_ms / 1000))
-        blocks = raw_blocks(sys.stdin.buffer, rate, channels, raw_dtype, block_frames)
+        blocks = raw_blocks(sys.stdin.buffer, rate, channels, raw_dtype, block_frames, stall_seconds)
     else:
         info = audio_info(source)
         rate, channels = info.sample_rate, info.channels
         block_frames = max(1, int(rate * block_ms / 1000))
         blocks = iter_audio_blocks(source, block_frames)
     streaming = StreamingSeparator(separator, rate, channels)
-    to_skip = streaming.latency  # the delayed stream starts with this much silence
-    timings, total = [], 0
+    timings, total, ended = [], 0, "end of input"
     start = time.perf_counter()
-
-    def write(writers, out: np.ndarray) -> None:
-        nonlocal to_skip
-        skip = min(to_skip, out.shape[-1])
-        to_skip -= skip
-        for i, writer in enumerate(writers.values()):
-            writer.write(out[i, :, skip:])
-
-    with stem_writers(paths, rate, channels, "wav", 32) as writers:
-        for block in blocks:
-            if pace:  # wait until this block would have arrived from a live source
-                due = start + total / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            t0 = time.perf_counter()
+    sink = _StdoutSink(stdout_stem, separator.sources, raw_dtype) if stdout_stem else _FileSink(paths, rate, channels, streaming.latency)
+    with sink:
+        try:
+            for block in blocks:
+                if pace:  # wait until this block would have arrived from a live source
+                    due = start + total / rate
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                t0 = time.perf_counter()
+                try:
+                    out = streaming.push(block)
+                except InvalidAudioError as exc:
+                    raise InvalidAudioError(f"{source}: {exc}") from None
+                timings.append(time.perf_counter() - t0)
+                total += block.shape[-1]
+                sink.write(out)
+            if total == 0:
+                raise LightsepError(f"{source}: no audio received")
+        except InputStalled as exc:
+            ended = str(exc)
+        except BrokenPipeError:
+            ended = "stdout closed"
+        if total and ended != "stdout closed":
             try:
-                out = streaming.push(block)
-            except InvalidAudioError as exc:
-                raise InvalidAudioError(f"{source}: {exc}") from None
-            timings.append(time.perf_counter() - t0)
-            total += block.shape[-1]
-            write(writers, out)
-        write(writers, streaming.flush())
+                sink.write(streaming.flush())
+            except BrokenPipeError:
+                ended = "stdout closed"
         if total == 0:
-            raise LightsepError(f"{source}: no audio received")
+            raise LightsepError(f"{source}: no audio received" + ("" if ended == "end of input" else f" ({ended})"))
     return StreamReport(
         blocks=len(timings),
         audio_seconds=total / rate,
@@ -120,4 +177,56 @@ def run_stream(
         mean_block_seconds=float(np.mean(timings)),
         max_block_seconds=float(np.max(timings)),
         block_seconds=block_frames / rate,
+        ended=ended,
     )
+
+
+class _FileSink:
+    """The stems as float WAV files in a folder, aligned with the input (the latency's
+    leading silence dropped), committed together at the end."""
+
+    def __init__(self, paths: dict, rate: int, channels: int, latency: int):
+        self._context = stem_writers(paths, rate, channels, "wav", 32)
+        self._to_skip = latency
+
+    def __enter__(self):
+        self._writers = self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+    def write(self, out: np.ndarray) -> None:
+        skip = min(self._to_skip, out.shape[-1])
+        self._to_skip -= skip
+        for i, writer in enumerate(self._writers.values()):
+            writer.write(out[i, :, skip:])
+
+
+class _StdoutSink:
+    """One stem, or all interleaved, as raw PCM on stdout, as it is produced (a live
+    stream: the latency's leading silence included)."""
+
+    def __init__(self, stem: str, sources: tuple[str, ...], dtype: str):
+        self._index = None if stem == "all" else sources.index(stem)
+        self._dtype = dtype
+        self._stdout = sys.stdout.buffer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def write(self, out: np.ndarray) -> None:
+        streams = out.reshape(-1, out.shape[-1]) if self._index is None else out[self._index]
+        try:
+            self._stdout.write(_pcm(streams, self._dtype))
+            self._stdout.flush()
+        except BrokenPipeError:
+            # nothing more can go out: point stdout at /dev/null so that Python's own flush
+            # at exit does not complain about the closed pipe
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise
