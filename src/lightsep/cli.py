@@ -7,17 +7,16 @@ Every error caused by the user's input is reported as one line on stderr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError
+from . import signals
+from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError, one_line
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
@@ -208,14 +207,11 @@ def _separate_one(path: str, out: str, fmt: str, bit_depth: int, two_stems: str 
             warnings.simplefilter("always")
             plan = separate_file_to_dir(_WORKER["separator"], path, out, fmt, bit_depth, two_stems, force, progress)
         return str(plan.folder), [str(w.message) for w in caught], None
-    except LightsepError as exc:
-        return None, str(exc), EXIT_INPUT
-    except OSError as exc:
-        return None, f"{exc.filename or path}: {exc.strerror or exc}", EXIT_INPUT
-    except Exception as exc:  # a bug: this input fails, the others go on
-        if os.environ.get("LIGHTSEP_DEBUG"):
+    except Exception as exc:  # this input fails, the others go on
+        message, status = one_line(exc, path)
+        if status == EXIT_INTERNAL and os.environ.get("LIGHTSEP_DEBUG"):
             raise
-        return None, f"{path}: internal error: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}", EXIT_INTERNAL
+        return None, message, status
 
 
 def _separate(args: argparse.Namespace) -> int:
@@ -264,8 +260,6 @@ def _separate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .export import export_onnx
     from .fileio import refuse_existing
     from .separator import resolve_model
@@ -282,8 +276,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .fileio import check_output_folder
     from .separator import Separator
     from .stream_cli import run_stream
@@ -535,25 +527,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_interrupted(signum: int, frame) -> None:
-    raise Interrupted(signum)
-
-
-@contextlib.contextmanager
-def _signals_interrupt():
-    """SIGTERM and SIGHUP end the command the way Ctrl-C does: outputs in progress are
-    removed on the way out (only in the main thread, where Python delivers signals)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"lightsep: warning: {message}", file=file or sys.stderr)
 
@@ -567,28 +540,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_warning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        with _signals_interrupt():
+        with signals.interrupting():
             return args.func(args)
-    except LightsepError as exc:
-        print(f"lightsep: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except OSError as exc:  # the system refused: a full disk, a read-only folder, ...
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"lightsep: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INPUT
     except Interrupted as exc:
         print(f"lightsep: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
         print("lightsep: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
-    except Exception as exc:  # a bug: one line, the traceback on request
-        if os.environ.get("LIGHTSEP_DEBUG"):
+    except Exception as exc:  # input errors, the system's refusals (a full disk), and bugs
+        message, status = one_line(exc)
+        if status == EXIT_INTERNAL and os.environ.get("LIGHTSEP_DEBUG"):
             raise
-        text = (str(exc).strip().splitlines() or [""])[0]
-        print(f"lightsep: internal error: {type(exc).__name__}: {text} (LIGHTSEP_DEBUG=1 shows the traceback; "
-              "please report it)", file=sys.stderr)  # fmt: skip
-        return EXIT_INTERNAL
+        print(f"lightsep: error: {message}", file=sys.stderr)
+        return status
     finally:
         warnings.showwarning = show_warning
 

@@ -45,3 +45,18 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
+
+
+def one_line(exc: BaseException, where: object = None) -> tuple[str, int]:
+    """What lightsep prints after ``lightsep: error:`` for ``exc``, and the exit status: a
+    :class:`LightsepError`'s message (2); an ``OSError``'s file and reason (2); for anything
+    else, a bug, its type and first line (3). ``where`` (an input) names the file when the
+    error itself does not."""
+    prefix = f"{where}: " if where is not None else ""
+    if isinstance(exc, LightsepError):
+        return str(exc), EXIT_INPUT
+    if isinstance(exc, OSError):
+        return (f"{exc.filename}: " if exc.filename else prefix) + (exc.strerror or str(exc)), EXIT_INPUT
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return (f"{prefix}internal error: {type(exc).__name__}: {text} (LIGHTSEP_DEBUG=1 shows the traceback; "
+            "please report it)"), EXIT_INTERNAL  # fmt: skip

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .data.tracks import Track, list_tracks
-from .errors import LightsepError
+from .errors import LightsepError, one_line
 from .fileio import atomic_path, check_output_folder
 from .workers import map_in_processes
 
@@ -194,8 +194,7 @@ def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str | None:
         with atomic_path(out_file) as tmp:
             tmp.write_text(store.json)
     except (LightsepError, OSError) as exc:
-        text = str(exc) if isinstance(exc, LightsepError) else f"{exc.filename or out_file}: {exc.strerror or exc}"
-        return f"{track.name}: {text}"
+        return f"{track.name}: {one_line(exc, out_file)[0]}"
     return None
 
 

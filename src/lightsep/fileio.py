@@ -17,16 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from . import signals
 from .errors import OutputError, OutputExistsError
 
 _PARTIAL = re.compile(r"^\..*\.partial-(\d+)-")
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def _umask() -> int:
@@ -84,12 +82,20 @@ def refuse_existing(paths: Iterable[str | os.PathLike], force: bool, option: str
 def check_output_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a path, unless a file (or a file above it) stands where it would be."""
     folder = Path(folder)
-    probe = folder
+    _missing_folders(folder)
+    return folder
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist, innermost first; raises
+    :class:`OutputError` if the nearest one that exists is a file."""
+    missing, probe = [], folder
     while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise OutputError(f"{probe}: is a file, not a folder" + (f"; cannot write into {folder}" if probe != folder else ""))
-    return folder
+    return missing
 
 
 def folders_under(root: str | os.PathLike, depth: int) -> set[Path]:
@@ -115,36 +121,6 @@ def remove_new_empty_folders(root: str | os.PathLike, before: set[Path], depth: 
     for folder in sorted(folders_under(root, depth) - before, key=lambda f: len(f.parts), reverse=True):
         with contextlib.suppress(OSError):
             folder.rmdir()  # only succeeds when empty
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP wait until the block is done, then act as they would have.
-
-    Their Python handlers are swapped for one that only records them: blocking the signals
-    in this thread would not do, since another thread (OpenMP's) can receive a signal and
-    Python then runs the handler in the main thread at once. Outside the main thread, where
-    handlers cannot be changed, nothing is held."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in _HELD_SIGNALS}
-    for sig, handler in previous.items():
-        if handler not in (signal.SIG_IGN, None):
-            signal.signal(sig, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            if handler not in (signal.SIG_IGN, None):
-                signal.signal(sig, handler)
-        for signum in received[:1]:
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, None)
-            else:  # SIG_DFL: the default action, now
-                os.kill(os.getpid(), signum)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -181,14 +157,8 @@ class OutputSet:
             self.abort()
 
     def _make_folder(self, folder: Path) -> None:
-        check_output_folder(folder)
-        missing = []
-        probe = folder
-        while not probe.exists() and probe != probe.parent:
-            missing.append(probe)
-            probe = probe.parent
-        for made in reversed(missing):
-            with _signals_held():  # recorded as soon as made, so that an abort removes it
+        for made in reversed(_missing_folders(folder)):
+            with signals.held():  # recorded as soon as made, so that an abort removes it
                 try:
                     made.mkdir()
                 except FileExistsError:
@@ -215,7 +185,7 @@ class OutputSet:
         if folder not in self._cleaned:
             remove_stale_partials(folder)
             self._cleaned.add(folder)
-        with _signals_held():  # a signal between creating the file and recording it would leak it
+        with signals.held():  # a signal between creating the file and recording it would leak it
             try:
                 fd, name = tempfile.mkstemp(prefix=f".{final.stem}.partial-{os.getpid()}-",
                                             suffix=final.suffix if suffix is None else suffix, dir=folder)  # fmt: skip
@@ -242,7 +212,7 @@ class OutputSet:
         except BaseException:
             self.abort()
             raise
-        with _signals_held():
+        with signals.held():
             try:
                 for tmp, final in self._files:
                     os.replace(tmp, final)

@@ -18,7 +18,7 @@ import numpy as np
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
 from .fileio import refuse_existing
-from .separator import InvalidAudioError, Separator
+from .separator import Separator
 
 FORMATS = ("wav", "flac", "mp3")
 
@@ -74,7 +74,7 @@ def separate_file_to_dir(
     plan = plan_outputs(separator, path, out_dir, fmt, two_stems)
     refuse_existing(plan.stems.values(), force)
     info = audio_info(path)
-    stream = separator.stream(info.sample_rate, info.channels)
+    stream = separator.stream(info.sample_rate, info.channels, path)
     index = {name: i for i, name in enumerate(separator.sources)}
     def write(writers, separated: np.ndarray) -> None:
         if not separated.shape[-1]:
@@ -95,11 +95,7 @@ def separate_file_to_dir(
 
                 bar = tqdm(total=info.frames or None, unit="sample", unit_scale=True, desc=plan.track, leave=False)
             for block in iter_audio_blocks(path, max(1, int(block_seconds * info.sample_rate))):
-                try:
-                    separated = stream.push(block)
-                except InvalidAudioError as exc:
-                    raise InvalidAudioError(f"{path}: {exc}") from None
-                write(writers, separated)
+                write(writers, stream.push(block))
                 if bar is not None:
                     bar.update(block.shape[-1])
             write(writers, stream.flush())

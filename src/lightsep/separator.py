@@ -160,9 +160,10 @@ class Separator:
 
     # -- separation ----------------------------------------------------------------------
 
-    def stream(self, sample_rate: int, channels: int) -> SeparationStream:
-        """A :class:`SeparationStream` for audio of this rate and channel count."""
-        return SeparationStream(self, sample_rate, channels)
+    def stream(self, sample_rate: int, channels: int, source: object = None) -> SeparationStream:
+        """A :class:`SeparationStream` for audio of this rate and channel count (from
+        ``source``, a file, named in its errors)."""
+        return SeparationStream(self, sample_rate, channels, source)
 
     def separate(self, waveform: np.ndarray | torch.Tensor, sample_rate: int) -> dict[str, np.ndarray]:
         """Separate ``(channels, samples)`` (or ``(samples,)``) audio of any rate.
@@ -215,9 +216,12 @@ class SeparationStream:
     For a difference-output model the difference source is computed here, at the input's
     rate and channel count, as the input minus the other (resampled) estimates, so the
     stems always sum to the input, including the band above the model's Nyquist frequency.
+
+    ``source``, when given (the file the audio comes from), begins the message of an
+    :class:`InvalidAudioError`.
     """
 
-    def __init__(self, separator: Separator, sample_rate: int, channels: int):
+    def __init__(self, separator: Separator, sample_rate: int, channels: int, source: object = None):
         if sample_rate <= 0:
             raise LightsepError(f"invalid sample rate {sample_rate}")
         model = separator.model
@@ -248,6 +252,7 @@ class SeparationStream:
         self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * len(self._resampled), dtype="float32", quality="HQ") if resample else None  # noqa: E501
         self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
         self.nan_to_zero = separator.nan_to_zero
+        self._where = f"{source}: " if source is not None else ""
         self.replaced = 0  # NaN or infinite samples replaced by silence
         floor = separator.silence_floor_db
         self.gate = SilenceGate(self.sample_rate, floor, floor + 30.0) if floor is not None else None
@@ -273,7 +278,7 @@ class SeparationStream:
         channel, index = np.unravel_index(np.argmax(bad.T), bad.T.shape)[::-1]
         sample = self.received + int(index)
         raise InvalidAudioError(
-            f"NaN or infinite sample at {sample / self.sample_rate:.3f} s (sample {sample}, channel {int(channel) + 1}); "
+            f"{self._where}NaN or infinite sample at {sample / self.sample_rate:.3f} s (sample {sample}, channel {int(channel) + 1}); "
             "--nan-to-zero (nan_to_zero=True) replaces such samples with silence"
         )
 

@@ -14,7 +14,7 @@ import numpy as np
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
 from .fileio import refuse_existing
-from .separator import InvalidAudioError, Separator
+from .separator import Separator
 from .streaming import StreamingSeparator
 
 RAW_DTYPES = {"f32le": "<f4", "s16le": "<i2"}
@@ -137,7 +137,7 @@ def run_stream(
         rate, channels = info.sample_rate, info.channels
         block_frames = max(1, int(rate * block_ms / 1000))
         blocks = iter_audio_blocks(source, block_frames)
-    streaming = StreamingSeparator(separator, rate, channels)
+    streaming = StreamingSeparator(separator, rate, channels, source)
     timings, total, ended = [], 0, "end of input"
     start = time.perf_counter()
     sink = _StdoutSink(stdout_stem, separator.sources, raw_dtype) if stdout_stem else _FileSink(paths, rate, channels, streaming.latency)
@@ -150,15 +150,10 @@ def run_stream(
                     if delay > 0:
                         time.sleep(delay)
                 t0 = time.perf_counter()
-                try:
-                    out = streaming.push(block)
-                except InvalidAudioError as exc:
-                    raise InvalidAudioError(f"{source}: {exc}") from None
+                out = streaming.push(block)
                 timings.append(time.perf_counter() - t0)
                 total += block.shape[-1]
                 sink.write(out)
-            if total == 0:
-                raise LightsepError(f"{source}: no audio received")
         except InputStalled as exc:
             ended = str(exc)
         except BrokenPipeError:

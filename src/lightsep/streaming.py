@@ -42,12 +42,13 @@ class StreamingSeparator:
         separator: a :class:`lightsep.Separator` (its model, backend, overlap and batch size);
             streaming usually wants ``batch_size=1`` for the lowest latency.
         sample_rate, channels: of the incoming audio.
+        source: where the audio comes from (a file), named in errors about it.
     """
 
-    def __init__(self, separator: Separator, sample_rate: int, channels: int = 1):
+    def __init__(self, separator: Separator, sample_rate: int, channels: int = 1, source: object = None):
         self.separator = separator
         self.sources = separator.sources
-        self._stream = SeparationStream(separator, sample_rate, channels)
+        self._stream = SeparationStream(separator, sample_rate, channels, source)
         ratio = sample_rate / separator.sample_rate
         delay_down = _resampler_delay(sample_rate, separator.sample_rate)
         delay_up = _resampler_delay(separator.sample_rate, sample_rate)

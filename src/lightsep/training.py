@@ -349,6 +349,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         self._truncate_log(self.progress.step)
+        self._broadcast_model()  # every process resumes rank 0's model
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -600,7 +601,6 @@ def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) 
         trainer = Trainer(config, world, progress_bar, resume)
         if resume:
             trainer.load_state()
-            trainer._broadcast_model()
         elif world.main and trainer.state_path.exists():
             raise LightsepError(f"{trainer.run_dir} already holds a run; add --resume to continue it or choose another --run-dir")
         progress = trainer.fit()

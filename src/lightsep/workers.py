@@ -8,11 +8,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import Interrupted
-
-
-def _raise_interrupted(signum: int, frame) -> None:
-    raise Interrupted(signum)
+from . import signals
 
 
 _START_ERROR: Exception | None = None  # in a worker: why its initializer failed
@@ -35,15 +31,11 @@ def _run(function: Callable[..., Any], args: tuple) -> Any:
     command (its outputs in progress are removed), then the worker leaves quietly."""
     if _START_ERROR is not None:
         raise _START_ERROR
-    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_interrupted, signal.SIGHUP: _raise_interrupted}
-    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
-        return function(*args)
+        with signals.interrupting(sigint=True):
+            return function(*args)
     except KeyboardInterrupt as exc:  # Interrupted included; the parent is stopping the pool
         os._exit(128 + getattr(exc, "signum", signal.SIGINT))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def map_in_processes(

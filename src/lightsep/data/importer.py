@@ -176,17 +176,23 @@ def plan_import(folder: str | os.PathLike, rules: Rules) -> list[Assignment]:
         chosen = rules.match(path)
         stem, reason = chosen if chosen else stem_by_name(path)
         plan.append(Assignment(path, stem, reason))
-    # copies: the one without a copy suffix first
+    for copies in copy_groups(plan):
+        for other in copies[1:]:
+            other.reason = f"a copy of {copies[0].path.name} ({other.stem})"
+            other.stem = "duplicate"
+    return plan
+
+
+def copy_groups(plan: list[Assignment]) -> list[list[Assignment]]:
+    """The files of ``plan`` that are not skipped, grouped by :func:`copy_key`; in each
+    group the preferred copy (without a copy suffix, then by name) comes first."""
     groups: dict[str, list[Assignment]] = {}
     for item in plan:
         if item.stem != "skip":
             groups.setdefault(copy_key(item.path), []).append(item)
     for copies in groups.values():
         copies.sort(key=lambda a: (COPY_SUFFIX.search(a.path.stem) is not None, a.path.name))
-        for other in copies[1:]:
-            other.reason = f"a copy of {copies[0].path.name} ({other.stem})"
-            other.stem = "duplicate"
-    return plan
+    return list(groups.values())
 
 
 @dataclass
@@ -222,15 +228,10 @@ def import_stems(
     refuse_existing([track / f"{s}.wav" for s in (*STEMS, "mixture")], force)
     plan = plan_import(source, rules or Rules({}, {}))
     warnings, sums, used = [], {s: None for s in STEMS}, {s: [] for s in STEMS}
-    by_key: dict[str, list[Assignment]] = {}
-    for item in plan:
-        if item.stem != "skip":
-            by_key.setdefault(copy_key(item.path), []).append(item)
-    for copies in by_key.values():
-        ordered = [c for c in copies if c.stem != "duplicate"] + [c for c in copies if c.stem == "duplicate"]
-        stem = ordered[0].stem
+    for copies in copy_groups(plan):
+        stem = copies[0].stem  # the others are marked as its duplicates
         audio, errors = None, []
-        for candidate in ordered:  # the first copy that can be read
+        for candidate in copies:  # the first copy that can be read
             try:
                 audio = _read(candidate.path)
                 break
@@ -263,20 +264,23 @@ def import_stems(
         else:
             audio[:, : sums[stem].shape[-1]] = sums[stem]
         scaled = np.rint(audio * gain * 32768.0)
-        peak = float(np.abs(scaled).max(initial=0.0))
-        if peak > FULL_SCALE:
-            raise StemImportError(f"{source}: {stem} would clip ({20 * np.log10(peak / 32768):+.1f} dBFS); "
-                               f"import with --gain {-np.ceil(20 * np.log10(peak / FULL_SCALE)):.0f} or lower")  # fmt: skip
+        _refuse_clipping(scaled, f"{source}: {stem}")
         ints[stem] = scaled.astype(np.int32)
     mixture = sum(ints.values())
-    peak = int(np.abs(mixture).max(initial=0))
-    if peak > FULL_SCALE:
-        raise StemImportError(f"{source}: the mixture of the stems would clip ({20 * np.log10(peak / 32768):+.1f} dBFS); "
-                           f"import with --gain {-np.ceil(20 * np.log10(peak / FULL_SCALE)):.0f} or lower")  # fmt: skip
+    _refuse_clipping(mixture, f"{source}: the mixture of the stems")
     with OutputSet() as outputs:
         for stem, audio in {**ints, "mixture": mixture}.items():
             write_audio(outputs.path(track / f"{stem}.wav"), audio.astype(np.int16), SAMPLE_RATE, format="wav")
     return ImportReport(track, length / SAMPLE_RATE, used, warnings)
+
+
+def _refuse_clipping(samples: np.ndarray, what: str) -> None:
+    """Raise :class:`StemImportError` if 16-bit ``samples`` exceed full scale, naming the
+    ``--gain`` that would avoid it."""
+    peak = float(np.abs(samples).max(initial=0))
+    if peak > FULL_SCALE:
+        raise StemImportError(f"{what} would clip ({20 * np.log10(peak / 32768):+.1f} dBFS); "
+                              f"import with --gain {-np.ceil(20 * np.log10(peak / FULL_SCALE)):.0f} or lower")  # fmt: skip
 
 
 def song_folders(root: str | os.PathLike) -> list[Path]:

@@ -153,8 +153,15 @@ def _check_bounds(model: SeparationModel, class_name: str) -> None:
 def check_model_arguments(name: str, overrides: dict[str, Any]) -> None:
     """Check that preset ``name`` with ``overrides`` can be built, without allocating it."""
     class_name, kwargs = preset_arguments(name, **overrides)
+    _checked_class(class_name, kwargs)
+
+
+def _checked_class(class_name: str, kwargs: dict[str, Any]) -> type[SeparationModel]:
+    """The class, once ``kwargs`` built it on the ``meta`` device (nothing allocated) within
+    bounds."""
     cls = _model_class(class_name)
     _check_bounds(_construct(cls, kwargs, class_name, "meta"), class_name)
+    return cls
 
 
 def _model_class(class_name: str) -> type[SeparationModel]:
@@ -171,8 +178,6 @@ def build_from_arguments(class_name: str, kwargs: dict[str, Any], name: str | No
     the model's rate, context, channels and size are bounded there, so arguments from an
     untrusted file cannot make lightsep allocate without limit.
     """
-    cls = _model_class(class_name)
-    _check_bounds(_construct(cls, kwargs, class_name, "meta"), class_name)
-    model = _construct(cls, kwargs, class_name)
+    model = _construct(_checked_class(class_name, kwargs), kwargs, class_name)
     model.name = name or class_name
     return model
