@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# The long real-music trainings (configs/real-music-{2,4}stem-long.toml), both at once, one
-# thread each; rerunning resumes them. Needs data/musdb18-7, data/everythingisremixed
-# (docs/data.md) and data/corpus-320 (rendered here if missing). Logs: runs/real-music-*.log.
+# The bundled real-music weights and their Wave-U-Net comparison (configs/real-music-*.toml),
+# in two lanes of one thread each on a 2-core CPU:
+#   lane 1: proposed-2stem, then proposed-2stem-lowlatency (which starts from its best.pt);
+#   lane 2: waveunet-m3, then proposed-4stem.
+# Rerunning resumes: a run with a state.pt goes on from it (--resume), a finished one ends at
+# once. Needs data/musdb18-7 and data/everythingisremixed (docs/data.md) and renders
+# data/corpus-320 if it is missing. Logs: runs/real-music-*.log. Then
+# scripts/bundle_pretrained.py copies the best checkpoints into the package.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bin=.venv/bin
 OMP_NUM_THREADS=1 "$bin/lightsep" synth data/corpus-320 --songs 320 --seconds 20 --seed 2 --test-fraction 0.1 --quiet
 mkdir -p runs
-pids=()
-for stems in 2 4; do
-    name="real-music-${stems}stem-long"
-    resume=()
-    [[ -f "runs/$name/state.pt" ]] && resume=(--resume)
-    OMP_NUM_THREADS=1 "$bin/lightsep" train --config "configs/$name.toml" "${resume[@]}" --quiet >> "runs/$name.log" 2>&1 &
-    pids+=($!)
-done
+
+train() {  # train CONFIG_NAME: run or resume configs/CONFIG_NAME.toml
+    local resume=()
+    [[ -f "runs/$1/state.pt" ]] && resume=(--resume)
+    OMP_NUM_THREADS=1 "$bin/lightsep" train --config "configs/$1.toml" "${resume[@]}" --quiet >> "runs/$1.log" 2>&1
+}
+
+(train real-music-proposed-2stem && train real-music-proposed-2stem-lowlatency) &
+lane1=$!
+(train real-music-waveunet-m3 && train real-music-proposed-4stem) &
+lane2=$!
 status=0
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+wait "$lane1" || status=1
+wait "$lane2" || status=1
 exit $status

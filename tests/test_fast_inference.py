@@ -105,7 +105,7 @@ def test_overlapping_segments_share_local_features_and_match_the_model(name, ove
     signal = 0.3 * torch.randn(2, 1, (count - 1) * hop + context)
     segments = segments_of(signal, hop, count, context)
     with torch.no_grad():
-        expected = model(segments).reshape(count, 2, len(model.sources), 1, context)
+        expected = model(segments).reshape(count, 2, len(model.sources), 1, model.output_samples)
         features = fast.overlapping_local_features(signal, hop, count)
         own = fast.local_features(segments.reshape(-1, context, 1))
     for got, want in zip(features, own):  # the edges patched where the zero padding differs

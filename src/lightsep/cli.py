@@ -20,6 +20,7 @@ from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, Outpu
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
+RESAMPLE_QUALITY_NAMES = ("LQ", "MQ", "HQ", "VHQ")  # lightsep.separator.RESAMPLE_QUALITIES, without importing torch for --help
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -222,7 +223,8 @@ def _separate(args: argparse.Namespace) -> int:
     if args.bit_depth == 32 and args.format != "wav":
         raise LightsepError("--bit-depth 32 (float) is only for --format wav")
     options = dict(model=args.model, device=args.device, overlap=args.overlap, backend=args.backend,
-                   batch_size=args.batch_size, nan_to_zero=args.nan_to_zero)  # fmt: skip
+                   batch_size=args.batch_size, nan_to_zero=args.nan_to_zero, random_weights=args.random_weights,
+                   resample_quality=args.resample_quality)  # fmt: skip
     check_output_folder(args.out)
     clashes = output_clashes(args.inputs)
     todo = [p for i, p in enumerate(args.inputs) if i not in clashes]
@@ -267,7 +269,7 @@ def _export(args: argparse.Namespace) -> int:
     refuse_existing([args.output], args.force)
     if Path(args.output).exists() and Path(args.model).exists() and Path(args.output).samefile(args.model):
         raise OutputExistsError(f"{args.output}: is the model being exported; give another output name")
-    model = resolve_model(args.model)
+    model = resolve_model(args.model, random_weights=args.random_weights)
     path = export_onnx(model, args.output, int8=args.int8)
     print(f"{path}: {model.name}, mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
           f"stems (batch, {len(model.sources)}, {model.audio_channels}, {model.output_samples}) {list(model.sources)}"
@@ -281,7 +283,8 @@ def _stream(args: argparse.Namespace) -> int:
     from .stream_cli import run_stream
 
     check_output_folder(args.out)
-    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero)
+    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero,
+                          random_weights=args.random_weights, resample_quality=args.resample_quality)  # fmt: skip
     report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
                         args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
     if args.stdout:  # stdout carries the audio: one line on stderr
@@ -295,8 +298,9 @@ def _stream(args: argparse.Namespace) -> int:
           f"with {separator.name}")  # fmt: skip
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
           f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
-    print(f"processing: {1000 * report.mean_block_seconds:.1f} ms per block on average, "
-          f"{1000 * report.max_block_seconds:.1f} ms at most; real-time margin {report.realtime_margin:.1f}x")  # fmt: skip
+    print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
+          f"max {1000 * report.max_block_seconds:.1f} ms; real-time margin {report.realtime_margin:.1f}x; "
+          f"{report.late_blocks} late block(s) (processing longer than the block)")  # fmt: skip
     print(f"stems written to {args.out}")
     return 0
 
@@ -305,7 +309,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_dataset
 
     summary = evaluate_dataset(args.model, args.data, args.out, args.subset, args.tracks, args.jobs, args.overlap,
-                               args.downmix, progress=not args.quiet, backend=args.backend)  # fmt: skip
+                               args.downmix, progress=not args.quiet, backend=args.backend,
+                               random_weights=args.random_weights, resample_quality=args.resample_quality)  # fmt: skip
     print(f"{summary['model_name']} on {summary['tracks']} {args.subset} track(s) of {args.data}: median SDR (dB)")
     print(f"  {'target':<14} {'SiSEC18':>8} {'pooled':>8} {'NaN frames':>11}")
     for target, metrics in summary["targets"].items():
@@ -458,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--nan-to-zero", action="store_true",
                      help="replace NaN and infinite samples with silence (default: refuse such a file)")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    sep.add_argument("--random-weights", action="store_true",
+                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
+    sep.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="HQ",
+                     help="soxr's quality, to and from the model's 22.05 kHz (default HQ)")
     sep.set_defaults(func=_separate)
 
     stream = sub.add_parser(
@@ -475,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--rate", type=_positive_int, default=44100, help="raw PCM: sample rate (default 44100)")
     stream.add_argument("--channels", type=_positive_int, default=2, help="raw PCM: channels (default 2)")
     stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
-    stream.add_argument("--threads", type=_positive_int, default=None, help="CPU threads")
+    stream.add_argument("--threads", type=_positive_int, default=1,
+                        help="CPU threads (default 1: more threads make the slowest blocks slower on a busy machine)")
     stream.add_argument("--force", action="store_true", help="overwrite existing stems in OUT")
     stream.add_argument("--stdout", metavar="STEM", help="write STEM (or 'all', stems' channels interleaved) as raw PCM "
                         "of --dtype to stdout as it is produced, instead of files: a live filter, e.g. "
@@ -485,6 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="raw PCM on stdin: stop when nothing arrives for this long (default 5)")
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
+    stream.add_argument("--random-weights", action="store_true",
+                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
+    stream.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="LQ",
+                     help="soxr's quality, to and from the model's 22.05 kHz (default LQ: half the delay of HQ, and even output)")
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(
@@ -504,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
                     help="how the model runs (onnx-int8: to measure int8 quantisation's effect on SDR)")
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--random-weights", action="store_true",
+                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
+    ev.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="HQ",
+                     help="soxr's quality, to and from the model's 22.05 kHz (default HQ; LQ measures what lightsep stream hears)")
     ev.set_defaults(func=_evaluate)
 
     rep = sub.add_parser("report", help="lay out evaluation results as the paper's tables (Markdown + box plots)")
@@ -517,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", metavar="OUT.onnx")
     export.add_argument("--int8", action="store_true", help="quantise the weights to int8 (ONNX Runtime dynamic quantisation)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.onnx if it exists")
+    export.add_argument("--random-weights", action="store_true",
+                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
     export.set_defaults(func=_export)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")

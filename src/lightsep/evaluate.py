@@ -167,21 +167,18 @@ def _fit(estimate_: np.ndarray, reference: np.ndarray) -> np.ndarray:
 _WORKER: dict = {}
 
 
-def _make_estimator(model: str, overlap: float, backend: str = "torch"):
+def _make_estimator(model: str, overlap: float, backend: str = "torch", random_weights: bool = False,
+                    resample_quality: str = "HQ"):  # fmt: skip
     if model in REFERENCE_ESTIMATORS:
         return model
-    import warnings
-
     from .separator import Separator
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Separator(model, overlap=overlap, backend=backend)
+    return Separator(model, overlap=overlap, backend=backend, random_weights=random_weights, resample_quality=resample_quality)
 
 
-def _init_worker(model: str, overlap: float, threads: int, backend: str) -> None:
+def _init_worker(model: str, overlap: float, threads: int, backend: str, random_weights: bool, resample_quality: str) -> None:
     torch.set_num_threads(threads)
-    _WORKER["estimator"] = _make_estimator(model, overlap, backend)
+    _WORKER["estimator"] = _make_estimator(model, overlap, backend, random_weights, resample_quality)
 
 
 def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str | None:
@@ -209,10 +206,13 @@ def evaluate_dataset(
     downmix: bool = False,
     progress: bool = False,
     backend: str = "torch",
+    random_weights: bool = False,
+    resample_quality: str = "HQ",
 ) -> dict:
     """Evaluate ``model`` (a name, a checkpoint, ``mixture`` or ``oracle-irm``) on a dataset;
     tracks already scored in ``out_dir`` are skipped. Returns the summary (also written
-    to ``out_dir/summary.json``)."""
+    to ``out_dir/summary.json``). A name without bundled weights is refused unless
+    ``random_weights``. ``resample_quality``: soxr's, to and from the model's rate."""
     _require_museval()
     out_dir = check_output_folder(out_dir)
     chosen = [t for t in list_tracks(root, subset) if not tracks or t.name in tracks]
@@ -222,7 +222,7 @@ def evaluate_dataset(
             raise LightsepError(f"no track named {missing[0]!r} in {root} ({subset})")
     if not chosen:
         raise LightsepError(f"{root}: no {subset} tracks to evaluate")
-    estimator = _make_estimator(model, overlap, backend)  # fails early on a bad model name or checkpoint
+    estimator = _make_estimator(model, overlap, backend, random_weights, resample_quality)  # fails early on a bad model name or checkpoint
     todo = [t for t in chosen if not (out_dir / subset / f"{t.name}.json").exists()]
     bar = None
     if progress:
@@ -233,7 +233,7 @@ def evaluate_dataset(
     threads = max(1, (os.cpu_count() or 1) // jobs)
     work = [(t, out_dir / subset / f"{t.name}.json", downmix) for t in todo]
     failures = []
-    for failure in map_in_processes(_evaluate_one, work, jobs, _init_worker, (model, overlap, threads, backend)):
+    for failure in map_in_processes(_evaluate_one, work, jobs, _init_worker, (model, overlap, threads, backend, random_weights, resample_quality)):
         if failure is not None:
             failures.append(failure)
             print(f"lightsep: error: {failure}", file=sys.stderr, flush=True)

@@ -10,7 +10,6 @@ one block.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,31 @@ from .models.fast import fast_inference_form
 from .models.registry import PRESETS, build_model
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+RESAMPLE_QUALITIES = ("LQ", "MQ", "HQ", "VHQ")
+"""soxr's qualities. HQ (the default) is transparent in the model's band. LQ is what
+``lightsep stream`` uses: its filter ends its passband near 8 kHz at 22.05 kHz, but it
+holds back about half as much audio (44 ms instead of 84 ms between 44.1 kHz and 22.05 kHz
+and back) and hands its output on in even pieces, so that no block has to run the model
+twice (``docs/separation.md``, "Streaming")."""
 
 
-def resolve_model(model: str | os.PathLike | SeparationModel, device: str | torch.device = "cpu") -> SeparationModel:
+class UntrainedModelError(LightsepError):
+    """A model name with no bundled weights, where random weights were not asked for."""
+
+
+UNTRAINED_OK = ("tiny", "mixture")
+"""Presets that are what they are without training: a test fixture and the mixture floor."""
+
+
+def resolve_model(
+    model: str | os.PathLike | SeparationModel, device: str | torch.device = "cpu", random_weights: bool = False
+) -> SeparationModel:
     """A model from a name, a checkpoint path or a model instance (in eval mode).
 
-    A name loads the bundled pretrained weights when lightsep ships them, and otherwise
-    builds the model with random weights (with a warning): useful for tests and timing only.
+    A name loads the bundled pretrained weights when lightsep ships them. A name without
+    them is refused (:class:`UntrainedModelError`) unless ``random_weights``: the model is
+    then built with random weights, for timing and tests only (``tiny`` and ``mixture`` are
+    always built).
     """
     if isinstance(model, SeparationModel):
         return model.to(device).eval()
@@ -44,8 +61,11 @@ def resolve_model(model: str | os.PathLike | SeparationModel, device: str | torc
         path = pretrained_checkpoint(text)
         if path is not None:
             return load_checkpoint(path, device)
-        if text not in ("tiny", "mixture"):
-            warnings.warn(f"no trained weights are bundled for {text!r}: using random weights", stacklevel=3)
+        if not random_weights and text not in UNTRAINED_OK:
+            raise UntrainedModelError(
+                f"{text} has no trained weights (none are bundled): give a checkpoint of it (lightsep train makes one), "
+                "or ask for random weights (--random-weights; Separator(random_weights=True)) to time it"
+            )
         return build_model(text).to(device).eval()
     path = Path(text)
     if path.exists() or path.suffix in (".pt", ".pth"):
@@ -75,6 +95,10 @@ class Separator:
             the same function, computed faster, overlapping segments sharing the work they
             have in common; outputs agree to about 1e-6). ``False``
             runs the model's own ``forward``.
+        random_weights: separate with a model name that has no bundled weights, randomly
+            initialised, instead of refusing it (for benchmarks: the stems are noise).
+        resample_quality: soxr's quality (:data:`RESAMPLE_QUALITIES`) for the resamplers
+            to and from the model's rate.
     """
 
     def __init__(
@@ -88,9 +112,13 @@ class Separator:
         optimized: bool = True,
         nan_to_zero: bool = False,
         silence_floor_db: float | None = -90.0,
+        random_weights: bool = False,
+        resample_quality: str = "HQ",
     ):
         if backend not in BACKENDS:
             raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if resample_quality not in RESAMPLE_QUALITIES:
+            raise LightsepError(f"unknown resampling quality {resample_quality!r}; choose one of {', '.join(RESAMPLE_QUALITIES)}")
         if not 0.0 <= overlap < 1.0:
             raise LightsepError(f"overlap must be in [0, 1), got {overlap}")
         if not (isinstance(batch_size, int) and batch_size >= 1):
@@ -98,10 +126,11 @@ class Separator:
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
             raise LightsepError(f"threads must be a positive integer, got {threads!r}")
         device = check_device(device)
-        self.model = resolve_model(model, device)
+        self.model = resolve_model(model, device, random_weights)
         self.device = torch.device(device)
         self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
         self.nan_to_zero = nan_to_zero
+        self.resample_quality = resample_quality
         self.silence_floor_db = silence_floor_db if getattr(self.model, "silence_gate", True) else None
         if threads:
             torch.set_num_threads(threads)
@@ -248,8 +277,9 @@ class SeparationStream:
         self.difference = model.sources.index(model.difference_source) if model.difference_source else None
         self._resampled = [i for i in range(self.sources) if i != self.difference]
         resample = self.sample_rate != self.model_rate
-        self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality="HQ") if resample else None  # noqa: E501
-        self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * len(self._resampled), dtype="float32", quality="HQ") if resample else None  # noqa: E501
+        quality = separator.resample_quality
+        self._down = soxr.ResampleStream(self.sample_rate, self.model_rate, self.model_channels, dtype="float32", quality=quality) if resample else None  # noqa: E501
+        self._up = soxr.ResampleStream(self.model_rate, self.sample_rate, self.model_channels * len(self._resampled), dtype="float32", quality=quality) if resample else None  # noqa: E501
         self._pending = np.zeros((self.channels, 0), np.float32)  # input not yet matched by output
         self.nan_to_zero = separator.nan_to_zero
         self._where = f"{source}: " if source is not None else ""

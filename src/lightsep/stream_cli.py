@@ -22,13 +22,34 @@ RAW_DTYPES = {"f32le": "<f4", "s16le": "<i2"}
 
 @dataclass
 class StreamReport:
-    blocks: int
+    block_times: np.ndarray  # seconds of processing per block, in order
     audio_seconds: float
     latency_seconds: float  # the stated algorithmic latency
-    mean_block_seconds: float  # processing time per block
-    max_block_seconds: float
     block_seconds: float  # audio per block
+    underruns: int = 0  # blocks for which the separated audio was not ready (StreamingSeparator.underruns)
     ended: str = "end of input"  # or why the stream stopped early (a stalled input, a closed stdout)
+
+    @property
+    def blocks(self) -> int:
+        return len(self.block_times)
+
+    @property
+    def mean_block_seconds(self) -> float:
+        return float(np.mean(self.block_times))
+
+    @property
+    def max_block_seconds(self) -> float:
+        return float(np.max(self.block_times))
+
+    def block_percentile(self, q: float) -> float:
+        """The ``q``-th percentile of the processing time per block, in seconds."""
+        return float(np.percentile(self.block_times, q))
+
+    @property
+    def late_blocks(self) -> int:
+        """Blocks whose processing took longer than the audio they hold: a live output
+        would have run dry (an underrun of the audio device)."""
+        return int(np.count_nonzero(self.block_times > self.block_seconds))
 
     @property
     def realtime_margin(self) -> float:
@@ -166,12 +187,11 @@ def run_stream(
         if total == 0:
             raise LightsepError(f"{source}: no audio received" + ("" if ended == "end of input" else f" ({ended})"))
     return StreamReport(
-        blocks=len(timings),
+        block_times=np.array(timings),
         audio_seconds=total / rate,
         latency_seconds=streaming.latency_seconds,
-        mean_block_seconds=float(np.mean(timings)),
-        max_block_seconds=float(np.max(timings)),
         block_seconds=block_frames / rate,
+        underruns=streaming.underruns,
         ended=ended,
     )
 

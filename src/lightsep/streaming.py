@@ -21,12 +21,12 @@ from .separator import SeparationStream, Separator
 
 
 @functools.lru_cache(maxsize=None)
-def _resampler_delay(rate_in: int, rate_out: int) -> int:
+def _resampler_delay(rate_in: int, rate_out: int, quality: str = "HQ") -> int:
     """The most output samples soxr's streaming resampler ever holds back: its filter delay
     plus its internal block, measured by pushing one sample at a time for two seconds."""
     if rate_in == rate_out:
         return 0
-    stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality="HQ")
+    stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality=quality)
     sample = np.zeros((1, 1), np.float32)
     produced, worst = 0, 0
     for n in range(1, 2 * rate_in + 1):
@@ -43,20 +43,37 @@ class StreamingSeparator:
             streaming usually wants ``batch_size=1`` for the lowest latency.
         sample_rate, channels: of the incoming audio.
         source: where the audio comes from (a file), named in errors about it.
+        warm_up: run the model a few times on silence first (:meth:`warm_up`), so that the
+            first blocks are not the slowest.
     """
 
-    def __init__(self, separator: Separator, sample_rate: int, channels: int = 1, source: object = None):
+    def __init__(self, separator: Separator, sample_rate: int, channels: int = 1, source: object = None, warm_up: bool = True):
         self.separator = separator
         self.sources = separator.sources
         self._stream = SeparationStream(separator, sample_rate, channels, source)
         ratio = sample_rate / separator.sample_rate
-        delay_down = _resampler_delay(sample_rate, separator.sample_rate)
-        delay_up = _resampler_delay(separator.sample_rate, sample_rate)
+        delay_down = _resampler_delay(sample_rate, separator.sample_rate, separator.resample_quality)
+        delay_up = _resampler_delay(separator.sample_rate, sample_rate, separator.resample_quality)
         self.latency = int(math.ceil((self._stream.engine.latency + delay_down) * ratio)) + delay_up
         self.sample_rate, self.channels = sample_rate, channels
         self._ready = np.zeros((len(self.sources), channels, 0), np.float32)
         self._returned = 0
         self.underruns = 0
+        if warm_up:
+            self.warm_up()
+
+    def warm_up(self, passes: int = 3) -> None:
+        """Run the model ``passes`` times on a segment of silence, as a block will run it.
+        The first calls of a network are much slower than the rest (memory allocation,
+        oneDNN choosing its kernels): without this, the first block that completes a segment
+        takes several times as long as the others. The stream's state is not touched."""
+        engine = self._stream.engine
+        silence = np.zeros((engine.channels, engine.context), np.float32)
+        for _ in range(passes):
+            if engine.span_fn is not None:
+                engine.span_fn(silence, engine.hop, 1)
+            else:
+                engine.fn(silence[None])
 
     @property
     def latency_seconds(self) -> float:

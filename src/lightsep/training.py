@@ -206,7 +206,7 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
         raise ConfigError("data.datasets: every dataset with training tracks has weight 0")
     cache = AudioCache.default()
     largest_batch = max(config.training.main.batch_size, config.training.finetune.batch_size)
-    common = dict(context_samples=model.context_samples, output_samples=model.output_samples,
+    common = dict(context_samples=model.context_samples, output_samples=model.output_samples, output_offset=model.output_offset,
                   sample_rate=model.sample_rate, channels=model.audio_channels, cache=cache)  # fmt: skip
     augment = data.augment
     training = TrainingSegments(
@@ -221,9 +221,15 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
     return training, validation, names
 
 
+GEOMETRY_ARGUMENTS = {"context_samples", "output_start", "output_samples"}
+
+
 def initial_weights(model: SeparationModel, source: str) -> None:
     """Load ``source`` (a checkpoint file, or a model name with bundled weights) into
-    ``model``, which must be the same model: same class and constructor arguments."""
+    ``model``, which must be the same network: the same class and constructor arguments, or
+    ones that change only the geometry (``context_samples``, ``output_start``,
+    ``output_samples``) and so leave every weight's shape as it is. A streaming model starts
+    this way from the full-context model's weights."""
     from .checkpoint import load_checkpoint
     from .models.registry import PRESETS
     from .pretrained import pretrained_checkpoint
@@ -234,8 +240,8 @@ def initial_weights(model: SeparationModel, source: str) -> None:
     if not path.exists():
         raise ConfigError(f"model.init: {source}: no such checkpoint file, nor a model name with bundled weights")
     loaded = load_checkpoint(path)
-    if type(loaded) is not type(model) or loaded.config != model.config:
-        differ = sorted(k for k in set(loaded.config) | set(model.config) if loaded.config.get(k) != model.config.get(k))
+    differ = sorted(k for k in set(loaded.config) | set(model.config) if loaded.config.get(k) != model.config.get(k))
+    if type(loaded) is not type(model) or not set(differ) <= GEOMETRY_ARGUMENTS:
         raise ConfigError(f"model.init: {source} holds a {loaded.name} that differs from this run's {model.name} "
                           f"(in {', '.join(differ) or type(loaded).__name__})")  # fmt: skip
     model.load_state_dict(loaded.state_dict())

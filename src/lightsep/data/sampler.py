@@ -52,12 +52,13 @@ def _window(audio: np.ndarray, start: int, length: int) -> np.ndarray:
 class _Segments(Dataset):
     """What both datasets share: the tracks, the targets and the model's geometry."""
 
-    def __init__(self, tracks, targets, context_samples, output_samples, sample_rate, channels, cache):
+    def __init__(self, tracks, targets, context_samples, output_samples, sample_rate, channels, cache, output_offset=None):
         self.tracks = _TrackSet(tracks, sample_rate, channels, cache)
         self.targets = tuple(targets)
         self.context_samples = context_samples
         self.output_samples = output_samples or context_samples
-        self.output_offset = (context_samples - self.output_samples) // 2
+        # centred by default (valid convolutions); a model says where otherwise (its ``output_offset``)
+        self.output_offset = (context_samples - self.output_samples) // 2 if output_offset is None else output_offset
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class TrainingSegments(_Segments):
         cache: AudioCache | None = None,
         track_weights: list[float] | None = None,
         augmentation: Augmentation | None = None,
+        output_offset: int | None = None,
     ):
-        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache)
+        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache, output_offset)
         self.gain_range = gain_range
         self.examples_per_epoch = examples_per_epoch
         self.seed = seed
@@ -202,8 +204,9 @@ class ValidationSegments(_Segments):
         sample_rate: int = 22050,
         channels: int = 1,
         cache: AudioCache | None = None,
+        output_offset: int | None = None,
     ):
-        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache)
+        super().__init__(tracks, targets, context_samples, output_samples, sample_rate, channels, cache, output_offset)
         self.index = [
             (k, start)
             for k, length in enumerate(self.tracks.lengths)

@@ -32,7 +32,7 @@ about 1e-6 (``tests/test_fast_inference.py``). The plain model stays the referen
 is trained and exported.
 
 ``FastLightSepNet(model)``: ``(batch, 1, context_samples)`` ->
-``(batch, len(sources), 1, context_samples)``, like ``model`` in eval mode.
+``(batch, len(sources), 1, output_samples)``, like ``model`` in eval mode.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ASPP1d, ConvNormAct, SeparableConv1d, TemporalAttention
-from .lightsep_net import LightSepNet, SourceHead
+from .lightsep_net import LightSepNet, SourceHead, crop_output
 
 
 def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,6 +435,7 @@ class FastLightSepNet(nn.Module):
             raise ValueError(reason)
         self.sources, self.sample_rate = model.sources, model.sample_rate
         self.context_samples = model.context_samples
+        self.output_start, self.output_samples = model.output_start, model.output_samples
         self.bottleneck_fold, self.skip_folds = model.bottleneck_fold, list(model.skip_folds)
         self.total_fold = model.total_fold
         self.encoder = nn.ModuleList(
@@ -486,7 +487,8 @@ class FastLightSepNet(nn.Module):
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, time)`` -> ``(batch, len(sources), 1, time)``."""
         batch, _, time = mixture.shape
-        return self.from_local_features(self.local_features(mixture.reshape(batch, time, 1)))
+        out = self.from_local_features(self.local_features(mixture.reshape(batch, time, 1)))
+        return crop_output(out, self.output_start, self.output_samples)
 
     # -- overlapping segments -----------------------------------------------------------------
 
@@ -500,12 +502,13 @@ class FastLightSepNet(nn.Module):
         """``count`` segments of ``signal``, ``hop`` samples apart, as ``forward`` computes them.
 
         ``signal (batch, 1, (count - 1) * hop + context_samples)`` ->
-        ``(count, batch, len(sources), 1, context_samples)``; output ``k`` is
+        ``(count, batch, len(sources), 1, output_samples)``; output ``k`` is
         ``forward(signal[..., k * hop : k * hop + context_samples])`` (to float rounding).
         """
         batch = signal.shape[0]
         features = self.overlapping_local_features(signal, hop, count)
-        return self.from_local_features(features).reshape(count, batch, len(self.sources), 1, -1)
+        out = self.from_local_features(features).reshape(count, batch, len(self.sources), 1, -1)
+        return crop_output(out, self.output_start, self.output_samples)
 
     def overlapping_local_features(self, signal: torch.Tensor, hop: int, count: int) -> list[torch.Tensor]:
         """The :meth:`local_features` of ``count`` segments of ``signal``, ``hop`` samples

@@ -27,6 +27,11 @@ from .blocks import (
 DECODERS = ("rfpd", "upsample")
 
 
+def crop_output(stems: torch.Tensor, start: int, length: int) -> torch.Tensor:
+    """``(..., time)`` -> ``(..., length)``: samples ``[start, start + length)`` (no copy when that is all)."""
+    return stems if start == 0 and length == stems.shape[-1] else stems[..., start : start + length]
+
+
 class SourceHead(nn.Module):
     """Turns decoder features into one directly estimated source.
 
@@ -62,8 +67,12 @@ class LightSepNet(SeparationModel):
     """The paper's model (section 2), mono, same-length output.
 
     ``forward(mixture)``: ``(batch, 1, context_samples)`` ->
-    ``(batch, len(sources), 1, context_samples)``. Every source but the last is estimated
+    ``(batch, len(sources), 1, output_samples)``. Every source but the last is estimated
     directly; the last is ``mixture - sum(others)``, so the estimates sum to the mixture.
+    The output is the whole context by default; ``output_start`` and ``output_samples``
+    keep only samples ``[output_start, output_start + output_samples)`` of it, so that a
+    streaming model uses, and is trained on, the part of its context with
+    ``context_samples - output_start - output_samples`` samples of look-ahead.
 
     Args:
         sources: source names; the last is the difference source.
@@ -84,6 +93,7 @@ class LightSepNet(SeparationModel):
         attention: temporal attention in each source head.
         head_features: per-sample features each head unfolds before its output convolution.
         output_kernel: kernel of each head's full-resolution output convolution.
+        output_start, output_samples: the output region within the context (default: all of it).
     """
 
     def __init__(
@@ -107,6 +117,8 @@ class LightSepNet(SeparationModel):
         attention_heads: int = 8,
         head_features: int = 3,
         output_kernel: int = 15,
+        output_start: int = 0,
+        output_samples: int | None = None,
     ):
         super().__init__()
         if decoder not in DECODERS:
@@ -118,6 +130,9 @@ class LightSepNet(SeparationModel):
         total_fold = 16 * bottleneck_fold
         if context_samples % total_fold:
             raise ValueError(f"context_samples must be a multiple of {total_fold}, got {context_samples}")
+        region = context_samples - output_start if output_samples is None else output_samples
+        if not (0 <= output_start and 0 < region and output_start + region <= context_samples):
+            raise ValueError(f"the output region [{output_start}, {output_start + region}) is not within the {context_samples}-sample context")
         self.config = dict(
             sources=list(sources),
             sample_rate=sample_rate,
@@ -139,11 +154,14 @@ class LightSepNet(SeparationModel):
             head_features=head_features,
             output_kernel=output_kernel,
         )
+        if (output_start, region) != (0, context_samples):  # absent from the paper's models' checkpoints
+            self.config.update(output_start=output_start, output_samples=region)
         self.sources = tuple(sources)
         self.difference_source = self.sources[-1]
         self.sample_rate = sample_rate
         self.audio_channels = 1
-        self.context_samples = self.output_samples = context_samples
+        self.context_samples, self.output_samples = context_samples, region
+        self.output_start = output_start
         self.bottleneck_fold, self.total_fold = bottleneck_fold, total_fold
         self.decoder_kind = decoder
         self.output_kernel = output_kernel
@@ -195,8 +213,17 @@ class LightSepNet(SeparationModel):
 
     # ----------------------------------------------------------------------------------
 
+    @property
+    def output_offset(self) -> int:
+        return self.output_start
+
+    @property
+    def look_ahead(self) -> int:
+        """Input samples after the last output sample."""
+        return self.context_samples - self.output_start - self.output_samples
+
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
-        """``(batch, 1, context_samples)`` -> ``(batch, len(sources), 1, context_samples)``."""
+        """``(batch, 1, context_samples)`` -> ``(batch, len(sources), 1, output_samples)``."""
         skips = [mixture]
         x = mixture
         for block in self.encoder:
@@ -213,7 +240,7 @@ class LightSepNet(SeparationModel):
                 factor = 2
         direct = torch.stack([head(x, mixture) for head in self.heads], dim=1)
         difference = mixture.unsqueeze(1) - direct.sum(dim=1, keepdim=True)
-        return torch.cat([direct, difference], dim=1)
+        return crop_output(torch.cat([direct, difference], dim=1), self.output_start, self.output_samples)
 
     # ----------------------------------------------------------------------------------
 
@@ -230,6 +257,7 @@ class LightSepNet(SeparationModel):
 
     def input_span(self, output_index: int) -> tuple[int, int]:
         length = self.context_samples
+        output_index += self.output_start  # within the context
         if self.has_global_context():
             return 0, length - 1
         span = clip_span(conv_span((output_index, output_index), self.output_kernel, padding=self.output_kernel // 2), length)

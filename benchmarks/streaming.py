@@ -1,0 +1,100 @@
+"""Live streaming on one thread: latency and processing time per block, paced in real time.
+
+    .venv/bin/python benchmarks/streaming.py [--seconds 60] [--blocks-ms 10 20 50] [--busy]
+        [--models proposed-2stem-lowlatency proposed-2stem] [--no-pace] [--input SONG]
+
+Each model streams the same music (the demo song's mixture, repeated to ``--seconds``),
+through ``lightsep stream``'s own loop (:func:`lightsep.stream_cli.run_stream`): a stereo
+44.1 kHz file fed block by block at real-time pace, one thread, the model warmed up first.
+For every model and block length it prints the stated latency, the processing time per
+block (median, 99th percentile, maximum), the real-time margin (audio seconds per second
+of processing), the late blocks (processing longer than the block: a live output would
+have run dry) and the underruns of the stream itself (separated audio not ready). The last
+column compares each model's mean processing time with the first model's in the same run.
+``--busy`` keeps every other core busy with a spinning process meanwhile, as on a machine
+doing other work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+def music(seconds: float, song: str | None) -> tuple[np.ndarray, int]:
+    """``(2, seconds * rate)`` of music: ``song`` or the demo song's mixture, repeated."""
+    from lightsep.audio import convert_channels, read_audio
+
+    if song:
+        audio, rate = read_audio(song)
+    else:
+        from demo import load_song
+
+        stems, rate = load_song()
+        audio = stems["mixture"]
+    audio = convert_channels(audio, 2)
+    repeats = int(np.ceil(seconds * rate / audio.shape[1]))
+    return np.tile(audio, (1, repeats))[:, : int(seconds * rate)], rate
+
+
+def spinners(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["proposed-2stem-lowlatency", "proposed-2stem"])
+    parser.add_argument("--blocks-ms", nargs="+", type=float, default=[10.0, 20.0, 50.0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="audio per run (default 60)")
+    parser.add_argument("--busy", action="store_true", help="keep the other cores busy meanwhile")
+    parser.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
+    parser.add_argument("--input", help="an audio file to stream instead of the demo song")
+    parser.add_argument("--random-weights", action="store_true", help="time models that have no trained weights")
+    args = parser.parse_args()
+
+    import torch
+
+    from lightsep.audio import write_audio
+    from lightsep.separator import Separator
+    from lightsep.stream_cli import run_stream
+
+    torch.set_num_threads(1)
+    audio, rate = music(args.seconds, args.input)
+    busy = spinners((os.cpu_count() or 1) - 1) if args.busy else []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            song = write_audio(Path(tmp) / "song.wav", audio, rate, bit_depth=32)
+            print(f"{args.seconds:g} s of stereo {rate} Hz music, one thread, {'paced in real time' if not args.no_pace else 'unpaced'}"
+                  f"{f', {len(busy)} other core(s) busy' if busy else ''}; torch {torch.__version__}, {os.cpu_count()} CPU(s)")  # fmt: skip
+            print(f"{'model':<27} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
+                  f"{'underruns':>9} {'mean vs first':>13}")  # fmt: skip
+            first_mean = {}
+            for name in args.models:
+                separator = Separator(name, batch_size=1, random_weights=args.random_weights)
+                for block_ms in args.blocks_ms:
+                    out = Path(tmp) / f"{name}-{block_ms:g}"
+                    report = run_stream(separator, str(song), out, block_ms, pace=not args.no_pace)
+                    mean = report.mean_block_seconds
+                    ratio = mean / first_mean.setdefault(block_ms, mean)
+                    ms = [1000 * report.block_percentile(q) for q in (50, 99)] + [1000 * report.max_block_seconds]
+                    print(f"{name:<27} {block_ms:>4g}ms {1000 * report.latency_seconds:>6.0f}ms "
+                          + " ".join(f"{v:>5.2f}ms" for v in ms)
+                          + f" {report.realtime_margin:>6.1f}x {report.late_blocks:>5d} {report.underruns:>9d} {ratio:>12.2f}x",
+                          flush=True)  # fmt: skip
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    main()
