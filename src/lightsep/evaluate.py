@@ -127,7 +127,11 @@ def with_accompaniment(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def score_track(name: str, references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], rate: int):
-    """museval scores of one track, as a ``museval.TrackStore``."""
+    """museval scores of one track, as a ``museval.TrackStore``.
+
+    A stem that is silent throughout the track (all zeros) is not scored: BSS Eval has no
+    SDR against silence, and museval refuses it. The four-stem scenario then scores the
+    other stems together."""
     _require_museval()
     import museval
     from museval.aggregate import TrackStore
@@ -135,8 +139,10 @@ def score_track(name: str, references: dict[str, np.ndarray], estimates: dict[st
     store = TrackStore(win=1.0, hop=1.0, track_name=name)
     scenarios = []
     if all(n in estimates and n in references for n in FOUR):
-        scenarios.append((FOUR, ("drums", "bass", "other")))  # vocals come from the 2-source scenario
-    if all(n in estimates for n in TWO):
+        sounding = tuple(n for n in FOUR if np.any(references[n]))
+        if len(sounding) >= 2:  # vocals come from the 2-source scenario
+            scenarios.append((sounding, tuple(n for n in ("drums", "bass", "other") if n in sounding)))
+    if all(n in estimates for n in TWO) and all(np.any(references[n]) for n in TWO):
         scenarios.append((TWO, TWO))
     if not scenarios:
         raise LightsepError(f"{name}: the estimates {sorted(estimates)} cover neither vocals/accompaniment nor the four stems")
