@@ -4,8 +4,10 @@
         [--models proposed-2stem-lowlatency proposed-2stem] [--no-pace] [--input SONG]
 
 Each model streams the same music (the demo song's mixture, repeated to ``--seconds``),
-through ``lightsep stream``'s own loop (:func:`lightsep.stream_cli.run_stream`): a stereo
-44.1 kHz file fed block by block at real-time pace, one thread, the model warmed up first.
+through ``lightsep stream``'s own loop (:func:`lightsep.stream_cli.run_stream`) with its
+defaults: a stereo 44.1 kHz file fed block by block at real-time pace, one thread, soxr's LQ
+resampler, ONNX Runtime when it is installed (``--backends torch onnx`` compares), the model
+warmed up first.
 For every model and block length it prints the stated latency, the processing time per
 block (median, 99th percentile, maximum), the real-time margin (audio seconds per second
 of processing), the late blocks (processing longer than the block: a live output would
@@ -59,12 +61,15 @@ def main() -> None:
     parser.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
     parser.add_argument("--input", help="an audio file to stream instead of the demo song")
     parser.add_argument("--random-weights", action="store_true", help="time models that have no trained weights")
+    parser.add_argument("--resample-quality", default="LQ", help="soxr's quality (default LQ, as lightsep stream)")
+    parser.add_argument("--backends", nargs="+", default=["auto"],
+                        help="torch, onnx, onnx-int8, or auto (lightsep stream's default: onnx when installed)")
     args = parser.parse_args()
 
     import torch
 
     from lightsep.audio import write_audio
-    from lightsep.separator import Separator
+    from lightsep.separator import Separator, streaming_backend
     from lightsep.stream_cli import run_stream
 
     torch.set_num_threads(1)
@@ -75,18 +80,20 @@ def main() -> None:
             song = write_audio(Path(tmp) / "song.wav", audio, rate, bit_depth=32)
             print(f"{args.seconds:g} s of stereo {rate} Hz music, one thread, {'paced in real time' if not args.no_pace else 'unpaced'}"
                   f"{f', {len(busy)} other core(s) busy' if busy else ''}; torch {torch.__version__}, {os.cpu_count()} CPU(s)")  # fmt: skip
-            print(f"{'model':<27} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
+            print(f"{'model':<27} {'backend':>9} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
                   f"{'underruns':>9} {'mean vs first':>13}")  # fmt: skip
             first_mean = {}
-            for name in args.models:
-                separator = Separator(name, batch_size=1, random_weights=args.random_weights)
+            backends = [streaming_backend() if b == "auto" else b for b in args.backends]
+            for name, backend in [(n, b) for n in args.models for b in backends]:
+                separator = Separator(name, batch_size=1, random_weights=args.random_weights, resample_quality=args.resample_quality,
+                                      backend=backend, threads=1)  # fmt: skip
                 for block_ms in args.blocks_ms:
-                    out = Path(tmp) / f"{name}-{block_ms:g}"
+                    out = Path(tmp) / f"{name}-{backend}-{block_ms:g}"
                     report = run_stream(separator, str(song), out, block_ms, pace=not args.no_pace)
                     mean = report.mean_block_seconds
                     ratio = mean / first_mean.setdefault(block_ms, mean)
                     ms = [1000 * report.block_percentile(q) for q in (50, 99)] + [1000 * report.max_block_seconds]
-                    print(f"{name:<27} {block_ms:>4g}ms {1000 * report.latency_seconds:>6.0f}ms "
+                    print(f"{name:<27} {backend:>9} {block_ms:>4g}ms {1000 * report.latency_seconds:>6.0f}ms "
                           + " ".join(f"{v:>5.2f}ms" for v in ms)
                           + f" {report.realtime_margin:>6.1f}x {report.late_blocks:>5d} {report.underruns:>9d} {ratio:>12.2f}x",
                           flush=True)  # fmt: skip

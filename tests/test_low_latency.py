@@ -118,6 +118,16 @@ def test_the_commands_refuse_an_untrained_model_in_one_line(tmp_path, command):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.*"))
 
 
+def test_the_stream_command_runs_onnx_runtime_when_it_is_installed(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from lightsep.audio import write_audio
+    from lightsep.cli import main
+
+    src = write_audio(tmp_path / "in.wav", (0.1 * np.random.default_rng(4).standard_normal((2, 8000))).astype(np.float32), 44100)
+    assert main(["stream", str(src), "-m", "tiny", "-o", str(tmp_path / "s"), "--no-pace"]) == 0
+    assert "with tiny (onnx, 1 thread(s))" in capsys.readouterr().out
+
+
 def test_an_unknown_resampling_quality_is_refused():
     with pytest.raises(LightsepError, match="resampling quality"):
         Separator("tiny", resample_quality="best")
@@ -181,7 +191,8 @@ def test_a_stream_report_counts_late_blocks_and_percentiles():
 
 def test_the_streaming_benchmark_runs(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "streaming.py"), "--models", "tiny", "--seconds", "1",
-                             "--blocks-ms", "20", "--no-pace"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                             "--blocks-ms", "20", "--no-pace", "--backends", "torch", "onnx"], capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    row = [line.split() for line in result.stdout.splitlines() if line.startswith("tiny")]
-    assert len(row) == 1 and row[0][1] == "20ms" and row[0][-1] == "1.00x"
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tiny")]
+    assert [row[1:3] for row in rows] == [["torch", "20ms"], ["onnx", "20ms"]] and rows[0][-1] == "1.00x"

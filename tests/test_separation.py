@@ -174,7 +174,7 @@ def test_stream_command_writes_what_offline_separation_gives(tmp_path, capsys):
     model = build_model("tiny")
     save_checkpoint(model, checkpoint)
     offline = Separator(model, batch_size=1, resample_quality="LQ").separate(audio, 44100)
-    assert main(["stream", str(src), "-m", str(checkpoint), "-o", str(tmp_path / "s"), "--no-pace"]) == 0
+    assert main(["stream", str(src), "-m", str(checkpoint), "-o", str(tmp_path / "s"), "--no-pace", "--backend", "torch"]) == 0
     report = capsys.readouterr().out
     assert "latency:" in report and "real-time margin" in report
     for name, expected in offline.items():

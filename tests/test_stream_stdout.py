@@ -24,7 +24,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture
 def command(model):
-    return [sys.executable, "-m", "lightsep.cli", "stream", "-", "-m", str(model), "--no-pace", "--rate", str(RATE)]
+    return [sys.executable, "-m", "lightsep.cli", "stream", "-", "-m", str(model), "--no-pace", "--rate", str(RATE), "--backend", "torch"]
 
 
 @pytest.fixture

@@ -283,8 +283,11 @@ def _stream(args: argparse.Namespace) -> int:
     from .stream_cli import run_stream
 
     check_output_folder(args.out)
+    from .separator import streaming_backend
+
+    backend = streaming_backend() if args.backend == "auto" else args.backend
     separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero,
-                          random_weights=args.random_weights, resample_quality=args.resample_quality)  # fmt: skip
+                          random_weights=args.random_weights, resample_quality=args.resample_quality, backend=backend)  # fmt: skip
     report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
                         args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
     if args.stdout:  # stdout carries the audio: one line on stderr
@@ -295,7 +298,7 @@ def _stream(args: argparse.Namespace) -> int:
     if report.ended != "end of input":
         print(f"lightsep: {report.ended}: stopped, the stems of what arrived were written", file=sys.stderr)
     print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
-          f"with {separator.name}")  # fmt: skip
+          f"with {separator.name} ({separator.backend}, {args.threads} thread(s))")  # fmt: skip
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
           f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
     print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
@@ -484,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--rate", type=_positive_int, default=44100, help="raw PCM: sample rate (default 44100)")
     stream.add_argument("--channels", type=_positive_int, default=2, help="raw PCM: channels (default 2)")
     stream.add_argument("--dtype", choices=sorted(RAW_DTYPE_NAMES), default="f32le", help="raw PCM: sample format")
+    stream.add_argument("--backend", choices=("auto", "torch", "onnx", "onnx-int8"), default="auto",
+                        help="how the model runs (default auto: onnx when ONNX Runtime is installed, the fastest on one "
+                        "segment at a time, else torch)")
     stream.add_argument("--threads", type=_positive_int, default=1,
                         help="CPU threads (default 1: more threads make the slowest blocks slower on a busy machine)")
     stream.add_argument("--force", action="store_true", help="overwrite existing stems in OUT")
