@@ -25,7 +25,7 @@ import torch
 torch.set_num_threads(int(sys.argv[4]))
 from lightsep.separator import Separator
 from lightsep.files import separate_file_to_dir
-separate_file_to_dir(Separator(sys.argv[1]), sys.argv[2], sys.argv[3], force=True)
+separate_file_to_dir(Separator(sys.argv[1], random_weights=True), sys.argv[2], sys.argv[3], force=True)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

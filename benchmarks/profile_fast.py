@@ -44,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        network = fast_inference_form(resolve_model(args.model))
+        network = fast_inference_form(resolve_model(args.model, random_weights=True))  # timing only
     if not hasattr(network, "forward_overlapping"):
         parser.error(f"{args.model} has no fast inference form")
     context = network.context_samples

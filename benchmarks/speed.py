@@ -80,7 +80,8 @@ def lightsep_runner(name: str, backend: str, overlap: float, threads: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         options = {} if BATCH_SIZE is None else {"batch_size": BATCH_SIZE}
-        separator = Separator(name, backend=backend, overlap=overlap, threads=threads, optimized=optimized, **options)
+        separator = Separator(name, backend=backend, overlap=overlap, threads=threads, optimized=optimized, random_weights=True,
+                              **options)  # speed does not depend on the weights
     return lambda audio: separator.separate(audio, 44100)
 
 
