@@ -56,11 +56,14 @@ def test_every_bundled_model_verifies_and_documents_its_training(name):
         assert info[key], key
     assert info["training"]["steps"] > 0 and info["training"]["training_seconds"] > 0
     assert (PRETRAINED_DIR / f"{name}.pt").stat().st_size < 8_000_000
+    for dataset in info["data"].get("datasets", []):  # every dataset says what it is and under which licence
+        assert dataset["licence"] and dataset["what"] and dataset["source"], dataset["name"]
 
 
-def test_the_bundled_models_are_the_separate_commands_defaults():
+def test_the_bundled_models_are_the_separate_and_stream_commands_defaults():
     names = bundled_models()
-    assert {"proposed-2stem", "proposed-4stem"} <= set(names), names
+    assert {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency"} <= set(names), names
+    assert Separator("proposed-2stem-lowlatency", batch_size=1).model.look_ahead == 1536  # trained, not refused
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "random weights" warning: the bundled ones load
         assert Separator().sources == ("vocals", "accompaniment")
