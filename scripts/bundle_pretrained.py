@@ -72,18 +72,23 @@ def datasets_info(config: dict, best: dict) -> list[dict]:
              **DATASETS.get(entry["name"], {})} for entry in config["data"]["datasets"]]  # fmt: skip
 
 
-def init_info(config: dict) -> dict | None:
-    """The weights a run started from (``model.init``), with their own manifest's data and
-    training when they are bundled weights (read before they are replaced)."""
+def init_info(config: dict, init_manifest: Path | None) -> dict | None:
+    """The weights a run started from (``model.init``), with the data and training of their
+    own manifest: ``init_manifest``, or the bundled manifest of that name (read before it is
+    replaced)."""
     source = config["model"].get("init") or ""
     if not source:
         return None
-    from lightsep.pretrained import PRETRAINED_DIR
+    from lightsep.pretrained import PRETRAINED_DIR, sha256_of
 
     info: dict = {"from": source}
-    manifest = PRETRAINED_DIR / f"{source}.json"
+    manifest = init_manifest or PRETRAINED_DIR / f"{source}.json"
+    if Path(source).is_file():
+        info["sha256"] = sha256_of(Path(source))
     if manifest.exists():
         earlier = json.loads(manifest.read_text())
+        if "sha256" in info and earlier.get("sha256") != info["sha256"]:
+            raise LightsepError(f"{manifest} describes other weights than {source} (sha256 differs)")
         info.update(sha256=earlier.get("sha256"), data=earlier.get("data"), training=earlier.get("training"),
                     hardware=earlier.get("hardware"), init=earlier.get("init"))  # fmt: skip
     return info
@@ -99,7 +104,7 @@ def evaluate_command(summary: dict, tracks: list[str]) -> str:
     return command if everything == tracks else f"{command} --tracks {' '.join(tracks)}"
 
 
-def manifest_info(run: Path, evaluation: Path) -> dict:
+def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None) -> dict:
     best = read_checkpoint(run / "best.pt")["metadata"]
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     progress, config = state["progress"], state["config"]
@@ -134,7 +139,7 @@ def manifest_info(run: Path, evaluation: Path) -> dict:
     data_option = f" --data {corpus_root}" if str(corpus_root) not in ("", ".") else ""
     return {
         "data": data,
-        "init": init_info(config),
+        "init": init_info(config, init_manifest),
         "training": {
             "config": f"configs/{config['name']}.toml",
             "command": f"lightsep train --config configs/{config['name']}.toml{data_option}",
@@ -172,9 +177,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="a finished training run folder")
     parser.add_argument("--eval", type=Path, required=True, help="its 'lightsep evaluate' output folder")
+    parser.add_argument("--init-manifest", type=Path, help="the manifest of the weights the run started from (model.init)")
     args = parser.parse_args()
     try:
-        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval))
+        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest))
     except (LightsepError, OSError, KeyError) as exc:
         detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"bundle_pretrained: error: {detail}", file=sys.stderr)

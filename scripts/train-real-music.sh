@@ -3,16 +3,21 @@
 # in two lanes of one thread each on a 2-core CPU:
 #   lane 1: proposed-2stem, then proposed-2stem-lowlatency (which starts from its best.pt);
 #   lane 2: waveunet-m3, then proposed-4stem.
+# The proposed models start from the synthetic-music weights of scripts/pretrain.sh
+# (runs/pretrain-proposed-{2,4}stem/best.pt), which it runs first when they are missing.
 # Rerunning resumes: a run with a state.pt goes on from it (--resume), a finished one ends at
 # once. Needs data/musdb18-7 and data/everythingisremixed (docs/data.md) and renders
 # data/corpus-320 if it is missing. Logs: runs/real-music-*.log. Then
-# scripts/bundle_pretrained.py copies the best checkpoints into the package.
+# scripts/bundle_real_music.sh scores the runs and bundles them (docs/pretrained.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bin=.venv/bin
 OMP_NUM_THREADS=1 "$bin/lightsep" synth data/corpus-320 --songs 320 --seconds 20 --seed 2 --test-fraction 0.1 --quiet
 mkdir -p runs
+if [[ ! -f runs/pretrain-proposed-2stem/best.pt || ! -f runs/pretrain-proposed-4stem/best.pt ]]; then
+    bash scripts/pretrain.sh
+fi
 
 train() {  # train CONFIG_NAME: run or resume configs/CONFIG_NAME.toml
     local resume=()

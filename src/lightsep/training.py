@@ -593,8 +593,9 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     walk(config, "")
     # where the datasets are may change, not what they are
     flat["data.datasets"] = [{k: v for k, v in entry.items() if k != "root"} for entry in flat.get("data.datasets", [])]
+    # model.init only chooses the first weights: a resumed run takes its own from state.pt
     for key in ("run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
-                "data.root", "data.ccmixter"):  # fmt: skip
+                "data.root", "data.ccmixter", "model.init"):  # fmt: skip
         flat.pop(key, None)
     return flat
 
