@@ -350,6 +350,7 @@ class Trainer:
             diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
             raise ConfigError(f"{path}: the run was made with another configuration (differs in: {', '.join(diff)})")
         self.model.load_state_dict(state["model"]["state_dict"])
+        self.config.model.init = state["config"]["model"].get("init", "")  # where the run really started
         self.progress = Progress(**state["progress"])
         self.optimizer = self._new_optimizer(self.progress.phase)
         self.optimizer.load_state_dict(state["optimizer"])
