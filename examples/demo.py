@@ -64,8 +64,8 @@ def run(model: str, out: Path, quiet: bool = False, song: str = SONGS[0]) -> dic
     estimates = {name: read_audio(path)[0] for name, path in plan.stems.items()}
 
     scored = with_accompaniment(estimates)
-    silent = [name for name in scored if not np.any(references[name])]  # not scored (score_track)
     model_sdr = track_medians(score_track(plan.track, references, scored, rate).scores)
+    silent = [name for name in scored if name not in model_sdr]  # silent in the song: score_track leaves them out
     floor = {name: references["mixture"] for name in scored}
     floor_sdr = track_medians(score_track(plan.track, references, floor, rate).scores)
 

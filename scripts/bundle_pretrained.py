@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from lightsep.checkpoint import read_checkpoint
+from lightsep.data.tracks import list_tracks
 from lightsep.errors import LightsepError
 from lightsep.pretrained import bundle
 
@@ -56,10 +57,9 @@ DATASETS = {
 }
 
 
-SHARED_WITH = {
-    "pretrain-proposed": "the other pretrain-* runs (scripts/pretrain.sh runs them at the same time)",
-    "pretrain-waveunet": "the other pretrain-* runs (scripts/pretrain.sh runs them at the same time)",
-    "real-music": "one core each for two lanes of runs (scripts/train-real-music.sh), and the development work of the session",
+SHARED_WITH = {  # by the run's name's prefix
+    "pretrain-": "the other pretrain-* runs (scripts/pretrain.sh runs them at the same time)",
+    "real-music-": "one core each for two lanes of runs (scripts/train-real-music.sh), and the development work of the session",
 }
 
 
@@ -99,8 +99,7 @@ def evaluate_command(summary: dict, tracks: list[str]) -> str:
     command = f"lightsep evaluate -m <checkpoint> --data {summary.get('data', '<data>')} --subset {summary.get('subset', 'test')}"
     if summary.get("resample_quality", "HQ") != "HQ":
         command += f" --resample-quality {summary['resample_quality']}"
-    everything = sorted(p.name.removesuffix(".stem.mp4") for p in (Path(summary.get("data", "")) / summary.get("subset", "test")).iterdir()
-                        if not p.name.startswith(".")) if Path(summary.get("data", ""), summary.get("subset", "test")).is_dir() else None  # fmt: skip
+    everything = sorted(t.name for t in list_tracks(summary["data"], summary.get("subset", "test"))) if "data" in summary else None
     return command if everything == tracks else f"{command} --tracks {' '.join(tracks)}"
 
 
@@ -159,7 +158,7 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
             "threads": config["run"]["threads"] or torch.get_num_threads(),
             "device": best["device"],
             "torch": torch.__version__,
-            "shared_with": SHARED_WITH.get(config["name"].split("-")[0] + "-" + config["name"].split("-")[1], ""),
+            "shared_with": next((text for prefix, text in SHARED_WITH.items() if config["name"].startswith(prefix)), ""),
         },
         "test": {
             "command": evaluate_command(summary, tracks),

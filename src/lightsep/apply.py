@@ -155,13 +155,21 @@ class OverlapAdd:
             out[:, lo - start : hi - start] = self._input[:, lo - self._input_start : hi - self._input_start]
         return out
 
-    def _compute(self, first: int, last: int) -> None:
+    def _outputs(self, stretch: np.ndarray, count: int) -> np.ndarray:
+        """The model on the ``count`` segments, ``hop`` apart, that ``stretch`` covers."""
         if self.span_fn is not None:
-            stretch = self._stretch(first * self.hop - self.offset, (last - first - 1) * self.hop + self.context)
-            outputs = self.span_fn(stretch, self.hop, last - first)
-        else:
-            outputs = self.fn(np.stack([self._stretch(k * self.hop - self.offset, self.context) for k in range(first, last)]))
-        outputs = np.asarray(outputs, dtype=np.float32)
+            return self.span_fn(stretch, self.hop, count)
+        return self.fn(np.stack([stretch[:, k * self.hop : k * self.hop + self.context] for k in range(count)]))
+
+    def warm_up(self, passes: int) -> None:
+        """Run the model ``passes`` times on one segment of silence, as :meth:`push` runs it;
+        the signal's state is not touched."""
+        for _ in range(passes):
+            self._outputs(np.zeros((self.channels, self.context), np.float32), 1)
+
+    def _compute(self, first: int, last: int) -> None:
+        stretch = self._stretch(first * self.hop - self.offset, (last - first - 1) * self.hop + self.context)
+        outputs = np.asarray(self._outputs(stretch, last - first), dtype=np.float32)
         expected = (last - first, self.sources, self.channels, self.output)
         if outputs.shape != expected:
             raise ValueError(f"segment function returned {outputs.shape}, expected {expected}")

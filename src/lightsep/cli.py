@@ -279,12 +279,10 @@ def _export(args: argparse.Namespace) -> int:
 
 def _stream(args: argparse.Namespace) -> int:
     from .fileio import check_output_folder
-    from .separator import Separator
+    from .separator import Separator, streaming_backend
     from .stream_cli import run_stream
 
     check_output_folder(args.out)
-    from .separator import streaming_backend
-
     backend = streaming_backend() if args.backend == "auto" else args.backend
     separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero,
                           random_weights=args.random_weights, resample_quality=args.resample_quality, backend=backend)  # fmt: skip
@@ -359,6 +357,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _random_weights_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--random-weights", action="store_true",
+                        help="run a model that has no trained weights with random ones (for timing; the output is noise)")
+
+
+def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why: str = "") -> None:
+    parser.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default=default,
+                        help=f"soxr's quality, to and from the model's 22.05 kHz (default {default}{why})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -466,10 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--nan-to-zero", action="store_true",
                      help="replace NaN and infinite samples with silence (default: refuse such a file)")
     sep.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
-    sep.add_argument("--random-weights", action="store_true",
-                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
-    sep.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="HQ",
-                     help="soxr's quality, to and from the model's 22.05 kHz (default HQ)")
+    _random_weights_option(sep)
+    _resample_quality_option(sep, "HQ")
     sep.set_defaults(func=_separate)
 
     stream = sub.add_parser(
@@ -501,10 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="raw PCM on stdin: stop when nothing arrives for this long (default 5)")
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
-    stream.add_argument("--random-weights", action="store_true",
-                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
-    stream.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="LQ",
-                     help="soxr's quality, to and from the model's 22.05 kHz (default LQ: half the delay of HQ, and even output)")
+    _random_weights_option(stream)
+    _resample_quality_option(stream, "LQ", ": half the delay of HQ, and even output")
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(
@@ -524,10 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
                     help="how the model runs (onnx-int8: to measure int8 quantisation's effect on SDR)")
     ev.add_argument("--quiet", action="store_true")
-    ev.add_argument("--random-weights", action="store_true",
-                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
-    ev.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default="HQ",
-                     help="soxr's quality, to and from the model's 22.05 kHz (default HQ; LQ measures what lightsep stream hears)")
+    _random_weights_option(ev)
+    _resample_quality_option(ev, "HQ", "; LQ measures what lightsep stream hears")
     ev.set_defaults(func=_evaluate)
 
     rep = sub.add_parser("report", help="lay out evaluation results as the paper's tables (Markdown + box plots)")
@@ -541,8 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("output", metavar="OUT.onnx")
     export.add_argument("--int8", action="store_true", help="quantise the weights to int8 (ONNX Runtime dynamic quantisation)")
     export.add_argument("--force", action="store_true", help="overwrite OUT.onnx if it exists")
-    export.add_argument("--random-weights", action="store_true",
-                     help="run a model that has no trained weights with random ones (for timing; the output is noise)")
+    _random_weights_option(export)
     export.set_defaults(func=_export)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")

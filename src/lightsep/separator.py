@@ -31,8 +31,9 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 
 def streaming_backend() -> str:
     """The backend ``lightsep stream`` runs by default: ONNX Runtime when it is installed
-    (on one segment of the streaming model, one thread, it takes about 0.6 of the time of
-    PyTorch's fastest form: PyTorch's cost per operator dominates at that size), else torch."""
+    (on one segment of the streaming model at a time, one thread, it is faster than PyTorch's
+    fastest form, whose cost per operator dominates at that size: ``benchmarks/streaming.py
+    --backends torch onnx``), else torch."""
     import importlib.util
 
     return "onnx" if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx") else "torch"

@@ -67,13 +67,7 @@ class StreamingSeparator:
         The first calls of a network are much slower than the rest (memory allocation,
         oneDNN choosing its kernels): without this, the first block that completes a segment
         takes several times as long as the others. The stream's state is not touched."""
-        engine = self._stream.engine
-        silence = np.zeros((engine.channels, engine.context), np.float32)
-        for _ in range(passes):
-            if engine.span_fn is not None:
-                engine.span_fn(silence, engine.hop, 1)
-            else:
-                engine.fn(silence[None])
+        self._stream.engine.warm_up(passes)
 
     @property
     def latency_seconds(self) -> float:
