@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import signals
 from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError, one_line
+from .web import WEB_MODELS
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
@@ -331,6 +332,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from .web import address, make_server
+
+    server = make_server(args.port, args.models, random_weights=args.random_weights)
+    url = address(server)
+    print(f"lightsep web: serving the page on {url} (Ctrl+C stops)", flush=True)
+    if not args.no_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, Interrupted):  # the usual way to stop it
+        print("lightsep web: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in 0-65535 (0: any free port), got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -545,6 +572,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite OUT.onnx if it exists")
     _random_weights_option(export)
     export.set_defaults(func=_export)
+
+    web = sub.add_parser(
+        "web",
+        help="serve the browser app on 127.0.0.1: separation in the page, nothing uploaded",
+        description="Export the bundled models to ONNX (once, cached) and serve the web app (web/) on 127.0.0.1, "
+        "with the headers multi-threaded WASM needs. The page separates files in the browser with ONNX Runtime Web; "
+        "everything it loads is served from here.",
+    )
+    web.add_argument("--port", type=_port, default=8000, help="port on 127.0.0.1 (default 8000; 0: any free port)")
+    web.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
+    web.add_argument("--models", nargs="+", default=list(WEB_MODELS), metavar="MODEL",
+                     help=f"models the page offers (default {' '.join(WEB_MODELS)})")
+    _random_weights_option(web)
+    web.set_defaults(func=_web)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
     plot.add_argument("run_dir", metavar="RUN_DIR")

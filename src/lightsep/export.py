@@ -68,16 +68,22 @@ def _model_digest(model: SeparationModel, int8: bool) -> str:
     return digest.hexdigest()[:24]
 
 
-def onnx_session(model: SeparationModel, threads: int | None = None, int8: bool = False):
-    """An ONNX Runtime session on ``model``'s export, cached on disk by a hash of its weights."""
+def cached_export(model: SeparationModel, int8: bool = False) -> Path:
+    """``model``'s ONNX export, made once and cached on disk by a hash of its weights."""
     _require_onnx()
-    import onnxruntime as ort
-
     from .data.cache import default_cache_dir
 
     path = default_cache_dir() / "onnx" / f"{type(model).__name__}-{_model_digest(model, int8)}.onnx"
     if not path.exists():
         export_onnx(model, path, int8=int8)
+    return path
+
+
+def onnx_session(model: SeparationModel, threads: int | None = None, int8: bool = False):
+    """An ONNX Runtime session on ``model``'s cached export (:func:`cached_export`)."""
+    path = cached_export(model, int8)
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

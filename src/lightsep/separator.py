@@ -47,6 +47,10 @@ and back) and hands its output on in even pieces, so that no block has to run th
 twice (``docs/separation.md``, "Streaming")."""
 
 
+DEFAULT_SILENCE_FLOOR_DB = -90.0
+"""The silence gate's default floor (:mod:`lightsep.gate`); the browser app applies it too."""
+
+
 class UntrainedModelError(LightsepError):
     """A model name with no bundled weights, where random weights were not asked for."""
 
@@ -124,7 +128,7 @@ class Separator:
         threads: int | None = None,
         optimized: bool = True,
         nan_to_zero: bool = False,
-        silence_floor_db: float | None = -90.0,
+        silence_floor_db: float | None = DEFAULT_SILENCE_FLOOR_DB,
         random_weights: bool = False,
         resample_quality: str = "HQ",
     ):

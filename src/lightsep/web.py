@@ -1,0 +1,159 @@
+"""``lightsep web``: the browser app (``web/``) served on this machine.
+
+The page separates a file entirely in the browser with ONNX Runtime Web: the same
+overlap-add, crossfade, silence gate and difference stem as :class:`lightsep.Separator`
+(``web/lightsep.js``), on the ONNX export of a bundled model. This module exports the
+models (once; :func:`lightsep.export.cached_export` caches them), describes their geometry
+in ``models/index.json``, and serves the page, ONNX Runtime Web's scripts and WASM files
+(from ``web/node_modules``, installed by ``npm ci`` in ``web/``) and the models on
+127.0.0.1, with the cross-origin isolation headers that multi-threaded WASM needs. Nothing
+comes from the network.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .errors import LightsepError
+
+WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
+"""The app's files (a source checkout's ``web/``)."""
+
+WEB_MODELS = ("proposed-2stem", "proposed-4stem")
+"""The models the page offers by default: the bundled full-context 2- and 4-stem models."""
+
+OVERLAP = 0.5
+"""The page's segment overlap, :class:`lightsep.Separator`'s default."""
+
+SEGMENTS_PER_CALL = 4
+"""Segments (times channels) per ONNX Runtime call in the page."""
+
+
+def ort_dist(root: Path = WEB_ROOT) -> Path:
+    return root / "node_modules" / "onnxruntime-web" / "dist"
+
+
+def check_web_root(root: Path = WEB_ROOT) -> None:
+    """Refuse, in one line, a checkout whose app or ONNX Runtime Web files are missing."""
+    if not (root / "index.html").is_file():
+        raise LightsepError(f"{root}: the web app is not there (lightsep web needs a source checkout with web/)")
+    if not (ort_dist(root) / "ort.wasm.min.mjs").is_file():
+        raise LightsepError(f"{ort_dist(root)}: ONNX Runtime Web is not installed; run: npm ci --prefix {root} (scripts/setup.sh does)")
+
+
+def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
+    """What the page needs to know of a model to run its ONNX export as the Separator does."""
+    from .models.registry import PRESETS
+    from .separator import DEFAULT_SILENCE_FLOOR_DB
+
+    if model.audio_channels != 1:
+        raise LightsepError(f"{name}: the page runs mono models (each channel separately); this one has {model.audio_channels} channels")
+    difference = model.difference_source
+    return {
+        "name": name,
+        "description": PRESETS[name].description if name in PRESETS else str(name),
+        "url": f"models/{name}.onnx",
+        "sources": list(model.sources),
+        "direct_sources": [i for i, s in enumerate(model.sources) if s != difference],
+        "difference_source": difference,
+        "sample_rate": model.sample_rate,
+        "context_samples": model.context_samples,
+        "output_samples": model.output_samples,
+        "output_offset": model.output_offset,
+        "hop": max(1, int(round(model.output_samples * (1.0 - overlap)))),
+        "segments_per_call": SEGMENTS_PER_CALL,
+        "silence_floor_db": DEFAULT_SILENCE_FLOOR_DB if getattr(model, "silence_gate", True) else None,
+    }
+
+
+def prepare_models(names=WEB_MODELS, random_weights: bool = False) -> tuple[list[dict], dict[str, Path]]:
+    """Export ``names`` to ONNX (cached) and describe them: ``(index, {file name: path})``."""
+    from .export import cached_export
+    from .separator import resolve_model
+
+    index, files = [], {}
+    for name in names:
+        model = resolve_model(name, random_weights=random_weights)
+        index.append(model_description(name, model))
+        files[f"{name}.onnx"] = cached_export(model)
+    return index, files
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """The app's files, ``/ort/`` (ONNX Runtime Web) and ``/models/``, with the headers that
+    make the page cross-origin isolated (SharedArrayBuffer, so WASM threads)."""
+
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+        ".json": "application/json",
+        ".onnx": "application/octet-stream",
+    }
+
+    def __init__(self, *args, root: Path, index: bytes, files: dict[str, Path], **kwargs):
+        self.root, self.index, self.files = root, index, files
+        super().__init__(*args, directory=str(root), **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        path = unquote(urlsplit(path).path)
+        if path.startswith("/ort/"):
+            name = path[len("/ort/") :]
+            return str(ort_dist(self.root) / name) if "/" not in name else ""
+        if path.startswith("/models/"):
+            model = self.files.get(path[len("/models/") :])
+            return str(model) if model else ""
+        if path.startswith("/node_modules/"):
+            return ""
+        return super().translate_path(path)
+
+    def do_GET(self):
+        if urlsplit(self.path).path == "/models/index.json":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(self.index)))
+            self.end_headers()
+            self.wfile.write(self.index)
+            return
+        super().do_GET()
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format, *args):  # quiet: the page's own requests are not news
+        pass
+
+
+def make_server(port: int = 8000, models=WEB_MODELS, random_weights: bool = False, root: Path = WEB_ROOT) -> http.server.ThreadingHTTPServer:
+    """The server (not yet serving) on 127.0.0.1:``port`` (0: a free port)."""
+    check_web_root(root)
+    index, files = prepare_models(models, random_weights)
+    handler = functools.partial(_Handler, root=root, index=json.dumps(index).encode(), files=files)
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise LightsepError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}; choose another --port") from None
+    server.daemon_threads = True
+    return server
+
+
+def address(server: http.server.HTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}/"
+
+
+def serve_in_thread(server: http.server.HTTPServer) -> threading.Thread:
+    """Serve in a daemon thread (tests, benchmarks); ``server.shutdown()`` stops it."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,230 @@
+"""The browser app: ``lightsep web``'s server, the page's pipeline (web/lightsep.js, run by
+Node.js against lightsep's own Python) and the page itself in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from lightsep import browser
+from lightsep.apply import OverlapAdd
+from lightsep.errors import LightsepError
+from lightsep.gate import SilenceGate
+from lightsep.web import WEB_ROOT, address, check_web_root, make_server, model_description, ort_dist, serve_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+needs_ort_web = pytest.mark.skipif(
+    not (ort_dist() / "ort.wasm.min.mjs").is_file(), reason="web/node_modules missing: npm ci --prefix web (scripts/setup.sh)"
+)
+
+
+def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum((estimate - reference).astype(np.float64) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def tiny_server():
+    server = make_server(0, ["tiny"])
+    serve_in_thread(server)
+    yield address(server)
+    server.shutdown()
+    server.server_close()
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+@needs_ort_web
+def test_server_sends_the_page_with_cross_origin_isolation(tiny_server):
+    with urllib.request.urlopen(tiny_server) as response:
+        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert b'src="app.js"' in response.read()
+    with urllib.request.urlopen(tiny_server + "ort/ort-wasm-simd-threaded.wasm") as response:
+        assert response.headers["Content-Type"] == "application/wasm"
+    with urllib.request.urlopen(tiny_server + "ort/ort.wasm.min.mjs") as response:
+        assert response.headers["Content-Type"] == "text/javascript"
+
+
+@needs_ort_web
+def test_server_describes_and_serves_the_models(tiny_server):
+    with urllib.request.urlopen(tiny_server + "models/index.json") as response:
+        index = json.load(response)
+    (tiny,) = index
+    assert tiny["name"] == "tiny" and tiny["url"] == "models/tiny.onnx"
+    assert tiny["hop"] == tiny["output_samples"] // 2
+    assert [tiny["sources"][i] for i in tiny["direct_sources"]] + [tiny["difference_source"]] == tiny["sources"]
+    with urllib.request.urlopen(tiny_server + tiny["url"]) as response:
+        import onnx
+
+        graph = onnx.load_from_string(response.read()).graph
+    assert [i.name for i in graph.input] == ["mixture"]
+
+
+@needs_ort_web
+@pytest.mark.parametrize("path", ["ort/../../package.json", "node_modules/onnxruntime-web/package.json", "models/other.onnx",
+                                  "ort/nothing.wasm"])  # fmt: skip
+def test_server_serves_nothing_else(tiny_server, path):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(tiny_server + path)
+    assert error.value.code == 404
+
+
+def test_missing_onnx_runtime_web_is_one_clear_error(tmp_path):
+    (tmp_path / "index.html").write_text("<html></html>")
+    with pytest.raises(LightsepError, match="npm ci"):
+        check_web_root(tmp_path)
+    with pytest.raises(LightsepError, match="web app is not there"):
+        check_web_root(tmp_path / "nowhere")
+
+
+def test_stereo_models_are_refused():
+    from lightsep.models.registry import build_model
+
+    model = build_model("waveunet-m4")
+    assert model.audio_channels == 2
+    with pytest.raises(LightsepError, match="mono models"):
+        model_description("waveunet-m4", model)
+
+
+@needs_ort_web
+def test_cli_port_in_use_is_one_line(tiny_server):
+    port = tiny_server.rstrip("/").rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "web", "--port", port, "--no-browser", "--models", "tiny"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--port" in result.stderr
+
+
+def test_cli_help_names_the_options():
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "web", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for option in ("--port", "--no-browser", "--models"):
+        assert option in result.stdout
+
+
+# -- the page's pipeline, run by Node.js -----------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no Node.js on this machine")
+def test_page_pipeline_matches_python(tmp_path):
+    rng = np.random.default_rng(0)
+    rate, channels = 22050, 2
+    signal = (0.3 * rng.standard_normal((channels, 9001))).astype(np.float32)
+    signal[:, 3000:4500] = 0.0  # silence: the gate closes
+    signal[:, 4500:5000] *= 1e-4  # quiet: it is half open
+    meta = {"sources": ["a", "b", "rest"], "context_samples": 1024, "output_samples": 512, "output_offset": 256, "hop": 256,
+            "segments_per_call": 3, "direct_sources": [0, 1]}  # fmt: skip
+    (tmp_path / "signal.f32").write_bytes(signal.tobytes())
+    sf.write(tmp_path / "a.wav", signal.T, 48000)
+    sf.write(tmp_path / "b.flac", signal.T * 0.5, 32000)
+    sf.write(tmp_path / "c.ogg", signal.T * 0.5, 44100)
+    (tmp_path / "d.mp3").write_bytes(b"this is text, not audio")
+    spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
+            "sniff": ["a.wav", "b.flac", "c.ogg", "d.mp3"]}  # fmt: skip
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    subprocess.run(["node", str(ROOT / "tests" / "web" / "pipeline.mjs"), str(tmp_path)], check=True, timeout=120)
+
+    def model(segments):  # (n, channels, context) -> (n, sources, channels, output): what pipeline.mjs runs
+        region = segments[..., 256 : 256 + 512]
+        ramp = (1 + np.arange(512) / 512).astype(np.float32)
+        return np.stack([region * np.float32(1 + s / 2) * ramp for s in range(3)], axis=1)
+
+    engine = OverlapAdd(model, channels, 3, 1024, 512, 256, overlap=0.5, batch_size=2)
+    expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[:2]
+    page = np.fromfile(tmp_path / "overlap_add.f32", np.float32).reshape(2, channels, -1)
+    np.testing.assert_allclose(page, expected, atol=2e-6)
+
+    gains = np.fromfile(tmp_path / "gate.f32", np.float32)
+    np.testing.assert_array_equal(gains, SilenceGate(rate, -90.0, -60.0)(signal))
+    assert gains[3500] == 0.0 and 0.0 < gains[4800] < 1.0 and gains[-1] == 1.0
+
+    for to in (44100, 16000):
+        page = np.fromfile(tmp_path / f"resample-22050-{to}.f32", np.float32).reshape(channels, -1)
+        stream = soxr.ResampleStream(22050, to, channels, dtype="float32", quality="HQ")
+        python = np.concatenate([stream.resample_chunk(signal.T), stream.resample_chunk(np.zeros((0, channels), np.float32), last=True)]).T
+        assert page.shape == python.shape
+        # white noise fills the filters' transition band, where soxr and the page differ most: the worst case
+        assert sdr(python, page) > 40.0, to
+
+    assert json.loads((tmp_path / "sniffed.json").read_text()) == {"a.wav": 48000, "b.flac": 32000, "c.ogg": 44100, "d.mp3": None}
+    encoded, encoded_rate = sf.read(tmp_path / "encoded.wav", dtype="float32")
+    assert encoded_rate == rate
+    np.testing.assert_array_equal(encoded.T, signal)
+
+
+# -- the page in headless Chromium -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web_page():
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    if not (ort_dist() / "ort.wasm.min.mjs").is_file():
+        pytest.skip("web/node_modules missing: npm ci --prefix web (scripts/setup.sh)")
+    server = make_server(0)
+    serve_in_thread(server)
+    try:
+        with browser.chromium_page(address(server)) as page:
+            yield page
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def song_clip(tmp_path_factory) -> Path:
+    """Four seconds of the demo song's mixture (real music, 44.1 kHz stereo)."""
+    from demo import load_song
+
+    stems, rate = load_song()
+    path = tmp_path_factory.mktemp("web") / "clip.wav"
+    sf.write(path, stems["mixture"][:, 2 * rate : 6 * rate].T, rate, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize("model", ["proposed-2stem", "proposed-4stem"])
+def test_page_separates_like_python(web_page, song_clip, model):
+    from lightsep.separator import Separator
+
+    result = browser.separate_in_page(web_page, song_clip, model)
+    assert result["state"] == "done", (result, web_page.console_messages)
+    audio, rate = sf.read(song_clip, dtype="float32", always_2d=True)
+    python = Separator(model, backend="onnx").separate(audio.T, rate)
+    assert result["rate"] == rate and list(result["stems"]) == list(python)
+    for name, stem in result["stems"].items():
+        assert stem.shape == python[name].shape
+        assert sdr(python[name], stem) > 40.0, name
+    np.testing.assert_allclose(sum(result["stems"].values()), audio.T, atol=1e-5)  # the difference stem, exactly as in Python
+
+
+def test_page_reports_bad_files_and_keeps_working(web_page, song_clip, tmp_path):
+    text = tmp_path / "song.mp3"
+    text.write_text("not audio at all\n" * 100)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    hour = tmp_path / "hour.wav"  # one hour: 8 kHz mono 16-bit, 58 MB
+    with sf.SoundFile(hour, "w", 8000, 1, subtype="PCM_16") as handle:
+        block = np.zeros(8000 * 60, np.int16)
+        for _ in range(60):
+            handle.write(block)
+    for path, message in [(text, "not an audio file"), (empty, "empty"), (hour, "60:00 long")]:
+        result = browser.separate_in_page(web_page, path, "proposed-2stem", timeout_s=60)
+        assert result["state"] == "error", path
+        assert message in result["error"] and path.name in result["error"]
+    result = browser.separate_in_page(web_page, song_clip, "proposed-2stem")
+    assert result["state"] == "done"
+    assert list(result["stems"]) == ["vocals", "accompaniment"]

@@ -1,0 +1,250 @@
+// The page: read and decode a file, have the worker separate it (worker.js), and show the
+// stems (waveforms, a spectrogram, playback with solo, WAV downloads). Nothing leaves
+// the machine: the file is read here and the model runs in this tab.
+import { encodeWav, sniffSampleRate } from "./lightsep.js";
+import { drawSpectrogram, drawWaveform } from "./views.js";
+
+const MAX_SECONDS = 10 * 60; // a stereo 10-minute song holds about 1 GB of buffers while it is separated
+const DEFAULT_RATE = 44100; // the stems' rate when the file's header does not say
+
+const $ = (id) => document.getElementById(id);
+const page = { models: [], result: null, error: null, busy: false, player: null, solo: new Set() };
+window.lightsep = page; // read by the browser test
+
+const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+let nextJob = 0;
+
+function setState(state, message = "") {
+  document.body.dataset.state = state;
+  $("status").textContent = message;
+  $("status").className = state === "error" ? "error" : "";
+}
+
+function setProgress(fraction) {
+  $("progress").value = Math.round(1000 * fraction);
+}
+
+class UserError extends Error {}
+
+function clock(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** The file's duration from the browser's media element, without decoding it all. */
+function probeDuration(file) {
+  return new Promise((resolve, reject) => {
+    const audio = document.createElement("audio");
+    const url = URL.createObjectURL(file);
+    const done = (fn, value) => {
+      clearTimeout(timer);
+      audio.removeAttribute("src");
+      audio.load();
+      URL.revokeObjectURL(url);
+      fn(value);
+    };
+    const timer = setTimeout(() => done(resolve, null), 15000); // unknown: decoding will tell
+    audio.preload = "metadata";
+    audio.onloadedmetadata = () => done(resolve, audio.duration);
+    audio.onerror = () => done(reject, new UserError(`${file.name}: not an audio file this browser can read`));
+    audio.src = url;
+  });
+}
+
+async function decode(bytes, sampleRate, name) {
+  const context = new OfflineAudioContext(1, 1, sampleRate);
+  try {
+    return await context.decodeAudioData(bytes.slice(0));
+  } catch {
+    throw new UserError(`${name}: not an audio file this browser can decode`);
+  }
+}
+
+function channelsOf(buffer) {
+  return Array.from({ length: buffer.numberOfChannels }, (_, c) => buffer.getChannelData(c));
+}
+
+function runWorker(modelUrl, meta, mixture, rate) {
+  const id = nextJob++;
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => {
+      if (data.id !== id) return;
+      if (data.progress !== undefined) setProgress(0.05 + 0.95 * data.progress);
+      else if (data.error) reject(new Error(data.error));
+      else resolve(data);
+    };
+    worker.onerror = (event) => reject(new Error(event.message || "the separation worker failed"));
+    // copies: the page keeps the mixture (the difference stem's reference, and for playback)
+    worker.postMessage({ id, modelUrl, meta, mixture: mixture.map((c) => Float32Array.from(c)), rate });
+  });
+}
+
+async function separate(file) {
+  const meta = page.models.find((m) => m.name === $("model").value);
+  const started = performance.now();
+  if (file.size === 0) throw new UserError(`${file.name}: the file is empty (0 bytes)`);
+  const duration = await probeDuration(file);
+  if (duration !== null && !(duration <= MAX_SECONDS)) {
+    const length = Number.isFinite(duration) ? clock(duration) : "of unknown length";
+    throw new UserError(`${file.name} is ${length} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const rate = sniffSampleRate(bytes) || DEFAULT_RATE;
+  const mixture = channelsOf(await decode(bytes.buffer, rate, file.name));
+  if (mixture[0].length === 0) throw new UserError(`${file.name}: no audio in the file`);
+  if (mixture[0].length / rate > MAX_SECONDS) {
+    throw new UserError(`${file.name} is ${clock(mixture[0].length / rate)} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
+  }
+  setProgress(0.05);
+  const { stems, modelSeconds, threads } = await runWorker(meta.url, meta, mixture, rate);
+  const length = mixture[0].length;
+  const seconds = (performance.now() - started) / 1000;
+  return { name: file.name, model: meta.name, rate, mixture, stems, seconds, modelSeconds, threads, audioSeconds: length / rate };
+}
+
+async function handleFile(file) {
+  if (page.busy || !file) return;
+  page.busy = true;
+  page.error = null;
+  stopPlayback();
+  $("file").disabled = $("model").disabled = true;
+  setProgress(0);
+  setState("working", `Separating ${file.name}…`);
+  try {
+    page.result = await separate(file);
+    setProgress(1);
+    showResult(page.result);
+    const r = page.result;
+    setState("done", `${r.name}: ${r.audioSeconds.toFixed(1)} s separated in ${r.seconds.toFixed(1)} s ` +
+      `(${(r.audioSeconds / r.seconds).toFixed(1)}x real time, ${r.threads} thread${r.threads > 1 ? "s" : ""}), ${r.rate} Hz, ${r.model}`);
+  } catch (error) {
+    page.error = error instanceof UserError ? error.message : `${file.name}: ${error.message || error}`;
+    setProgress(0);
+    setState("error", page.error);
+  } finally {
+    page.busy = false;
+    $("file").disabled = $("model").disabled = false;
+    $("file").value = "";
+  }
+}
+
+// -- the result ------------------------------------------------------------------------------
+
+function showResult(result) {
+  const list = $("stems");
+  list.replaceChildren();
+  page.solo.clear();
+  let peak = 1e-6; // every stem on one scale: the loudest sample of any of them at full height
+  for (const channels of Object.values(result.stems)) for (const c of channels) for (const v of c) peak = Math.max(peak, Math.abs(v));
+  for (const [name, channels] of Object.entries(result.stems)) {
+    const row = document.createElement("div");
+    row.className = "stem";
+    row.dataset.stem = name;
+    const label = document.createElement("span");
+    label.className = "name";
+    label.textContent = name;
+    const canvas = document.createElement("canvas");
+    canvas.width = 600;
+    canvas.height = 56;
+    const solo = button("Solo", () => {
+      page.solo.has(name) ? page.solo.delete(name) : page.solo.add(name);
+      solo.classList.toggle("on", page.solo.has(name));
+      applySolo();
+    });
+    const view = button("Spectrogram", () => showSpectrogram(name));
+    const link = document.createElement("a");
+    link.textContent = "WAV";
+    link.download = `${result.name.replace(/\.[^.]*$/, "")}.${name}.wav`;
+    link.href = URL.createObjectURL(new Blob([encodeWav(channels, result.rate)], { type: "audio/wav" }));
+    row.append(label, canvas, solo, view, link);
+    list.append(row);
+    drawWaveform(canvas, channels, peak);
+  }
+  $("result").hidden = false;
+  showSpectrogram(Object.keys(result.stems)[0]);
+}
+
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.textContent = text;
+  b.onclick = onClick;
+  return b;
+}
+
+function showSpectrogram(name) {
+  const result = page.result;
+  $("spectrogram-label").textContent = `Spectrogram: ${name}`;
+  drawSpectrogram($("spectrogram"), result.stems[name], result.rate);
+}
+
+function stopPlayback() {
+  if (page.player) {
+    page.player.sources.forEach((s) => s.stop());
+    page.player.context.close();
+    page.player = null;
+  }
+  $("play").textContent = "Play";
+}
+
+function applySolo() {
+  if (!page.player) return;
+  for (const [name, gain] of Object.entries(page.player.gains)) {
+    gain.gain.value = page.solo.size === 0 || page.solo.has(name) ? 1 : 0;
+  }
+}
+
+function togglePlayback() {
+  if (page.player) return stopPlayback();
+  const result = page.result;
+  const context = new AudioContext({ sampleRate: result.rate });
+  const gains = {};
+  const sources = Object.entries(result.stems).map(([name, channels]) => {
+    const buffer = context.createBuffer(channels.length, channels[0].length, result.rate);
+    channels.forEach((signal, c) => buffer.copyToChannel(signal, c));
+    const source = context.createBufferSource();
+    source.buffer = buffer;
+    gains[name] = context.createGain();
+    source.connect(gains[name]).connect(context.destination);
+    return source;
+  });
+  page.player = { context, sources, gains };
+  applySolo();
+  const at = context.currentTime + 0.05;
+  sources.forEach((s) => s.start(at));
+  sources[0].onended = () => page.player?.context === context && stopPlayback();
+  $("play").textContent = "Stop";
+}
+
+// -- start -----------------------------------------------------------------------------------
+
+async function start() {
+  $("file").onchange = () => handleFile($("file").files[0]);
+  $("play").onclick = togglePlayback;
+  const drop = $("drop");
+  drop.ondragover = (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  };
+  drop.ondragleave = () => drop.classList.remove("over");
+  drop.ondrop = (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    handleFile(event.dataTransfer.files[0]);
+  };
+  try {
+    const response = await fetch("models/index.json");
+    if (!response.ok) throw new Error(`models/index.json: HTTP ${response.status}`);
+    page.models = await response.json();
+    for (const model of page.models) {
+      const option = document.createElement("option");
+      option.value = model.name;
+      option.textContent = `${model.name}: ${model.sources.join(", ")}`;
+      $("model").append(option);
+    }
+    setState("idle", crossOriginIsolated ? "" : "Not cross-origin isolated: the model runs on one thread.");
+  } catch (error) {
+    setState("error", `Could not load the models: ${error.message}`);
+  }
+}
+
+start();

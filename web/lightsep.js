@@ -1,0 +1,288 @@
+// lightsep's separation pipeline in the browser: the same overlap-add, crossfade, silence
+// gate and difference stem as the Python Separator (src/lightsep/apply.py, separator.py,
+// gate.py). No DOM here: the worker and the page both import it.
+
+/** The crossfade window of apply.crossfade_window: linear ramps of length - hop samples. */
+export function crossfadeWindow(length, hop) {
+  const window = new Float64Array(length);
+  const ramp = length - hop;
+  for (let i = 0; i < length; i++) {
+    window[i] = ramp <= 0 ? 1 : Math.min(1, (i + 0.5) / ramp, (length - i - 0.5) / ramp);
+  }
+  return window;
+}
+
+/**
+ * Overlap-add of a mono model over every channel of a signal at the model's rate, as
+ * apply.OverlapAdd does offline: segment k outputs samples [k*hop, k*hop + output) and reads
+ * [k*hop - offset, ... + context), zeros outside the signal; outputs are weighted by the
+ * crossfade window, summed, and divided by the summed weights.
+ *
+ * channels: Float32Array[] (one per channel, equal lengths).
+ * runModel(batch: Float32Array, n) -> Promise<Float32Array>: n segments of `context`
+ *   samples in, (n, sources, 1, output) out.
+ * Returns estimates[source][channel] (Float32Array) for the directly estimated sources.
+ */
+export async function overlapAdd(channels, meta, runModel, onProgress = () => {}) {
+  const { context_samples: context, output_samples: output, output_offset: offset, hop } = meta;
+  const sources = meta.sources.length;
+  const direct = meta.direct_sources;
+  const length = channels[0].length;
+  const count = length ? Math.ceil(length / hop) : 0;
+  const window = crossfadeWindow(output, hop);
+  const sums = direct.map(() => channels.map(() => new Float64Array(length)));
+  const weight = new Float64Array(length);
+  for (let k = 0; k < count; k++) {
+    const start = k * hop;
+    for (let i = 0; i < output && start + i < length; i++) weight[start + i] += window[i];
+  }
+  const perCall = Math.max(1, meta.segments_per_call);
+  for (let first = 0; first < count; first += perCall) {
+    const group = Math.min(perCall, count - first);
+    const n = group * channels.length;
+    const batch = new Float32Array(n * context);
+    for (let g = 0; g < group; g++) {
+      const begin = (first + g) * hop - offset;
+      const lo = Math.max(0, begin);
+      const hi = Math.min(length, begin + context);
+      channels.forEach((signal, c) => {
+        if (hi > lo) batch.set(signal.subarray(lo, hi), (g * channels.length + c) * context + (lo - begin));
+      });
+    }
+    const out = await runModel(batch, n);
+    for (let g = 0; g < group; g++) {
+      const start = (first + g) * hop;
+      const end = Math.min(output, length - start);
+      for (let c = 0; c < channels.length; c++) {
+        const row = g * channels.length + c;
+        direct.forEach((source, d) => {
+          const base = (row * sources + source) * output;
+          const sum = sums[d][c];
+          for (let i = 0; i < end; i++) sum[start + i] += out[base + i] * window[i];
+        });
+      }
+    }
+    onProgress(Math.min(1, (first + group) / count));
+  }
+  return sums.map((perChannel) =>
+    perChannel.map((sum) => {
+      const estimate = new Float32Array(length);
+      for (let i = 0; i < length; i++) estimate[i] = sum[i] / weight[i];
+      return estimate;
+    }),
+  );
+}
+
+/**
+ * gate.SilenceGate on a whole signal: per-sample gains in [0, 1] from the input's peak level
+ * over a 5 ms window, 0 at or below floorDb, 1 at or above floorDb + 30, linear in dB between,
+ * in steps of 1/1024, then averaged over the same window (the same integers as Python).
+ */
+export function silenceGate(channels, sampleRate, floorDb) {
+  const STEPS = 1024;
+  const openDb = floorDb + 30;
+  const window = Math.max(1, Math.round(0.005 * sampleRate));
+  const length = channels[0].length;
+  const peaks = new Float32Array(length);
+  for (const signal of channels) {
+    for (let i = 0; i < length; i++) peaks[i] = Math.max(peaks[i], Math.abs(signal[i]));
+  }
+  // envelope[i]: the peak over samples (i - window, i], silence before the start
+  const levels = new Int32Array(length);
+  const deque = new Int32Array(length);
+  let head = 0;
+  let tail = 0;
+  for (let i = 0; i < length; i++) {
+    while (tail > head && peaks[deque[tail - 1]] <= peaks[i]) tail--;
+    deque[tail++] = i;
+    if (deque[head] <= i - window) head++;
+    const envelope = peaks[deque[head]];
+    const levelDb = envelope > 0 ? 20 * Math.log10(envelope) : -Infinity;
+    const fraction = Math.min(1, Math.max(0, (levelDb - floorDb) / (openDb - floorDb)));
+    levels[i] = roundHalfEven(fraction * STEPS);
+  }
+  const gains = new Float32Array(length);
+  let running = 0;
+  for (let i = 0; i < length; i++) {
+    running += levels[i] - (i >= window ? levels[i - window] : 0);
+    gains[i] = running / (STEPS * window);
+  }
+  return gains;
+}
+
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * The stems at the input's rate, as SeparationStream._out makes them: the direct estimates
+ * (already resampled to the input's rate and length) times the silence gate, and the
+ * difference stem as the input minus them, so the stems sum to the input exactly.
+ * Returns {name: Float32Array[]}.
+ */
+export function assembleStems(mixture, directEstimates, meta, sampleRate) {
+  const gains = meta.silence_floor_db === null ? null : silenceGate(mixture, sampleRate, meta.silence_floor_db);
+  const stems = {};
+  meta.direct_sources.forEach((source, d) => {
+    stems[meta.sources[source]] = directEstimates[d].map((estimate) => {
+      if (gains) for (let i = 0; i < estimate.length; i++) estimate[i] *= gains[i];
+      return estimate;
+    });
+  });
+  if (meta.difference_source !== null) {
+    stems[meta.difference_source] = mixture.map((signal, c) => {
+      const others = new Float32Array(signal.length); // summed first, in float32, as numpy does
+      for (const estimates of directEstimates) {
+        const estimate = estimates[c];
+        for (let i = 0; i < others.length; i++) others[i] += estimate[i];
+      }
+      for (let i = 0; i < others.length; i++) others[i] = signal[i] - others[i];
+      return others;
+    });
+  }
+  const ordered = {};
+  for (const name of meta.sources) ordered[name] = stems[name];
+  return ordered;
+}
+
+/** A 32-bit float WAV file of `channels` (Float32Array[]) at `sampleRate`. */
+export function encodeWav(channels, sampleRate) {
+  const frames = channels[0].length;
+  const blockAlign = 4 * channels.length;
+  const buffer = new ArrayBuffer(44 + frames * blockAlign);
+  const view = new DataView(buffer);
+  const text = (offset, s) => [...s].forEach((ch, i) => view.setUint8(offset + i, ch.charCodeAt(0)));
+  text(0, "RIFF");
+  view.setUint32(4, 36 + frames * blockAlign, true);
+  text(8, "WAVE");
+  text(12, "fmt ");
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 3, true); // IEEE float
+  view.setUint16(22, channels.length, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * blockAlign, true);
+  view.setUint16(32, blockAlign, true);
+  view.setUint16(34, 32, true);
+  text(36, "data");
+  view.setUint32(40, frames * blockAlign, true);
+  const samples = new Float32Array(buffer, 44);
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels.length; c++) samples[i * channels.length + c] = channels[c][i];
+  }
+  return buffer;
+}
+
+/**
+ * The sample rate a file's header states (WAV, FLAC, MP3, Ogg Vorbis or Opus), or null: the
+ * browser decodes to a rate of its choosing, so the stems' rate comes from the file itself.
+ */
+export function sniffSampleRate(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ascii = (offset, n) => String.fromCharCode(...bytes.subarray(offset, offset + n));
+  if (bytes.length >= 12 && ascii(0, 4) === "RIFF" && ascii(8, 4) === "WAVE") {
+    for (let offset = 12; offset + 8 <= bytes.length; ) {
+      const size = view.getUint32(offset + 4, true);
+      if (ascii(offset, 4) === "fmt " && offset + 16 <= bytes.length) return view.getUint32(offset + 12, true);
+      offset += 8 + size + (size % 2);
+    }
+    return null;
+  }
+  if (bytes.length >= 21 && ascii(0, 4) === "fLaC") {
+    return (bytes[18] << 12) | (bytes[19] << 4) | (bytes[20] >> 4);
+  }
+  if (bytes.length >= 4 && ascii(0, 4) === "OggS") {
+    const head = ascii(0, Math.min(bytes.length, 200));
+    if (head.includes("OpusHead")) return 48000;
+    const vorbis = head.indexOf("\x01vorbis");
+    if (vorbis >= 0 && vorbis + 16 <= bytes.length) return view.getUint32(vorbis + 12, true);
+    return null;
+  }
+  let offset = 0;
+  if (bytes.length >= 10 && ascii(0, 3) === "ID3") {
+    offset = 10 + ((bytes[6] << 21) | (bytes[7] << 14) | (bytes[8] << 7) | bytes[9]);
+  }
+  for (const end = Math.min(bytes.length - 4, offset + 65536); offset < end; offset++) {
+    if (bytes[offset] === 0xff && (bytes[offset + 1] & 0xe0) === 0xe0) {
+      const version = (bytes[offset + 1] >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+      const layer = (bytes[offset + 1] >> 1) & 3;
+      const index = (bytes[offset + 2] >> 2) & 3;
+      if (version === 1 || layer === 0 || index === 3) continue;
+      const base = [44100, 48000, 32000][index];
+      return version === 3 ? base : version === 2 ? base / 2 : base / 4;
+    }
+  }
+  return null;
+}
+
+// -- resampling ------------------------------------------------------------------------------
+
+function besselI0(x) {
+  let sum = 1;
+  let term = 1;
+  for (let k = 1; k < 50; k++) {
+    term *= (x / (2 * k)) ** 2;
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return sum;
+}
+
+function gcd(a, b) {
+  return b ? gcd(b, a % b) : a;
+}
+
+/**
+ * Resample Float32Array[] channels from `fromRate` to `toRate` with a linear-phase
+ * Kaiser-windowed sinc: passband to 91.3% of the lower rate's Nyquist frequency, stopband
+ * from 100%, 120 dB down; the band soxr's HQ (the Python Separator's default) keeps.
+ * Output sample n is at input time n * fromRate / toRate; zeros before and after the
+ * signal; round(length * toRate / fromRate) samples, as soxr gives.
+ */
+export function resample(channels, fromRate, toRate) {
+  if (fromRate === toRate) return channels.map((c) => Float32Array.from(c));
+  const divisor = gcd(fromRate, toRate);
+  const up = toRate / divisor; // phases
+  const down = fromRate / divisor;
+  const nyquist = Math.min(fromRate, toRate) / 2;
+  const passband = 0.913 * nyquist;
+  const cutoff = (passband + nyquist) / 2;
+  const attenuation = 120;
+  const beta = 0.1102 * (attenuation - 8.7);
+  const higher = Math.max(fromRate, toRate);
+  const taps = Math.ceil((attenuation - 8) / (2.285 * ((2 * Math.PI * (nyquist - passband)) / higher)));
+  const half = ((taps / 2) * fromRate) / higher; // the kernel's half width, in input samples
+  const reach = Math.ceil(half);
+  const scale = (2 * cutoff) / fromRate; // the ideal low-pass: scale * sinc(scale * t), t in input samples
+  const width = 2 * reach;
+  const table = new Float64Array(up * width);
+  const norm = besselI0(beta);
+  for (let phase = 0; phase < up; phase++) {
+    const frac = phase / up;
+    for (let j = 0; j < width; j++) {
+      const t = frac - (j - reach + 1); // input sample floor(p) + j - reach + 1, at distance t
+      const x = scale * t;
+      const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+      const r = t / half;
+      table[phase * width + j] = Math.abs(r) >= 1 ? 0 : (scale * sinc * besselI0(beta * Math.sqrt(1 - r * r))) / norm;
+    }
+  }
+  return channels.map((signal) => {
+    const length = signal.length;
+    const count = Math.floor((length * toRate) / fromRate + 0.5);
+    const out = new Float32Array(count);
+    for (let n = 0; n < count; n++) {
+      const position = n * down; // in input samples times `up`
+      const whole = Math.floor(position / up);
+      const phase = position - whole * up;
+      const first = whole - reach + 1;
+      const base = phase * width;
+      let sum = 0;
+      const lo = Math.max(0, -first);
+      const hi = Math.min(width, length - first);
+      for (let j = lo; j < hi; j++) sum += signal[first + j] * table[base + j];
+      out[n] = sum;
+    }
+    return out;
+  });
+}
