@@ -132,8 +132,13 @@ def test_page_pipeline_matches_python(tmp_path):
     sf.write(tmp_path / "b.flac", signal.T * 0.5, 32000)
     sf.write(tmp_path / "c.ogg", signal.T * 0.5, 44100)
     (tmp_path / "d.mp3").write_bytes(b"this is text, not audio")
+    sniff = {"a.wav": 48000, "b.flac": 32000, "c.ogg": 44100, "d.mp3": None}
+    if shutil.which("ffmpeg"):
+        for name, rate_in_file in [("e.m4a", 24000), ("f.mp3", 22050)]:
+            subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=d=0.5:r={rate_in_file}", str(tmp_path / name)], check=True)
+            sniff[name] = rate_in_file
     spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
-            "sniff": ["a.wav", "b.flac", "c.ogg", "d.mp3"]}  # fmt: skip
+            "sniff": list(sniff)}  # fmt: skip
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     subprocess.run(["node", str(ROOT / "tests" / "web" / "pipeline.mjs"), str(tmp_path)], check=True, timeout=120)
 
@@ -159,7 +164,7 @@ def test_page_pipeline_matches_python(tmp_path):
         # white noise fills the filters' transition band, where soxr and the page differ most: the worst case
         assert sdr(python, page) > 40.0, to
 
-    assert json.loads((tmp_path / "sniffed.json").read_text()) == {"a.wav": 48000, "b.flac": 32000, "c.ogg": 44100, "d.mp3": None}
+    assert json.loads((tmp_path / "sniffed.json").read_text()) == sniff
     encoded, encoded_rate = sf.read(tmp_path / "encoded.wav", dtype="float32")
     assert encoded_rate == rate
     np.testing.assert_array_equal(encoded.T, signal)

@@ -4,7 +4,7 @@
 import { encodeWav, sniffSampleRate } from "./lightsep.js";
 import { drawSpectrogram, drawWaveform } from "./views.js";
 
-const MAX_SECONDS = 10 * 60; // a stereo 10-minute song holds about 1 GB of buffers while it is separated
+const MAX_SECONDS = 10 * 60; // separating holds several copies of the song in memory (docs/web.md, "Limits")
 const DEFAULT_RATE = 44100; // the stems' rate when the file's header does not say
 
 const $ = (id) => document.getElementById(id);
@@ -84,12 +84,12 @@ async function separate(file) {
   const started = performance.now();
   if (file.size === 0) throw new UserError(`${file.name}: the file is empty (0 bytes)`);
   const duration = await probeDuration(file);
-  if (duration !== null && !(duration <= MAX_SECONDS)) {
-    const length = Number.isFinite(duration) ? clock(duration) : "of unknown length";
-    throw new UserError(`${file.name} is ${length} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
+  if (Number.isFinite(duration) && duration > MAX_SECONDS) {
+    throw new UserError(`${file.name} is ${clock(duration)} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const rate = sniffSampleRate(bytes) || DEFAULT_RATE;
+  const stated = sniffSampleRate(bytes);
+  const rate = stated >= 8000 && stated <= 384000 ? stated : DEFAULT_RATE;
   const mixture = channelsOf(await decode(bytes.buffer, rate, file.name));
   if (mixture[0].length === 0) throw new UserError(`${file.name}: no audio in the file`);
   if (mixture[0].length / rate > MAX_SECONDS) {

@@ -173,8 +173,18 @@ export function encodeWav(channels, sampleRate) {
   return buffer;
 }
 
+/** The first index of the ASCII `pattern` in `bytes` at or after `from`, or -1. */
+function find(bytes, pattern, from) {
+  const codes = [...pattern].map((c) => c.charCodeAt(0));
+  outer: for (let i = from; i + codes.length <= bytes.length; i++) {
+    for (let j = 0; j < codes.length; j++) if (bytes[i + j] !== codes[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
 /**
- * The sample rate a file's header states (WAV, FLAC, MP3, Ogg Vorbis or Opus), or null: the
+ * The sample rate a file's header states (WAV, FLAC, MP3, Ogg Vorbis or Opus, MP4/M4A), or null: the
  * browser decodes to a rate of its choosing, so the stems' rate comes from the file itself.
  */
 export function sniffSampleRate(bytes) {
@@ -196,6 +206,18 @@ export function sniffSampleRate(bytes) {
     if (head.includes("OpusHead")) return 48000;
     const vorbis = head.indexOf("\x01vorbis");
     if (vorbis >= 0 && vorbis + 16 <= bytes.length) return view.getUint32(vorbis + 12, true);
+    return null;
+  }
+  if (bytes.length >= 8 && ascii(4, 4) === "ftyp") {
+    // MP4 / M4A: the timescale of the sound track's media header (its sample rate for AAC and ALAC)
+    for (let at = find(bytes, "mdhd", 4); at >= 4; at = find(bytes, "mdhd", at + 4)) {
+      const version = bytes[at + 4];
+      const timescale = at + (version === 1 ? 24 : 16);
+      const handler = at - 4 + view.getUint32(at - 4); // the next box: mdia's hdlr
+      if (timescale + 4 <= bytes.length && handler + 20 <= bytes.length && ascii(handler + 4, 4) === "hdlr" && ascii(handler + 16, 4) === "soun") {
+        return view.getUint32(timescale);
+      }
+    }
     return null;
   }
   let offset = 0;
