@@ -63,7 +63,7 @@ def test_every_bundled_model_verifies_and_documents_its_training(name):
 def test_the_bundled_models_are_the_separate_and_stream_commands_defaults():
     names = bundled_models()
     assert {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency"} <= set(names), names
-    assert Separator("proposed-2stem-lowlatency", batch_size=1).model.look_ahead == 1536  # trained, not refused
+    assert Separator("proposed-2stem-lowlatency", batch_size=1).model.look_ahead == 768  # trained, not refused
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "random weights" warning: the bundled ones load
         assert Separator().sources == ("vocals", "accompaniment")

@@ -191,10 +191,10 @@ def test_stream_command_writes_what_offline_separation_gives(tmp_path, capsys):
 
 def test_the_low_latency_model():
     model = build_model("proposed-2stem-lowlatency")
-    assert model.context_samples == 4096 and 800_000 <= sum(p.numel() for p in model.parameters()) <= 900_000
-    assert (model.output_offset, model.output_samples, model.look_ahead) == (1536, 1024, 1536)
+    assert model.context_samples == 2560 and 800_000 <= sum(p.numel() for p in model.parameters()) <= 900_000
+    assert (model.output_offset, model.output_samples, model.look_ahead) == (768, 1024, 768)
     sep = Separator(model, batch_size=1)
     streaming = StreamingSeparator(sep, 22050, 1)
-    assert streaming.latency == 1536 + 1024 + 512 - 1  # look-ahead + output + hop, no resampling at the model's rate
+    assert streaming.latency == 768 + 1024 + 512 - 1  # look-ahead + output + hop, no resampling at the model's rate
     # what lightsep stream states at 44.1 kHz, everything included: the bound is 200 ms
     assert StreamingSeparator(Separator(model, batch_size=1, resample_quality="LQ"), 44100, 2).latency_seconds <= 0.200

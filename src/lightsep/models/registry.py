@@ -41,9 +41,9 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     "proposed-2stem-lowlatency": ModelPreset(
         "LightSepNet",
-        dict(sources=TWO_STEMS, context_samples=4096, output_start=1536, output_samples=1024),
-        "the proposed 2-stem model for streaming: of a 4096-sample (186 ms) context it outputs the middle "
-        "1024 samples, with 1536 samples (70 ms) of look-ahead; 184 ms latency at 44.1 kHz (lightsep stream)",
+        dict(sources=TWO_STEMS, context_samples=2560, output_start=768, output_samples=1024),
+        "the proposed 2-stem model for streaming: of a 2560-sample (116 ms) context it outputs the middle "
+        "1024 samples, with 768 samples (35 ms) of look-ahead; 149 ms latency at 44.1 kHz (lightsep stream)",
     ),
     "ablation-a": ModelPreset("LightSepNet", dict(sources=TWO_STEMS, attention=False), "Table 1 (a): RFPD only"),
     "ablation-b": ModelPreset("LightSepNet", dict(sources=TWO_STEMS), "Table 1 (b): RFPD + temporal attention"),
