@@ -62,15 +62,16 @@ def main() -> None:
                       f"logical CPUs) vs Python (onnxruntime {onnxruntime.__version__}, torch {torch.__version__}), {os.cpu_count()} CPU(s)")  # fmt: skip
                 print(f"{'model':<16} {'page':>9} {'threads':>7} {'python':>9} {'page/python':>11} {'SDR page vs python':>19}")
                 for model in args.models:
-                    browser.separate_in_page(page, warm, model)
-                    result = browser.separate_in_page(page, clip, model, timeout_s=1200)
-                    if result["state"] != "done":
-                        sys.exit(f"browser.py: the page failed: {result['error']}")
+                    # Python first: the page's WASM threads keep spinning a while after a run
                     separator = Separator(model, backend="onnx")
                     separator.separate_file(warm)
                     start = time.perf_counter()
                     python, _ = separator.separate_file(clip)
                     python_seconds = time.perf_counter() - start
+                    browser.separate_in_page(page, warm, model)
+                    result = browser.separate_in_page(page, clip, model, timeout_s=1200)
+                    if result["state"] != "done":
+                        sys.exit(f"browser.py: the page failed: {result['error']}")
                     page_rtf, python_rtf = args.seconds / result["seconds"], args.seconds / python_seconds
                     sdr = min(10 * np.log10(np.sum(python[k] ** 2) / np.sum((result["stems"][k] - python[k]) ** 2)) for k in python)
                     print(f"{model:<16} {page_rtf:>8.1f}x {result['threads']:>7d} {python_rtf:>8.1f}x {page_rtf / python_rtf:>10.2f}x "
