@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -106,6 +107,25 @@ def test_cli_port_in_use_is_one_line(tiny_server):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--port" in result.stderr
+
+
+@needs_ort_web
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_until_stopped(stop):
+    process = subprocess.Popen([sys.executable, "-m", "lightsep.cli", "web", "--port", "0", "--no-browser", "--models", "tiny"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "models/index.json", timeout=30) as response:
+            assert [m["name"] for m in json.load(response)] == ["tiny"]
+        process.send_signal(stop)
+        assert process.wait(timeout=60) == 0
+        assert process.stderr.read().strip() == "lightsep web: stopped"
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_cli_help_names_the_options():
