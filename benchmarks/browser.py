@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +72,7 @@ def main() -> None:
                     if result["state"] != "done":
                         sys.exit(f"browser.py: the page failed: {result['error']}")
                     page_rtf, python_rtf = args.seconds / result["seconds"], args.seconds / python_seconds
-                    sdr = min(10 * np.log10(np.sum(python[k] ** 2) / np.sum((result["stems"][k] - python[k]) ** 2)) for k in python)
+                    sdr = min(browser.agreement_db(python[k], result["stems"][k]) for k in python)
                     print(f"{model:<16} {page_rtf:>8.1f}x {result['threads']:>7d} {python_rtf:>8.1f}x {page_rtf / python_rtf:>10.2f}x "
                           f"{sdr:>15.1f} dB", flush=True)  # fmt: skip
                 if args.screenshot:

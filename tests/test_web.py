@@ -31,10 +31,6 @@ needs_ort_web = pytest.mark.skipif(
 )
 
 
-def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum((estimate - reference).astype(np.float64) ** 2)))
-
-
 @pytest.fixture(scope="module")
 def tiny_server():
     server = make_server(0, ["tiny"])
@@ -66,6 +62,7 @@ def test_server_describes_and_serves_the_models(tiny_server):
     (tiny,) = index
     assert tiny["name"] == "tiny" and tiny["url"] == "models/tiny.onnx"
     assert tiny["hop"] == tiny["output_samples"] // 2
+    assert tiny["silence_open_db"] == tiny["silence_floor_db"] + 30.0  # the Separator's gate
     assert [tiny["sources"][i] for i in tiny["direct_sources"]] + [tiny["difference_source"]] == tiny["sources"]
     with urllib.request.urlopen(tiny_server + tiny["url"]) as response:
         import onnx
@@ -157,7 +154,7 @@ def test_page_pipeline_matches_python(tmp_path):
         for name, rate_in_file in [("e.m4a", 24000), ("f.mp3", 22050)]:
             subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=d=0.5:r={rate_in_file}", str(tmp_path / name)], check=True)
             sniff[name] = rate_in_file
-    spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
+    spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "open_db": -60.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
             "sniff": list(sniff)}  # fmt: skip
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     subprocess.run(["node", str(ROOT / "tests" / "web" / "pipeline.mjs"), str(tmp_path)], check=True, timeout=120)
@@ -182,7 +179,7 @@ def test_page_pipeline_matches_python(tmp_path):
         python = np.concatenate([stream.resample_chunk(signal.T), stream.resample_chunk(np.zeros((0, channels), np.float32), last=True)]).T
         assert page.shape == python.shape
         # white noise fills the filters' transition band, where soxr and the page differ most: the worst case
-        assert sdr(python, page) > 40.0, to
+        assert browser.agreement_db(python, page) > 40.0, to
 
     assert json.loads((tmp_path / "sniffed.json").read_text()) == sniff
     encoded, encoded_rate = sf.read(tmp_path / "encoded.wav", dtype="float32")
@@ -232,7 +229,7 @@ def test_page_separates_like_python(web_page, song_clip, model):
     assert result["rate"] == rate and list(result["stems"]) == list(python)
     for name, stem in result["stems"].items():
         assert stem.shape == python[name].shape
-        assert sdr(python[name], stem) > 40.0, name
+        assert browser.agreement_db(python[name], stem) > 40.0, name
     np.testing.assert_allclose(sum(result["stems"].values()), audio.T, atol=1e-5)  # the difference stem, exactly as in Python
 
 

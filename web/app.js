@@ -74,8 +74,9 @@ function runWorker(modelUrl, meta, mixture, rate) {
       else resolve(data);
     };
     worker.onerror = (event) => reject(new Error(event.message || "the separation worker failed"));
-    // copies: the page keeps the mixture (the difference stem's reference, and for playback)
-    worker.postMessage({ id, modelUrl, meta, mixture: mixture.map((c) => Float32Array.from(c)), rate });
+    // copied out of the decoded AudioBuffer once, then handed over (transferred, not cloned again)
+    const copies = mixture.map((c) => Float32Array.from(c));
+    worker.postMessage({ id, modelUrl, meta, mixture: copies, rate }, copies.map((c) => c.buffer));
   });
 }
 
@@ -84,22 +85,21 @@ async function separate(file) {
   const started = performance.now();
   if (file.size === 0) throw new UserError(`${file.name}: the file is empty (0 bytes)`);
   const duration = await probeDuration(file);
-  if (Number.isFinite(duration) && duration > MAX_SECONDS) {
-    throw new UserError(`${file.name} is ${clock(duration)} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
-  }
+  const refuseLong = (seconds) => {
+    if (seconds > MAX_SECONDS) throw new UserError(`${file.name} is ${clock(seconds)} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
+  };
+  if (Number.isFinite(duration)) refuseLong(duration); // before decoding, from the file's metadata
   const bytes = new Uint8Array(await file.arrayBuffer());
   const stated = sniffSampleRate(bytes);
   const rate = stated >= 8000 && stated <= 384000 ? stated : DEFAULT_RATE;
   const mixture = channelsOf(await decode(bytes.buffer, rate, file.name));
   if (mixture[0].length === 0) throw new UserError(`${file.name}: no audio in the file`);
-  if (mixture[0].length / rate > MAX_SECONDS) {
-    throw new UserError(`${file.name} is ${clock(mixture[0].length / rate)} long; this page separates up to ${clock(MAX_SECONDS)} at a time`);
-  }
+  refuseLong(mixture[0].length / rate); // where the browser could not tell the duration
   setProgress(0.05);
   const { stems, modelSeconds, threads } = await runWorker(meta.url, meta, mixture, rate);
   const length = mixture[0].length;
   const seconds = (performance.now() - started) / 1000;
-  return { name: file.name, model: meta.name, rate, mixture, stems, seconds, modelSeconds, threads, audioSeconds: length / rate };
+  return { name: file.name, model: meta.name, rate, stems, seconds, modelSeconds, threads, audioSeconds: length / rate };
 }
 
 async function handleFile(file) {

@@ -75,12 +75,11 @@ export async function overlapAdd(channels, meta, runModel, onProgress = () => {}
 
 /**
  * gate.SilenceGate on a whole signal: per-sample gains in [0, 1] from the input's peak level
- * over a 5 ms window, 0 at or below floorDb, 1 at or above floorDb + 30, linear in dB between,
+ * over a 5 ms window, 0 at or below floorDb, 1 at or above openDb, linear in dB between,
  * in steps of 1/1024, then averaged over the same window (the same integers as Python).
  */
-export function silenceGate(channels, sampleRate, floorDb) {
+export function silenceGate(channels, sampleRate, floorDb, openDb) {
   const STEPS = 1024;
-  const openDb = floorDb + 30;
   const window = Math.max(1, Math.round(0.005 * sampleRate));
   const length = channels[0].length;
   const peaks = new Float32Array(length);
@@ -122,7 +121,7 @@ function roundHalfEven(x) {
  * Returns {name: Float32Array[]}.
  */
 export function assembleStems(mixture, directEstimates, meta, sampleRate) {
-  const gains = meta.silence_floor_db === null ? null : silenceGate(mixture, sampleRate, meta.silence_floor_db);
+  const gains = meta.silence_floor_db === null ? null : silenceGate(mixture, sampleRate, meta.silence_floor_db, meta.silence_open_db);
   const stems = {};
   meta.direct_sources.forEach((source, d) => {
     stems[meta.sources[source]] = directEstimates[d].map((estimate) => {

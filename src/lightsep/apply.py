@@ -30,6 +30,11 @@ the ``n`` segments ``hop`` samples apart that ``stretch`` (``(channels, (n - 1) 
 context_samples)``) holds, given in one piece so that a model can share work between them."""
 
 
+def hop_samples(output_samples: int, overlap: float) -> int:
+    """Samples between consecutive segments' outputs: ``round(output_samples * (1 - overlap))``, at least 1."""
+    return max(1, int(round(output_samples * (1.0 - overlap))))
+
+
 def crossfade_window(length: int, hop: int) -> np.ndarray:
     """A trapezoid: linear ramps of ``length - hop`` samples at both ends, 1 in between.
 
@@ -75,7 +80,7 @@ class OverlapAdd:
         self.fn, self.span_fn = segment_function, span_function
         self.channels, self.sources = channels, sources
         self.context, self.output, self.offset = context_samples, output_samples, output_offset
-        self.hop = max(1, int(round(output_samples * (1.0 - overlap))))
+        self.hop = hop_samples(output_samples, overlap)
         self.batch_size = max(1, int(batch_size))
         self.window = crossfade_window(output_samples, self.hop)
         # input: samples [input_start, input_start + buffer length) of the signal

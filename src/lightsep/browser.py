@@ -80,6 +80,13 @@ _READ_RESULT = """() => {
 }"""
 
 
+def agreement_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """How closely ``estimate`` matches ``reference`` (one stem from the page and from
+    Python): the SDR of the difference, ``10 log10(|reference|^2 / |estimate - reference|^2)``."""
+    reference, estimate = reference.astype(np.float64), estimate.astype(np.float64)
+    return float(10 * np.log10(np.sum(reference**2) / np.sum((estimate - reference) ** 2)))
+
+
 def separate_in_page(page, path: str | os.PathLike, model: str | None = None, timeout_s: float = 300.0) -> dict:
     """Give the page ``path`` (as a user choosing a file would), wait until it is done or
     shows an error. Returns ``{"state": "done", "stems": {name: (channels, samples)},

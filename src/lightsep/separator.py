@@ -50,6 +50,15 @@ twice (``docs/separation.md``, "Streaming")."""
 DEFAULT_SILENCE_FLOOR_DB = -90.0
 """The silence gate's default floor (:mod:`lightsep.gate`); the browser app applies it too."""
 
+SILENCE_GATE_RANGE_DB = 30.0
+"""The gate opens fully this far above its floor."""
+
+
+def silence_floor(model: SeparationModel, floor_db: float | None = DEFAULT_SILENCE_FLOOR_DB) -> float | None:
+    """The silence gate's floor for ``model``: None (no gate) for a model that opts out
+    (``silence_gate = False``, such as the mixture reference)."""
+    return floor_db if getattr(model, "silence_gate", True) else None
+
 
 class UntrainedModelError(LightsepError):
     """A model name with no bundled weights, where random weights were not asked for."""
@@ -148,7 +157,7 @@ class Separator:
         self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
         self.nan_to_zero = nan_to_zero
         self.resample_quality = resample_quality
-        self.silence_floor_db = silence_floor_db if getattr(self.model, "silence_gate", True) else None
+        self.silence_floor_db = silence_floor(self.model, silence_floor_db)
         if threads:
             torch.set_num_threads(threads)
         self.sources = self.model.sources
@@ -302,7 +311,7 @@ class SeparationStream:
         self._where = f"{source}: " if source is not None else ""
         self.replaced = 0  # NaN or infinite samples replaced by silence
         floor = separator.silence_floor_db
-        self.gate = SilenceGate(self.sample_rate, floor, floor + 30.0) if floor is not None else None
+        self.gate = SilenceGate(self.sample_rate, floor, floor + SILENCE_GATE_RANGE_DB) if floor is not None else None
 
     def push(self, block: np.ndarray) -> np.ndarray:
         block = np.asarray(block, dtype=np.float32)

@@ -224,6 +224,11 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
 GEOMETRY_ARGUMENTS = {"context_samples", "output_start", "output_samples"}
 
 
+def _differing_keys(a: dict, b: dict) -> list[str]:
+    """The keys whose values differ between ``a`` and ``b`` (absent counts as None), sorted."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
 def initial_weights(model: SeparationModel, source: str) -> None:
     """Load ``source`` (a checkpoint file, or a model name with bundled weights) into
     ``model``, which must be the same network: the same class and constructor arguments, or
@@ -240,7 +245,7 @@ def initial_weights(model: SeparationModel, source: str) -> None:
     if not path.exists():
         raise ConfigError(f"model.init: {source}: no such checkpoint file, nor a model name with bundled weights")
     loaded = load_checkpoint(path)
-    differ = sorted(k for k in set(loaded.config) | set(model.config) if loaded.config.get(k) != model.config.get(k))
+    differ = _differing_keys(loaded.config, model.config)
     if type(loaded) is not type(model) or not set(differ) <= GEOMETRY_ARGUMENTS:
         raise ConfigError(f"model.init: {source} holds a {loaded.name} that differs from this run's {model.name} "
                           f"(in {', '.join(differ) or type(loaded).__name__})")  # fmt: skip
@@ -347,7 +352,7 @@ class Trainer:
             raise LightsepError(f"{path}: not a lightsep training state")
         saved, current = _comparable(state["config"]), _comparable(self.config.to_dict())
         if saved != current:
-            diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+            diff = _differing_keys(saved, current)
             raise ConfigError(f"{path}: the run was made with another configuration (differs in: {', '.join(diff)})")
         self.model.load_state_dict(state["model"]["state_dict"])
         self.config.model.init = state["config"]["model"].get("init", "")  # where the run really started

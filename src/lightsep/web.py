@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .apply import hop_samples
 from .errors import LightsepError
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
@@ -49,11 +50,12 @@ def check_web_root(root: Path = WEB_ROOT) -> None:
 def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
     """What the page needs to know of a model to run its ONNX export as the Separator does."""
     from .models.registry import PRESETS
-    from .separator import DEFAULT_SILENCE_FLOOR_DB
+    from .separator import SILENCE_GATE_RANGE_DB, silence_floor
 
     if model.audio_channels != 1:
         raise LightsepError(f"{name}: the page runs mono models (each channel separately); this one has {model.audio_channels} channels")
     difference = model.difference_source
+    floor = silence_floor(model)
     return {
         "name": name,
         "description": PRESETS[name].description if name in PRESETS else str(name),
@@ -65,9 +67,10 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
         "context_samples": model.context_samples,
         "output_samples": model.output_samples,
         "output_offset": model.output_offset,
-        "hop": max(1, int(round(model.output_samples * (1.0 - overlap)))),
+        "hop": hop_samples(model.output_samples, overlap),
         "segments_per_call": SEGMENTS_PER_CALL,
-        "silence_floor_db": DEFAULT_SILENCE_FLOOR_DB if getattr(model, "silence_gate", True) else None,
+        "silence_floor_db": floor,
+        "silence_open_db": None if floor is None else floor + SILENCE_GATE_RANGE_DB,
     }
 
 

@@ -36,7 +36,7 @@ const model = async (batch, n) => {
 };
 const estimates = await overlapAdd(signal, meta, model);
 write("overlap_add.f32", estimates.flat());
-write("gate.f32", [silenceGate(signal, spec.rate, spec.floor_db)]);
+write("gate.f32", [silenceGate(signal, spec.rate, spec.floor_db, spec.open_db)]);
 for (const [from, to] of spec.resample) write(`resample-${from}-${to}.f32`, resample(signal, from, to));
 const rates = {};
 for (const name of spec.sniff) rates[name] = sniffSampleRate(new Uint8Array(fs.readFileSync(path.join(dir, name))));
