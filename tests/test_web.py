@@ -80,6 +80,25 @@ def test_server_serves_nothing_else(tiny_server, path):
     assert error.value.code == 404
 
 
+@needs_ort_web
+def test_a_checkpoint_with_any_name_is_served(tmp_path):
+    from lightsep.checkpoint import save_checkpoint
+    from lightsep.models.registry import build_model
+
+    checkpoint = str(save_checkpoint(build_model("tiny"), tmp_path / "my run #1" / "best 50%.pt"))
+    server = make_server(0, [checkpoint])
+    serve_in_thread(server)
+    try:
+        with urllib.request.urlopen(address(server) + "models/index.json") as response:
+            (entry,) = json.load(response)
+        assert entry["name"] == checkpoint
+        with urllib.request.urlopen(address(server) + entry["url"]) as response:
+            assert response.headers["Content-Type"] == "application/octet-stream" and len(response.read()) > 1000
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_missing_onnx_runtime_web_is_one_clear_error(tmp_path):
     (tmp_path / "index.html").write_text("<html></html>")
     with pytest.raises(LightsepError, match="npm ci"):

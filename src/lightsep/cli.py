@@ -352,7 +352,10 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be in 0-65535 (0: any free port), got {value}")
     return value

@@ -17,7 +17,7 @@ import http.server
 import json
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .apply import hop_samples
 from .errors import LightsepError
@@ -59,7 +59,7 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
     return {
         "name": name,
         "description": PRESETS[name].description if name in PRESETS else str(name),
-        "url": f"models/{name}.onnx",
+        "url": "models/" + quote(f"{name}.onnx", safe=""),  # a checkpoint's path may hold any character
         "sources": list(model.sources),
         "direct_sources": [i for i, s in enumerate(model.sources) if s != difference],
         "difference_source": difference,
