@@ -343,7 +343,8 @@ def _web(args: argparse.Namespace) -> int:
     if not args.no_browser:
         webbrowser.open(url)
     try:
-        server.serve_forever()
+        with signals.interrupting(sigint=True):  # Ctrl+C stops it even where SIGINT came ignored (a background job)
+            server.serve_forever()
     except (KeyboardInterrupt, Interrupted):  # the usual way to stop it
         print("lightsep web: stopped", file=sys.stderr)
     finally:
