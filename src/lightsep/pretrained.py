@@ -55,6 +55,18 @@ def pretrained_checkpoint(name: str, folder: Path = PRETRAINED_DIR) -> Path | No
     return path
 
 
+PEER_MODELS = ("spleeter-2stem",)
+"""Presets whose weights are another project's, converted on the user's machine
+(``benchmarks/peers_setup.py``) rather than bundled."""
+
+
+def peer_checkpoint_path(name: str) -> Path:
+    """Where the converted weights of peer model ``name`` live: ``<cache>/peers/<name>.pt``."""
+    from .data.cache import default_cache_dir
+
+    return default_cache_dir() / "peers" / f"{name}.pt"
+
+
 def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = PRETRAINED_DIR) -> Path:
     """Copy a trained checkpoint in as the bundled weights of its model, with a manifest of
     ``info`` (training data, seeds, recipe, steps, time, hardware, test scores) plus the

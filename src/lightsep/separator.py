@@ -82,11 +82,16 @@ def resolve_model(
         return model.to(device).eval()
     text = os.fspath(model)
     if text in PRESETS:
-        from .pretrained import pretrained_checkpoint
+        from .pretrained import PEER_MODELS, peer_checkpoint_path, pretrained_checkpoint
 
         path = pretrained_checkpoint(text)
+        if path is None and text in PEER_MODELS and peer_checkpoint_path(text).exists():
+            path = peer_checkpoint_path(text)
         if path is not None:
             return load_checkpoint(path, device)
+        if text in PEER_MODELS and not random_weights:
+            raise UntrainedModelError(f"{text} is a peer whose weights are converted on this machine: "
+                                      "run benchmarks/peers_setup.py --spleeter-only first")  # fmt: skip
         if not random_weights and text not in UNTRAINED_OK:
             raise UntrainedModelError(
                 f"{text} has no trained weights (none are bundled): give a checkpoint of it (lightsep train makes one), "

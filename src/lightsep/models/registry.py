@@ -12,9 +12,17 @@ from ..errors import LightsepError, UnknownModelError
 from .base import SeparationModel
 from .lightsep_net import LightSepNet
 from .reference import MixtureModel
+from .spectral import SpectralMaskNet
+from .spleeter import SpleeterNet
 from .waveunet import WaveUNet
 
-MODEL_CLASSES: dict[str, type[SeparationModel]] = {"LightSepNet": LightSepNet, "WaveUNet": WaveUNet, "MixtureModel": MixtureModel}
+MODEL_CLASSES: dict[str, type[SeparationModel]] = {
+    "LightSepNet": LightSepNet,
+    "WaveUNet": WaveUNet,
+    "SpectralMaskNet": SpectralMaskNet,
+    "SpleeterNet": SpleeterNet,
+    "MixtureModel": MixtureModel,
+}
 
 TWO_STEMS = ("vocals", "accompaniment")
 FOUR_STEMS = ("vocals", "drums", "bass", "other")
@@ -31,6 +39,9 @@ class ModelPreset:
 
 
 _WUN_CONTEXT = dict(output_type="difference", context=True)
+# The spectrogram-mask family's offline geometry: 1.49 s of context, of which the middle
+# 1.11 s is output (0.19 s of context each side); docs/architecture.md says why.
+_SPECTRAL = dict(context_samples=32768, output_start=4096, output_samples=24576)
 
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
@@ -44,6 +55,16 @@ PRESETS: dict[str, ModelPreset] = {
         dict(sources=TWO_STEMS, context_samples=2560, output_start=768, output_samples=1024),
         "the proposed 2-stem model for streaming: of a 2560-sample (116 ms) context it outputs the middle "
         "1024 samples, with 768 samples (35 ms) of look-ahead; 149 ms latency at 44.1 kHz (lightsep stream)",
+    ),
+    "spectral-2stem": ModelPreset(
+        "SpectralMaskNet",
+        dict(sources=TWO_STEMS, **_SPECTRAL),
+        "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
+    ),
+    "spectral-4stem": ModelPreset(
+        "SpectralMaskNet",
+        dict(sources=FOUR_STEMS, **_SPECTRAL),
+        "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): four MUSDB18 stems",
     ),
     "ablation-a": ModelPreset("LightSepNet", dict(sources=TWO_STEMS, attention=False), "Table 1 (a): RFPD only"),
     "ablation-b": ModelPreset("LightSepNet", dict(sources=TWO_STEMS), "Table 1 (b): RFPD + temporal attention"),
@@ -90,6 +111,11 @@ PRESETS: dict[str, ModelPreset] = {
             output_kernel=5,
         ),
         "a few thousand parameters, randomly initialised, for fast tests",
+    ),
+    "spleeter-2stem": ModelPreset(
+        "SpleeterNet",
+        dict(sources=TWO_STEMS),
+        "a peer: Spleeter's 2-stem model (two 9.8M-parameter U-Nets, 44.1 kHz); weights from benchmarks/peers_setup.py",
     ),
     "mixture": ModelPreset(
         "MixtureModel", dict(sources=TWO_STEMS), "every estimate is the mixture: the evaluation floor (no parameters)"

@@ -1,0 +1,280 @@
+"""A lightweight spectrogram-mask model family beside the paper's waveform model.
+
+The mixture's short-time Fourier transform (STFT) is masked, one soft mask per source that
+sums to one over the sources, and each masked spectrogram is turned back into a waveform
+(inverse STFT). A recurrent network over time frames estimates the masks from the
+log-magnitude spectrogram of all audio channels together (stereo models see the panning).
+
+The frequency axis is handled in *bands*: the ``full_resolution_bins`` lowest STFT bins keep
+their own values, and above them bins are merged into bands that widen geometrically up to
+the Nyquist frequency, ``bands`` in all. Magnitudes are pooled into bands on the way in, and
+the mask logits are estimated per band and interpolated linearly back to every bin on the way
+out. This keeps the first and last layers small (they would otherwise hold most of the
+parameters) at little cost in mask resolution where it matters.
+
+Both transforms are PyTorch's FFT-based ``torch.stft``/``torch.istft`` in training and
+inference. While the model is being exported to ONNX (which has no inverse STFT) the same
+transforms are computed as fixed convolutions with the windowed Fourier basis
+(:class:`ConvSTFT`), so the exported graph is one self-contained function of the waveform;
+``tests/test_spectral.py`` checks that both forms agree.
+
+See ``docs/architecture.md`` ("The spectrogram-mask family") for the choices and what was
+measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import SeparationModel
+
+
+def band_centres(bins: int, bands: int, full_resolution_bins: int) -> np.ndarray:
+    """Centre positions (in bins, increasing, from 0 to ``bins - 1``) of ``bands`` bands:
+    the first ``full_resolution_bins`` are single bins, the rest spaced geometrically up to
+    the top bin (at least one bin apart)."""
+    if not 2 <= full_resolution_bins < bands <= bins:
+        raise ValueError(f"need 2 <= full_resolution_bins ({full_resolution_bins}) < bands ({bands}) <= bins ({bins})")
+    start = full_resolution_bins - 1
+    rest = bands - full_resolution_bins
+    steps = np.arange(1, rest + 1)
+    high = start * ((bins - 1) / start) ** (steps / rest)
+    centres = np.concatenate([np.arange(full_resolution_bins, dtype=np.float64), high])
+    # at least one bin apart, and the last band centred on the top bin: push up from the
+    # bottom, then pull down from the top
+    for i in range(1, bands):
+        centres[i] = max(centres[i], centres[i - 1] + 1)
+    centres[-1] = bins - 1
+    for i in range(bands - 2, -1, -1):
+        centres[i] = min(centres[i], centres[i + 1] - 1)
+    return centres
+
+
+def interpolation_matrix(bins: int, bands: int, full_resolution_bins: int) -> np.ndarray:
+    """``(bands, bins)`` float32: column ``f`` interpolates bin ``f`` linearly between its
+    two neighbouring band centres (every column sums to one). As it is, it expands band
+    values to bins; normalised by rows, it pools bins into bands."""
+    centres = band_centres(bins, bands, full_resolution_bins)
+    matrix = np.zeros((bands, bins))
+    for f in range(bins):
+        upper = int(np.searchsorted(centres, f))
+        if upper == 0 or centres[upper] == f:
+            matrix[upper, f] = 1.0
+            continue
+        lower = upper - 1
+        weight = (f - centres[lower]) / (centres[upper] - centres[lower])
+        matrix[lower, f] = 1.0 - weight
+        matrix[upper, f] = weight
+    return matrix.astype(np.float32)
+
+
+def hann_window(n_fft: int) -> np.ndarray:
+    """The periodic Hann window, as ``torch.hann_window(n_fft)``."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+
+
+class ConvSTFT(nn.Module):
+    """The STFT and its inverse as fixed convolutions (the form used inside ONNX exports).
+
+    Matches ``torch.stft(..., center=True, pad_mode="constant")`` and ``torch.istft`` with a
+    periodic Hann window, for signals of ``length`` samples.
+    """
+
+    def __init__(self, n_fft: int, hop: int, length: int):
+        super().__init__()
+        self.n_fft, self.hop, self.length = n_fft, hop, length
+        bins = n_fft // 2 + 1
+        window = hann_window(n_fft)
+        angle = 2 * np.pi * np.arange(bins)[:, None] * np.arange(n_fft)[None, :] / n_fft  # (bins, n_fft)
+        analysis = np.concatenate([np.cos(angle), -np.sin(angle)]) * window  # real part, then imaginary
+        # the inverse real FFT: 1/N (X_0 + X_{N/2} (-1)^n + 2 sum Re(X_k e^{2 pi i k n / N})), windowed again
+        scale = np.full(bins, 2.0)
+        scale[[0, -1]] = 1.0
+        synthesis = np.concatenate([np.cos(angle), -np.sin(angle)]) * np.tile(scale, 2)[:, None] / n_fft * window
+        self.register_buffer("analysis", torch.from_numpy(analysis.astype(np.float32)[:, None]), persistent=False)
+        self.register_buffer("synthesis", torch.from_numpy(synthesis.astype(np.float32)[:, None]), persistent=False)
+        envelope = np.zeros(length + n_fft)
+        for t in range(length // hop + 1):
+            envelope[t * hop : t * hop + n_fft] += window**2
+        envelope = envelope[n_fft // 2 : n_fft // 2 + length]
+        inverse = (1.0 / np.maximum(envelope, 1e-11)).astype(np.float32)
+        self.register_buffer("inverse_envelope", torch.from_numpy(inverse), persistent=False)
+
+    def forward(self, signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch, length)`` -> real and imaginary parts, each ``(batch, bins, frames)``."""
+        padded = nn.functional.pad(signal[:, None], (self.n_fft // 2, self.n_fft // 2))
+        spectrum = nn.functional.conv1d(padded, self.analysis, stride=self.hop)
+        real, imag = spectrum.chunk(2, dim=1)
+        return real, imag
+
+    def inverse(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """Real and imaginary parts ``(batch, bins, frames)`` -> ``(batch, length)``."""
+        frames = nn.functional.conv_transpose1d(torch.cat([real, imag], dim=1), self.synthesis, stride=self.hop)
+        start = self.n_fft // 2
+        return frames[:, 0, start : start + self.length] * self.inverse_envelope
+
+
+class SpectralMaskNet(SeparationModel):
+    """Soft spectrogram masks from a recurrent network over log-magnitude band features.
+
+    ``forward(mixture)``: ``(batch, audio_channels, context_samples)`` ->
+    ``(batch, len(sources), audio_channels, output_samples)``. The masks of all sources sum
+    to one in every time-frequency bin; every source but the last is the inverse STFT of
+    its masked spectrogram, and the last (the difference source) is the mixture minus the
+    others, so the estimates sum to the mixture exactly.
+
+    Args:
+        sources: source names; the last is the difference source.
+        sample_rate: the rate the model runs at.
+        audio_channels: channels seen together (2: stereo, masks per channel).
+        context_samples: input length, a multiple of ``hop``.
+        n_fft, hop: STFT size and hop (Hann window).
+        bands, full_resolution_bins: the band layout of the frequency axis (module docstring).
+        hidden: width of the per-frame features and of the recurrent output.
+        layers: recurrent layers (GRU).
+        bidirectional: each GRU layer reads the frames both ways (``hidden / 2`` per
+            direction); ``False`` makes the network causal over frames.
+        output_start, output_samples: the output region within the context (default: all).
+    """
+
+    silence_gate = True
+
+    def __init__(
+        self,
+        sources: tuple[str, ...] | list[str] = ("vocals", "accompaniment"),
+        sample_rate: int = 22050,
+        audio_channels: int = 2,
+        context_samples: int = 32768,
+        n_fft: int = 1024,
+        hop: int = 256,
+        bands: int = 256,
+        full_resolution_bins: int = 128,
+        hidden: int = 192,
+        layers: int = 2,
+        bidirectional: bool = True,
+        output_start: int = 0,
+        output_samples: int | None = None,
+    ):
+        super().__init__()
+        sources = tuple(sources)
+        if len(sources) < 2:
+            raise ValueError("a mask model separates at least two sources")
+        if n_fft < 16 or n_fft % 2 or not 0 < hop <= n_fft // 2:
+            raise ValueError(f"n_fft {n_fft} must be even and at least 16, hop {hop} in 1..n_fft/2")
+        if context_samples % hop or context_samples < n_fft:
+            raise ValueError(f"context_samples {context_samples} must be a multiple of hop {hop} and at least n_fft {n_fft}")
+        if hidden < 2 or (bidirectional and hidden % 2) or layers < 1:
+            raise ValueError(f"hidden {hidden} (even when bidirectional) and layers {layers} must be positive")
+        output_samples = context_samples - output_start if output_samples is None else output_samples
+        if output_start < 0 or output_samples < 1 or output_start + output_samples > context_samples:
+            raise ValueError(f"output region [{output_start}, {output_start + output_samples}) is not within the context")
+        self.sources = sources
+        self.sample_rate = sample_rate
+        self.audio_channels = audio_channels
+        self.context_samples = context_samples
+        self.output_samples = output_samples
+        self.output_start = output_start
+        self.difference_source = sources[-1]
+        self.n_fft, self.hop = n_fft, hop
+        self.bins = n_fft // 2 + 1
+        self.bands = bands
+        self.config = dict(
+            sources=list(sources), sample_rate=sample_rate, audio_channels=audio_channels, context_samples=context_samples,
+            n_fft=n_fft, hop=hop, bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
+            bidirectional=bidirectional, output_start=output_start, output_samples=output_samples,
+        )  # fmt: skip
+        expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
+        pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
+        # expanding band values to bins: each bin from its two neighbouring bands (a sparse
+        # form of ``expand``; the dense product would cost more than the rest of the network)
+        lower = (expand > 0).argmax(axis=0)  # the first band with a weight in each column
+        upper = np.minimum(lower + 1, bands - 1)
+        self.register_buffer("expand_lower", torch.from_numpy(lower.astype(np.int64)), persistent=False)
+        self.register_buffer("expand_upper", torch.from_numpy(upper.astype(np.int64)), persistent=False)
+        lower_weight = expand[lower, np.arange(self.bins)]
+        self.register_buffer("expand_weight", torch.from_numpy(lower_weight.astype(np.float32)), persistent=False)
+        self.register_buffer("pool", torch.from_numpy(np.ascontiguousarray(pool)), persistent=False)
+        self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
+        features = audio_channels * bands
+        self.input_norm = nn.LayerNorm(features)
+        self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.recurrent = nn.GRU(
+            hidden, hidden // 2 if bidirectional else hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional
+        )
+        self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
+        self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands)
+        self.conv_stft = ConvSTFT(n_fft, hop, context_samples)
+
+    @property
+    def output_offset(self) -> int:
+        return self.output_start
+
+    @property
+    def frames(self) -> int:
+        return self.context_samples // self.hop + 1
+
+    def input_span(self, output_index: int) -> tuple[int, int]:
+        # a recurrent network over the whole context: every output sample can depend on all
+        # of it (a causal one on everything up to the end of the frame that holds it)
+        if not self.config["bidirectional"]:
+            sample = self.output_start + output_index
+            last_frame = min((sample + self.n_fft // 2) // self.hop, self.frames - 1)
+            return 0, min(last_frame * self.hop + self.n_fft // 2 - 1, self.context_samples - 1)
+        return 0, self.context_samples - 1
+
+    # -- transforms ------------------------------------------------------------------------
+
+    def _stft(self, signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n, time)`` -> real, imaginary ``(n, bins, frames)``."""
+        if torch.onnx.is_in_onnx_export():
+            return self.conv_stft(signal)
+        spectrum = torch.stft(signal, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
+                              return_complex=True)  # fmt: skip
+        return spectrum.real, spectrum.imag
+
+    def _istft(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """real, imaginary ``(n, bins, frames)`` -> ``(n, context_samples)``."""
+        if torch.onnx.is_in_onnx_export():
+            return self.conv_stft.inverse(real, imag)
+        return torch.istft(torch.complex(real, imag), self.n_fft, self.hop, window=self.window, center=True,
+                           length=self.context_samples)  # fmt: skip
+
+    # -- the network -------------------------------------------------------------------------
+
+    def masks(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels, bins, frames)`` magnitudes -> ``(batch, sources, channels,
+        bins, frames)`` masks that sum to one over the sources."""
+        batch, channels, _, frames = magnitude.shape
+        banded = torch.matmul(magnitude.transpose(2, 3), self.pool)  # (B, C, N, bands)
+        features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
+        encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
+        recurrent, _ = self.recurrent(encoded)
+        decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
+        logits = self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands)
+        logits = self.expand_bands(logits)  # (B, N, S, C, bins)
+        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1)
+
+    def expand_bands(self, values: torch.Tensor) -> torch.Tensor:
+        """``(..., bands)`` -> ``(..., bins)``: each bin interpolated linearly between its two
+        neighbouring bands (the interpolation matrix's two entries per column)."""
+        lower = values.index_select(-1, self.expand_lower)
+        upper = values.index_select(-1, self.expand_upper)
+        return upper + (lower - upper) * self.expand_weight
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        batch, channels, time = mixture.shape
+        real, imag = self._stft(mixture.reshape(batch * channels, time))
+        bins, frames = real.shape[-2:]
+        real, imag = real.reshape(batch, channels, bins, frames), imag.reshape(batch, channels, bins, frames)
+        magnitude = torch.sqrt(real * real + imag * imag + 1e-12)
+        masks = self.masks(magnitude)[:, :-1]  # (B, S-1, C, bins, N): the last source is the difference
+        estimated = len(self.sources) - 1
+        shape = (batch * estimated * channels, bins, frames)
+        direct = self._istft((masks * real[:, None]).reshape(shape), (masks * imag[:, None]).reshape(shape))
+        direct = direct.reshape(batch, estimated, channels, time)
+        start, length = self.output_start, self.output_samples
+        direct = direct[..., start : start + length]
+        difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
+        return torch.cat([direct, difference], dim=1)

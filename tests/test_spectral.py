@@ -1,0 +1,162 @@
+"""The spectrogram-mask family (lightsep.models.spectral): shapes, sizes, masks, the
+convolutional STFT of the export, ONNX parity, checkpoints and separation."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from lightsep.analysis import count_parameters, gflops_per_audio_second
+from lightsep.checkpoint import load_checkpoint, save_checkpoint
+from lightsep.export import export_onnx
+from lightsep.models import build_model
+from lightsep.models.spectral import ConvSTFT, SpectralMaskNet, band_centres, interpolation_matrix
+from lightsep.separator import Separator
+from lightsep.streaming import StreamingSeparator
+
+SMALL = dict(context_samples=4096, n_fft=256, hop=64, bands=48, full_resolution_bins=24, hidden=16, output_start=512,
+             output_samples=3072)  # fmt: skip
+
+
+def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
+    return SpectralMaskNet(sources=sources, **{**SMALL, **overrides}).eval()
+
+
+@pytest.mark.parametrize("name", ["spectral-2stem", "spectral-4stem"])
+def test_presets_are_lightweight_and_cheaper_than_the_papers_model(name):
+    model = build_model(name)
+    assert count_parameters(model) <= 1_000_000
+    assert gflops_per_audio_second(model) < 0.6 * gflops_per_audio_second(build_model("proposed-2stem"))
+
+
+@pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")])
+def test_shapes_and_the_stems_sum_to_the_mixture(sources):
+    model = small(sources)
+    x = 0.1 * torch.randn(3, 2, model.context_samples)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (3, len(sources), 2, 3072)
+    assert model.output_offset == 512
+    assert torch.allclose(y.sum(dim=1), x[..., 512 : 512 + 3072], atol=1e-5)
+
+
+def test_masks_are_soft_and_sum_to_one():
+    model = small(("vocals", "drums", "bass", "other"))
+    magnitude = torch.rand(2, 2, model.bins, model.frames) * 3
+    with torch.no_grad():
+        masks = model.masks(magnitude)
+    assert masks.shape == (2, 4, 2, model.bins, model.frames)
+    assert (masks >= 0).all() and (masks <= 1).all()
+    assert torch.allclose(masks.sum(dim=1), torch.ones(()), atol=1e-5)
+
+
+def test_band_layout():
+    centres = band_centres(513, 256, 128)
+    assert centres[0] == 0 and centres[-1] == 512 and len(centres) == 256
+    assert np.all(np.diff(centres) >= 1) and np.array_equal(centres[:128], np.arange(128))
+    matrix = interpolation_matrix(513, 256, 128)
+    assert np.allclose(matrix.sum(axis=0), 1.0)  # every bin is interpolated from the bands
+    assert np.array_equal(matrix[:128, :128], np.eye(128))  # the low bins keep their own values
+    ramp = np.arange(256, dtype=np.float32) @ matrix  # a linear function of the centres...
+    assert np.allclose(np.interp(np.arange(513), centres, np.arange(256)), ramp, atol=1e-4)  # ...is interpolated linearly
+
+
+def test_the_convolutional_stft_is_torchs():
+    n_fft, hop, length = 256, 64, 2048
+    transform = ConvSTFT(n_fft, hop, length)
+    x = torch.randn(3, length)
+    window = torch.hann_window(n_fft)
+    spectrum = torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+    real, imag = transform(x)
+    assert torch.allclose(real, spectrum.real, atol=1e-4) and torch.allclose(imag, spectrum.imag, atol=1e-4)
+    expected = torch.istft(spectrum, n_fft, hop, window=window, center=True, length=length)
+    assert torch.allclose(transform.inverse(spectrum.real, spectrum.imag), expected, atol=1e-5)
+    assert torch.allclose(expected, x, atol=1e-5)  # and it reconstructs
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_onnx_equals_torch(tmp_path, bidirectional):
+    model = small(bidirectional=bidirectional)
+    session = ort.InferenceSession(str(export_onnx(model, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = 0.1 * torch.randn(batch, 2, model.context_samples)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"mixture": x.numpy()})[0]
+        assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = small()
+    model.name = "spectral-small"
+    path = save_checkpoint(model, tmp_path / "s.pt")
+    assert torch.load(path, weights_only=True)["model_class"] == "SpectralMaskNet"
+    loaded = load_checkpoint(path)
+    x = 0.1 * torch.randn(1, 2, model.context_samples)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_a_causal_model_does_not_look_ahead():
+    model = small(bidirectional=False)
+    x = 0.1 * torch.randn(1, 2, model.context_samples)
+    changed = x.clone()
+    changed[..., 3000:] = 0.1 * torch.randn(2, model.context_samples - 3000)
+    with torch.no_grad():
+        a, b = model(x), model(changed)
+    _, last_input = model.input_span(0)
+    # outputs whose inputs end before sample 3000 are untouched (output index = sample - 512)
+    first_changed = next(i for i in range(model.output_samples) if model.input_span(i)[1] >= 3000)
+    assert first_changed > 0 and last_input < model.context_samples
+    assert torch.equal(a[..., :first_changed], b[..., :first_changed])
+    assert not torch.equal(a, b)
+
+
+def test_separation_streams_exactly_as_offline():
+    model = small()
+    audio = (0.1 * np.random.default_rng(0).standard_normal((2, 20000))).astype(np.float32)
+    separator = Separator(model, batch_size=2)
+    offline = separator.separate(audio, 44100)
+    assert set(offline) == {"vocals", "accompaniment"}
+    assert np.allclose(offline["vocals"] + offline["accompaniment"], audio, atol=1e-5)
+    stream = StreamingSeparator(separator, 44100, 2)
+    blocks = [stream.push(audio[:, i : i + 700]) for i in range(0, audio.shape[1], 700)] + [stream.flush()]
+    streamed = np.concatenate(blocks, axis=-1)[..., stream.latency : stream.latency + audio.shape[1]]
+    assert np.abs(streamed[0] - offline["vocals"]).max() < 1e-5
+
+
+def test_mono_input_is_separated_by_a_stereo_model():
+    model = small()
+    audio = (0.1 * np.random.default_rng(1).standard_normal(9000)).astype(np.float32)
+    out = Separator(model).separate(audio, 22050)
+    assert out["vocals"].shape == audio.shape
+    assert np.allclose(out["vocals"] + out["accompaniment"], audio, atol=1e-5)
+
+
+def test_the_onnx_backend_separates_like_torch():
+    model = small()
+    audio = (0.1 * np.random.default_rng(2).standard_normal((2, 12000))).astype(np.float32)
+    torch_out = Separator(model, backend="torch").separate(audio, 22050)
+    onnx_out = Separator(model, backend="onnx").separate(audio, 22050)
+    assert np.abs(torch_out["vocals"] - onnx_out["vocals"]).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(context_samples=4000), "multiple of hop"),
+        (dict(bands=300), "bands"),
+        (dict(output_start=4000, output_samples=200), "not within the context"),
+        (dict(hidden=15), "hidden"),
+    ],
+)
+def test_bad_arguments(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        small(**overrides)
+
+
+def test_the_sparse_band_expansion_is_the_interpolation_matrix():
+    model = small()
+    values = torch.randn(3, 5, model.bands)
+    dense = values @ torch.from_numpy(interpolation_matrix(model.bins, model.bands, SMALL["full_resolution_bins"]))
+    assert torch.allclose(model.expand_bands(values), dense, atol=1e-6)
