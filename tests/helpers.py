@@ -67,3 +67,10 @@ def make_musdb_stem_mp4(root: Path, tracks: dict[str, list[str]], seconds: float
                 f.unlink()
             tmp.rmdir()
     return root
+
+
+def make_instrumental(root: Path, names: list[str], seconds: float = 2.0, rate: int = 44100, suffix: str = ".wav") -> Path:
+    """An ``instrumental`` dataset: ``train/<name><suffix>``, one accompaniment file per track."""
+    for k, name in enumerate(names):
+        write_audio(root / "train" / f"{name}{suffix}", stem_signal("other", seconds, rate, seed=10 + k), rate)
+    return root

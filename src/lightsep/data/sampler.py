@@ -7,6 +7,12 @@ Example ``i`` of epoch ``e`` is drawn from a generator seeded with ``(seed, e, i
 therefore the same whichever worker makes it and in whatever order, and a resumed run sees
 exactly the examples it would have seen.
 
+A track that lacks the vocals (an ``instrumental`` dataset's) is paired with the vocals of
+another track, drawn by weight from the tracks that have them, at a random offset and with
+its own gain: a cross-dataset remix that turns accompaniment-only music into 2-stem
+examples. The extra draws come after the others, so tracks with vocals see the same
+examples as without instrumental data.
+
 With an :class:`Augmentation`, each example is then remixed, swapped, inverted and
 equalised as it says, from a second generator seeded with ``(seed, e, i, 1)``, and with
 ``track_weights`` the track is drawn by weight (several datasets).
@@ -134,6 +140,28 @@ class TrainingSegments(_Segments):
             if weights.shape != (len(tracks),) or (weights < 0).any() or weights.sum() <= 0:
                 raise DatasetError("track weights must be one non-negative number per track, not all zero")
             self.probabilities = weights / weights.sum()
+        self.vocal_tracks, self.vocal_probabilities = self._vocal_partners(tracks)
+
+    def _vocal_partners(self, tracks: list[Track]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The tracks whose vocals pair with vocal-less tracks, and their probabilities;
+        checks that every track can make every target, with a partner's vocals if need be."""
+        has_vocals = np.array(["vocals" in t.sources for t in tracks])
+        for track in tracks:
+            sources = set(track.sources) | {"vocals"}
+            missing = [n for n in self.targets if n not in sources and not (n == "accompaniment" and sources - {"vocals"})]
+            if missing:
+                raise DatasetError(f"track {track.name!r} ({track.layout}) cannot give the target(s) {', '.join(missing)}")
+        if has_vocals.all():
+            return np.flatnonzero(has_vocals), None
+        if "vocals" not in self.targets:
+            raise DatasetError("tracks without vocals (instrumental datasets) only serve models that estimate vocals")
+        if not has_vocals.any():
+            raise DatasetError("instrumental tracks need vocals to pair with: add a dataset with vocals")
+        indices = np.flatnonzero(has_vocals)
+        weights = np.ones(len(indices)) if self.probabilities is None else self.probabilities[indices]
+        if weights.sum() <= 0:
+            raise DatasetError("instrumental tracks need vocals to pair with: every dataset with vocals has weight 0")
+        return indices, weights / weights.sum()
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -157,6 +185,10 @@ class TrainingSegments(_Segments):
         low, high = self.gain_range
         scaled = {name: _window(audio, start, self.context_samples) * np.float32(rng.uniform(low, high))
                   for name, audio in sources.items()}  # fmt: skip
+        if "vocals" not in sources and self.vocal_probabilities is not None:  # an instrumental track
+            partner = int(self.vocal_tracks[rng.choice(len(self.vocal_tracks), p=self.vocal_probabilities)])
+            vocals = self.tracks.audio[partner]["vocals"]
+            scaled["vocals"] = _window(vocals, self._start(rng, partner), self.context_samples) * np.float32(rng.uniform(low, high))
         if self.augmentation.active:  # its own generator: the draws above stay the paper sampler's
             scaled = self._augment(np.random.default_rng([self.seed, self.epoch, index, 1]), scaled)
         mixture = sum(scaled.values())

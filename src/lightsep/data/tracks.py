@@ -8,7 +8,11 @@ Supported layouts:
 - ``procedural``: the MUSDB18-HQ layout written by ``lightsep synth``, recognised by its
   ``lightsep-corpus.json`` manifest;
 - ``ccmixter``: ``<track>/mix.wav``, ``source-01.wav`` (accompaniment), ``source-02.wav``
-  (voice).
+  (voice);
+- ``instrumental``: ``{train,test}/<track>.{wav,flac,ogg,opus,mp3,m4a}``, one file per
+  track, music without vocals (game soundtracks, backing tracks). Its one raw source is the
+  accompaniment; training pairs it with vocals from the other datasets' tracks
+  (:class:`lightsep.data.sampler.TrainingSegments`).
 
 A track's *raw sources* are the stems the mixture is the sum of: drums, bass, other and
 vocals for the MUSDB18 layouts, accompaniment and vocals for CCMixter. Training *targets*
@@ -30,8 +34,10 @@ MUSDB_STREAMS = ("mixture", "drums", "bass", "other", "vocals")
 MUSDB_SOURCES = ("drums", "bass", "other", "vocals")
 CCMIXTER_FILES = {"mixture": "mix.wav", "accompaniment": "source-01.wav", "vocals": "source-02.wav"}
 CCMIXTER_SOURCES = ("accompaniment", "vocals")
+INSTRUMENTAL_SOURCES = ("accompaniment",)
+INSTRUMENTAL_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
 CORPUS_MANIFEST = "lightsep-corpus.json"
-LAYOUTS = ("musdb18", "musdb18hq", "procedural", "ccmixter")
+LAYOUTS = ("musdb18", "musdb18hq", "procedural", "ccmixter", "instrumental")
 
 
 class DatasetError(LightsepError):
@@ -56,6 +62,8 @@ class Track:
     @property
     def sources(self) -> tuple[str, ...]:
         """The raw sources whose sum is the mixture."""
+        if self.layout == "instrumental":
+            return INSTRUMENTAL_SOURCES
         return CCMIXTER_SOURCES if self.layout == "ccmixter" else MUSDB_SOURCES
 
     def load(
@@ -107,14 +115,23 @@ def detect_layout(root: str | os.PathLike) -> str:
     if subsets:
         if any(next(s.glob("*.stem.mp4"), None) for s in subsets):
             return "musdb18"
+        if any(_instrumental_files(s) for s in subsets):
+            return "instrumental"
         if any(d.is_dir() for s in subsets for d in s.iterdir()):
             return "procedural" if (root / CORPUS_MANIFEST).exists() else "musdb18hq"
     if any((d / "mix.wav").exists() or (d / "source-02.wav").exists() for d in root.iterdir() if d.is_dir()):
         return "ccmixter"
     raise DatasetError(
         f"{root}: not a known dataset layout (MUSDB18: train/ and test/ with .stem.mp4 files; "
-        "MUSDB18-HQ or a lightsep corpus: train/<track>/*.wav; CCMixter: <track>/mix.wav)"
+        "MUSDB18-HQ or a lightsep corpus: train/<track>/*.wav; CCMixter: <track>/mix.wav; "
+        "instrumental: train/<track>.ogg and other audio files)"
     )
+
+
+def _instrumental_files(folder: Path) -> list[Path]:
+    """The audio files directly in ``folder`` (an instrumental dataset's subset), sorted."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in INSTRUMENTAL_EXTENSIONS)  # fmt: skip
 
 
 def list_tracks(root: str | os.PathLike, subset: str | None = None) -> list[Track]:
@@ -131,7 +148,10 @@ def list_tracks(root: str | os.PathLike, subset: str | None = None) -> list[Trac
     for sub in ("train", "test"):
         if subset not in (None, sub) or not (root / sub).is_dir():
             continue
-        if layout == "musdb18":
+        if layout == "instrumental":
+            for path in _instrumental_files(root / sub):
+                tracks.append(Track(path.stem, sub, layout, {"accompaniment": StemRef(path)}))
+        elif layout == "musdb18":
             for path in sorted((root / sub).glob("*.stem.mp4")):
                 stems = {name: StemRef(path, k) for k, name in enumerate(MUSDB_STREAMS)}
                 tracks.append(Track(path.name[: -len(".stem.mp4")], sub, layout, stems))
