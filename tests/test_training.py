@@ -258,6 +258,16 @@ def test_resume_refuses_another_configuration(tiny_config, dataset, tmp_path, ca
     assert code == 2 and "differs in: training.main.lr" in capsys.readouterr().err
 
 
+def test_resume_takes_a_new_time_budget(tiny_config, dataset, tmp_path, capsys):
+    # a long run goes on across sessions with a larger max_seconds; the examples it has seen stay the same
+    run_to_end(tiny_config, dataset, tmp_path / "run", 2)
+    code = main(["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"),
+                 "--set", "training.main.max_seconds=36000", "--set", "training.finetune.max_seconds=600",
+                 "--max-iterations", "3", "--resume", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert read_state(tmp_path / "run" / "state.pt")["progress"]["step"] == 3
+
+
 def test_missing_data_root_is_a_clear_error(tiny_config, tmp_path, capsys):
     assert main(["train", "--config", str(tiny_config), "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
     assert "data.root is not set" in capsys.readouterr().err

@@ -599,9 +599,12 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     walk(config, "")
     # where the datasets are may change, not what they are
     flat["data.datasets"] = [{k: v for k, v in entry.items() if k != "root"} for entry in flat.get("data.datasets", [])]
-    # model.init only chooses the first weights: a resumed run takes its own from state.pt
+    # model.init only chooses the first weights: a resumed run takes its own from state.pt;
+    # a phase's time budget may grow (or shrink) across sessions: it does not change the
+    # examples seen up to where the run stands
     for key in ("run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
-                "data.root", "data.ccmixter", "model.init"):  # fmt: skip
+                "data.root", "data.ccmixter", "model.init", "training.main.max_seconds",
+                "training.finetune.max_seconds"):  # fmt: skip
         flat.pop(key, None)
     return flat
 
