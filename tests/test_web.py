@@ -19,6 +19,7 @@ import soxr
 
 from lightsep import browser
 from lightsep.apply import OverlapAdd
+from lightsep.audio import convert_channels
 from lightsep.errors import LightsepError
 from lightsep.gate import SilenceGate
 from lightsep.web import WEB_ROOT, address, check_web_root, make_server, model_description, ort_dist, serve_in_thread
@@ -107,13 +108,11 @@ def test_missing_onnx_runtime_web_is_one_clear_error(tmp_path):
         check_web_root(tmp_path / "nowhere")
 
 
-def test_stereo_models_are_refused():
+def test_models_are_described_with_their_channel_count():
     from lightsep.models.registry import build_model
 
-    model = build_model("waveunet-m4")
-    assert model.audio_channels == 2
-    with pytest.raises(LightsepError, match="mono models"):
-        model_description("waveunet-m4", model)
+    assert model_description("spectral-2stem", build_model("spectral-2stem"))["audio_channels"] == 2  # stereo: one segment
+    assert model_description("tiny", build_model("tiny"))["audio_channels"] == 1  # mono: each channel separately
 
 
 @needs_ort_web
@@ -187,6 +186,21 @@ def test_page_pipeline_matches_python(tmp_path):
     expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[:2]
     page = np.fromfile(tmp_path / "overlap_add.f32", np.float32).reshape(2, channels, -1)
     np.testing.assert_allclose(page, expected, atol=2e-6)
+
+    def joint_model(segments):  # what pipeline.mjs's jointModel runs
+        region = segments[..., 256 : 256 + 512]
+        scale = (1 + np.arange(channels, dtype=np.float32))[:, None]
+        return np.stack([region * np.float32(1 + s / 2) * scale + 0.25 * region[:, ::-1] for s in range(3)], axis=1)
+
+    engine = OverlapAdd(joint_model, channels, 3, 1024, 512, 256, overlap=0.5, batch_size=2)
+    expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[:2]
+    page = np.fromfile(tmp_path / "overlap_add_joint.f32", np.float32).reshape(2, channels, -1)
+    np.testing.assert_allclose(page, expected, atol=2e-6)
+    for count in (1, 3):
+        page = np.fromfile(tmp_path / f"convert-{count}.f32", np.float32).reshape(count, -1)
+        np.testing.assert_array_equal(page, convert_channels(signal, count))
+    page = np.fromfile(tmp_path / "convert-up.f32", np.float32).reshape(2, -1)
+    np.testing.assert_array_equal(page, convert_channels(signal[:1], 2))
 
     gains = np.fromfile(tmp_path / "gate.f32", np.float32)
     np.testing.assert_array_equal(gains, SilenceGate(rate, -90.0, -60.0)(signal))

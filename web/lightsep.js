@@ -13,14 +13,17 @@ export function crossfadeWindow(length, hop) {
 }
 
 /**
- * Overlap-add of a mono model over every channel of a signal at the model's rate, as
- * apply.OverlapAdd does offline: segment k outputs samples [k*hop, k*hop + output) and reads
- * [k*hop - offset, ... + context), zeros outside the signal; outputs are weighted by the
- * crossfade window, summed, and divided by the summed weights.
+ * Overlap-add of a model over a signal at the model's rate, as apply.OverlapAdd does offline:
+ * segment k outputs samples [k*hop, k*hop + output) and reads [k*hop - offset, ... + context),
+ * zeros outside the signal; outputs are weighted by the crossfade window, summed, and divided
+ * by the summed weights. A mono model (meta.audio_channels 1) runs on every channel as a
+ * segment of its own; a multichannel model sees all the signal's channels (as many as it
+ * has: convertChannels first) in one segment.
  *
  * channels: Float32Array[] (one per channel, equal lengths).
- * runModel(batch: Float32Array, n) -> Promise<Float32Array>: n segments of `context`
- *   samples in, (n, sources, 1, output) out.
+ * runModel(batch: Float32Array, n) -> Promise<Float32Array>: n rows of (channels per row,
+ *   context) samples in, (n, sources, channels per row, output) out; the batch holds
+ *   (segments, signal channels, context) samples in both cases.
  * Returns estimates[source][channel] (Float32Array) for the directly estimated sources.
  */
 export async function overlapAdd(channels, meta, runModel, onProgress = () => {}) {
@@ -39,8 +42,9 @@ export async function overlapAdd(channels, meta, runModel, onProgress = () => {}
   const perCall = Math.max(1, meta.segments_per_call);
   for (let first = 0; first < count; first += perCall) {
     const group = Math.min(perCall, count - first);
-    const n = group * channels.length;
-    const batch = new Float32Array(n * context);
+    const joint = (meta.audio_channels || 1) > 1; // one row per segment, else one per segment and channel
+    const n = joint ? group : group * channels.length;
+    const batch = new Float32Array(group * channels.length * context);
     for (let g = 0; g < group; g++) {
       const begin = (first + g) * hop - offset;
       const lo = Math.max(0, begin);
@@ -56,7 +60,7 @@ export async function overlapAdd(channels, meta, runModel, onProgress = () => {}
       for (let c = 0; c < channels.length; c++) {
         const row = g * channels.length + c;
         direct.forEach((source, d) => {
-          const base = (row * sources + source) * output;
+          const base = joint ? ((g * sources + source) * channels.length + c) * output : (row * sources + source) * output;
           const sum = sums[d][c];
           for (let i = 0; i < end; i++) sum[start + i] += out[base + i] * window[i];
         });
@@ -71,6 +75,25 @@ export async function overlapAdd(channels, meta, runModel, onProgress = () => {}
       return estimate;
     }),
   );
+}
+
+/**
+ * audio.convert_channels: to mono by averaging (in float64, as numpy), from mono by copying,
+ * otherwise the first `count` channels (or the channels repeated).
+ */
+export function convertChannels(channels, count) {
+  if (channels.length === count) return channels;
+  if (count === 1) {
+    const length = channels[0].length;
+    const mean = new Float32Array(length);
+    for (let i = 0; i < length; i++) {
+      let sum = 0;
+      for (const signal of channels) sum += signal[i];
+      mean[i] = sum / channels.length;
+    }
+    return [mean];
+  }
+  return Array.from({ length: count }, (_, c) => Float32Array.from(channels[c % channels.length]));
 }
 
 /**

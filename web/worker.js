@@ -3,7 +3,7 @@
 // Runtime Web (WASM, multi-threaded where the page is cross-origin isolated), the estimates
 // are resampled back and the stems put together, as lightsep.Separator does.
 import * as ort from "./ort/ort.wasm.min.mjs";
-import { assembleStems, overlapAdd, resample } from "./lightsep.js";
+import { assembleStems, convertChannels, overlapAdd, resample } from "./lightsep.js";
 
 ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
@@ -26,10 +26,12 @@ async function separate({ id, modelUrl, meta, mixture, rate }) {
   const progress = (fraction) => self.postMessage({ id, progress: fraction });
   const model = await session(modelUrl);
   const started = performance.now();
-  const atModelRate = resample(mixture, rate, meta.sample_rate);
+  // a mono model separates each channel; a multichannel one sees its own channel count
+  const modelChannels = meta.audio_channels === 1 ? mixture.length : meta.audio_channels;
+  const atModelRate = resample(convertChannels(mixture, modelChannels), rate, meta.sample_rate);
   progress(0.05);
   const run = async (batch, n) => {
-    const input = new ort.Tensor("float32", batch, [n, 1, meta.context_samples]);
+    const input = new ort.Tensor("float32", batch, [n, meta.audio_channels, meta.context_samples]);
     const result = await model.run({ [model.inputNames[0]]: input });
     const output = result[model.outputNames[0]];
     const values = output.data;
@@ -40,7 +42,7 @@ async function separate({ id, modelUrl, meta, mixture, rate }) {
   const modelSeconds = (performance.now() - started) / 1000;
   const length = mixture[0].length;
   const direct = estimates.map((channels) =>
-    resample(channels, meta.sample_rate, rate).map((signal) => {
+    convertChannels(resample(channels, meta.sample_rate, rate), mixture.length).map((signal) => {
       const out = new Float32Array(length); // cut or padded to the input's length
       out.set(signal.subarray(0, length));
       return out;

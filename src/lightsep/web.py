@@ -52,8 +52,6 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
     from .models.registry import PRESETS
     from .separator import SILENCE_GATE_RANGE_DB, silence_floor
 
-    if model.audio_channels != 1:
-        raise LightsepError(f"{name}: the page runs mono models (each channel separately); this one has {model.audio_channels} channels")
     difference = model.difference_source
     floor = silence_floor(model)
     return {
@@ -64,6 +62,7 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
         "direct_sources": [i for i, s in enumerate(model.sources) if s != difference],
         "difference_source": difference,
         "sample_rate": model.sample_rate,
+        "audio_channels": model.audio_channels,
         "context_samples": model.context_samples,
         "output_samples": model.output_samples,
         "output_offset": model.output_offset,

@@ -3,7 +3,7 @@
 // compare with lightsep's own.
 import fs from "node:fs";
 import path from "node:path";
-import { encodeWav, overlapAdd, resample, silenceGate, sniffSampleRate } from "../../web/lightsep.js";
+import { convertChannels, encodeWav, overlapAdd, resample, silenceGate, sniffSampleRate } from "../../web/lightsep.js";
 
 const dir = process.argv[2];
 const spec = JSON.parse(fs.readFileSync(path.join(dir, "spec.json"), "utf8"));
@@ -36,6 +36,31 @@ const model = async (batch, n) => {
 };
 const estimates = await overlapAdd(signal, meta, model);
 write("overlap_add.f32", estimates.flat());
+
+// a multichannel model sees every channel of a segment at once: source s is the region of
+// channel c times (1 + s / 2) * (1 + c) plus the other channel's region times 0.25
+const jointModel = async (batch, n) => {
+  const { context_samples: context, output_samples: output, output_offset: offset } = meta;
+  const sources = meta.sources.length;
+  const channels = spec.channels;
+  const out = new Float32Array(n * sources * channels * output);
+  for (let b = 0; b < n; b++) {
+    for (let s = 0; s < sources; s++) {
+      for (let c = 0; c < channels; c++) {
+        const other = (c + 1) % channels;
+        for (let i = 0; i < output; i++) {
+          const here = batch[(b * channels + c) * context + offset + i];
+          const there = batch[(b * channels + other) * context + offset + i];
+          out[((b * sources + s) * channels + c) * output + i] = here * (1 + s / 2) * (1 + c) + 0.25 * there;
+        }
+      }
+    }
+  }
+  return out;
+};
+write("overlap_add_joint.f32", (await overlapAdd(signal, { ...meta, audio_channels: spec.channels }, jointModel)).flat());
+for (const count of [1, 3]) write(`convert-${count}.f32`, convertChannels(signal, count));
+write("convert-up.f32", convertChannels([signal[0]], 2));
 write("gate.f32", [silenceGate(signal, spec.rate, spec.floor_db, spec.open_db)]);
 for (const [from, to] of spec.resample) write(`resample-${from}-${to}.f32`, resample(signal, from, to));
 const rates = {};
