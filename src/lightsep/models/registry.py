@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,14 +154,60 @@ class ModelArgumentError(LightsepError, ValueError):
     """Constructor arguments that do not describe a model lightsep can build."""
 
 
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+"""A source or model name: it becomes a file or folder name, so it is a plain identifier
+(letters, digits, and ``_ . + -`` after the first character; no path separators, no
+``..``, at most 64 characters)."""
+
+
+def check_identifier(name: object, what: str) -> str:
+    """``name`` if it is a plain identifier (:data:`IDENTIFIER`), else :class:`ModelArgumentError`."""
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name) or ".." in name:
+        raise ModelArgumentError(f"{what} {name!r} is not a plain name (letters, digits, _ . + -; it names files)")
+    return name
+
+
+def _check_kinds(cls: type[SeparationModel], kwargs: dict[str, Any], class_name: str) -> None:
+    """Each argument of the kind its default has (a number where a number is expected, a
+    list where a list is), so that a wrong kind is named instead of failing deep inside."""
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items() if p.default is not inspect.Parameter.empty}
+    for key, value in kwargs.items():
+        if key not in defaults or defaults[key] is None:
+            continue
+        default = defaults[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, (tuple, list)):
+            ok = isinstance(value, (tuple, list)) or (isinstance(value, int) and not isinstance(value, bool))
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        else:
+            continue
+        if not ok:
+            raise ModelArgumentError(f"invalid arguments for {class_name}: {key} must be like {default!r}, got {value!r}")
+
+
 def _construct(cls: type[SeparationModel], kwargs: dict[str, Any], class_name: str, device: str | None = None):
+    _check_kinds(cls, kwargs, class_name)
     try:
         with torch.device(device) if device else contextlib.nullcontext():
             return cls(**kwargs)
     except TypeError as exc:  # an unknown keyword, or a value of the wrong kind
-        raise UnknownModelError(f"bad arguments for {class_name}: {exc}") from None
-    except (ValueError, ArithmeticError, IndexError, KeyError, RuntimeError) as exc:
-        raise ModelArgumentError(f"invalid arguments for {class_name}: {exc}") from None
+        raise UnknownModelError(f"bad arguments for {class_name}: {_first_line(exc)}") from None
+    except ZeroDivisionError:
+        raise ModelArgumentError(f"invalid arguments for {class_name}: a size or count of 0 where a positive one is needed") from None
+    except (ValueError, ArithmeticError, IndexError, KeyError, RuntimeError, MemoryError) as exc:
+        raise ModelArgumentError(f"invalid arguments for {class_name}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message without the C++ frames PyTorch appends."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_bounds(model: SeparationModel, class_name: str) -> None:
@@ -173,6 +221,9 @@ def _check_bounds(model: SeparationModel, class_name: str) -> None:
     require(0 < model.output_samples <= model.context_samples, f"output of {model.output_samples} samples for a context of {model.context_samples}")
     require(1 <= model.audio_channels <= MAX_AUDIO_CHANNELS, f"{model.audio_channels} audio channels (1..{MAX_AUDIO_CHANNELS})")
     require(len(model.sources) >= 1 and all(isinstance(x, str) and x for x in model.sources), f"sources {model.sources!r}")
+    for source in model.sources:
+        check_identifier(source, f"invalid arguments for {class_name}: source")
+    require(len(set(model.sources)) == len(model.sources), f"sources {list(model.sources)!r} name a source twice")
     parameters = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
     require(parameters <= MAX_PARAMETERS, f"{parameters:,} weights, more than the {MAX_PARAMETERS:,} lightsep builds")
 
@@ -206,5 +257,5 @@ def build_from_arguments(class_name: str, kwargs: dict[str, Any], name: str | No
     untrusted file cannot make lightsep allocate without limit.
     """
     model = _construct(_checked_class(class_name, kwargs), kwargs, class_name)
-    model.name = name or class_name
+    model.name = check_identifier(name or class_name, "model name")
     return model
