@@ -39,3 +39,40 @@ def test_checkpoint_names_are_plain_unique_identifiers(tmp_path, capsys, song, c
     code = main(["stream", str(song), "-m", str(path), "-o", str(out), "--force"])
     one_error_line(capsys, code)
     assert snapshot(tmp_path) == before and not out.exists()
+
+
+# --------------------------------------------------------------------------------------
+# B. --force never replaces the command's own input
+# --------------------------------------------------------------------------------------
+
+
+def test_separate_never_writes_its_stem_onto_its_input(tmp_path, capsys, song):  # noqa: F811
+    out = tmp_path / "S"
+    assert main(["separate", str(song), "-m", "tiny", "-o", str(out)]) == 0
+    capsys.readouterr()
+    stem = out / "tiny" / "song" / "vocals.wav"
+    again = out / "tiny" / "vocals" / "vocals.wav"  # a stem separated again: its own stems go here
+    again.parent.mkdir()
+    again.hardlink_to(stem)
+    before = snapshot(out)
+    code = main(["separate", str(again), "-m", "tiny", "-o", str(out), "--force"])
+    one_error_line(capsys, code, contains=("is this command's input",))
+    assert snapshot(out) == before
+
+
+def test_plot_and_report_never_replace_what_they_read(tmp_path, capsys):
+    from helpers import make_musdb_hq
+
+    data = make_musdb_hq(tmp_path / "hq", {"test": ["a"]}, seconds=2.0)
+    results = tmp_path / "R"
+    assert main(["evaluate", "-m", "mixture", "--data", str(data), "--out", str(results), "--quiet"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "RUN"
+    run.mkdir()
+    (run / "log.csv").write_text("kind,phase,epoch,step,loss,lr,seconds\ntrain,main,0,1,0.5,0.001,1.0\n")
+    before = snapshot(tmp_path)
+    code = main(["report", str(results), "-o", str(results / "summary.json"), "--force"])
+    one_error_line(capsys, code, contains=("is this command's input",))
+    code = main(["plot", str(run), "-o", str(run / "log.csv"), "--force"])
+    one_error_line(capsys, code, contains=("is this command's input",))
+    assert snapshot(tmp_path) == before

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import signals
-from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, OutputExistsError, one_line
+from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, one_line
 from .web import WEB_MODELS
 
 Command = Callable[[argparse.Namespace], int]
@@ -267,9 +267,7 @@ def _export(args: argparse.Namespace) -> int:
     from .fileio import refuse_existing
     from .separator import resolve_model
 
-    refuse_existing([args.output], args.force)
-    if Path(args.output).exists() and Path(args.model).exists() and Path(args.output).samefile(args.model):
-        raise OutputExistsError(f"{args.output}: is the model being exported; give another output name")
+    refuse_existing([args.output], args.force, inputs=[args.model])
     model = resolve_model(args.model, random_weights=args.random_weights)
     path = export_onnx(model, args.output, int8=args.int8)
     print(f"{path}: {model.name}, mixture (batch, {model.audio_channels}, {model.context_samples}) -> "

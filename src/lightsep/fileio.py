@@ -69,14 +69,24 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def refuse_existing(paths: Iterable[str | os.PathLike], force: bool, option: str = "--force") -> None:
+def refuse_existing(
+    paths: Iterable[str | os.PathLike], force: bool, option: str = "--force", inputs: Iterable[str | os.PathLike] = ()
+) -> None:
     """Raise :class:`OutputExistsError` for the first of ``paths`` that exists, unless
-    ``force``; a folder is never replaced by a file, even with ``force``."""
+    ``force``; a folder is never replaced by a file, and a command's own input (one of
+    ``inputs``, through any link or other name) is never replaced by its output, even with
+    ``force``."""
+    inputs = [Path(p) for p in inputs if Path(p).exists()]
     for path in map(Path, paths):
         if path.is_dir():
             raise OutputExistsError(f"{path}: is a folder; give a file name")
-        if path.exists() and not force:
-            raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
+        if path.exists():
+            for source in inputs:
+                if path.samefile(source):
+                    other = "" if path.absolute() == source.absolute() else f" (the same file as {source})"
+                    raise OutputExistsError(f"{path}: is this command's input{other}; give another output name")
+            if not force:
+                raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
 
 
 def check_output_folder(folder: str | os.PathLike) -> Path:

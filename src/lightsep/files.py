@@ -72,7 +72,7 @@ def separate_file_to_dir(
     if fmt not in FORMATS:
         raise LightsepError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     plan = plan_outputs(separator, path, out_dir, fmt, two_stems)
-    refuse_existing(plan.stems.values(), force)
+    refuse_existing(plan.stems.values(), force, inputs=[path])
     info = audio_info(path)
     stream = separator.stream(info.sample_rate, info.channels, path)
     index = {name: i for i, name in enumerate(separator.sources)}

@@ -41,7 +41,7 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, f
     plt = _pyplot()
     rows = read_log(run_dir)
     out = Path(out) if out else Path(run_dir) / "loss.png"
-    refuse_existing([out], force)
+    refuse_existing([out], force, inputs=[Path(run_dir) / "log.csv"])
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for kind, style in (("train", dict(color="tab:blue", alpha=0.6, lw=1)), ("valid", dict(color="tab:red", marker="o", lw=2))):
         points = [(int(r["step"]), float(r["loss"])) for r in rows if r["kind"] == kind]

@@ -98,6 +98,11 @@ def full_table(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def report_inputs(results: list[dict]) -> list[Path]:
+    """The files a report reads: each folder's summary.json and per-track results."""
+    return [Path(r["folder"]) / "summary.json" for r in results] + [f for r in results for f in r["files"]]
+
+
 def box_plots(results: list[dict], out: Path, outputs: OutputSet, force: bool = False) -> list[Path]:
     """One box plot of the frames' SDR per target, beside ``out``, added to ``outputs``."""
     try:
@@ -125,7 +130,7 @@ def box_plots(results: list[dict], out: Path, outputs: OutputSet, force: bool = 
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         path = out.with_name(f"{out.stem}-{target}.png")
-        refuse_existing([path], force)
+        refuse_existing([path], force, inputs=report_inputs(results))
         fig.savefig(outputs.path(path, suffix=".png"), dpi=90, format="png")
         plt.close(fig)
         paths.append(path)
@@ -137,7 +142,7 @@ def write_report(folders: list[str], out: str | os.PathLike, force: bool = False
     files are replaced only with ``force``)."""
     results = [load_result(f) for f in folders]
     out = Path(out)
-    refuse_existing([out], force)
+    refuse_existing([out], force, inputs=report_inputs(results))
     data = sorted({r.get("data", "?") for r in results})
     lines = ["# lightsep evaluation report", "",
              f"Data: {', '.join(data)}. BSS Eval v4 (museval), 1 s windows and hops. In the paper's tables, each cell is the",

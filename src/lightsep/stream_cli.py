@@ -148,7 +148,7 @@ def run_stream(
         raise LightsepError(f"--stdout {stdout_stem}: the model's stems are {', '.join(separator.sources)} (or all)")
     paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
     if stdout_stem is None:
-        refuse_existing(paths.values(), force)
+        refuse_existing(paths.values(), force, inputs=[] if source == "-" else [source])
     if source == "-":
         if raw_rate < 1 or raw_channels < 1:
             raise LightsepError(f"raw PCM needs a positive rate and channel count, got {raw_rate} Hz, {raw_channels} channel(s)")
