@@ -76,3 +76,49 @@ def test_plot_and_report_never_replace_what_they_read(tmp_path, capsys):
     code = main(["plot", str(run), "-o", str(run / "log.csv"), "--force"])
     one_error_line(capsys, code, contains=("is this command's input",))
     assert snapshot(tmp_path) == before
+
+
+# --------------------------------------------------------------------------------------
+# C. Accepted values bound the work
+# --------------------------------------------------------------------------------------
+
+
+def wav_with_rate(path: Path, rate: int, frames: int = 100) -> Path:
+    """A 16-bit mono WAV whose header states ``rate`` (any number soundfile would refuse to write)."""
+    import struct
+
+    data = bytes(2 * frames)
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+    path.write_bytes(header + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+def test_absurd_rates_and_overlaps_are_refused(tmp_path, capsys, song):  # noqa: F811
+    import subprocess
+    import sys
+
+    absurd = wav_with_rate(tmp_path / "fast.wav", 100_000_000)
+    out = tmp_path / "out"
+    # in a process with a guard: before the fix, this kept a core busy for minutes
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "stream", str(absurd), "-m", "tiny", "-o", str(out)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    one_error_line(result.stderr, result.returncode, contains=("100000000 Hz is not in",))
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "stream", "-", "--rate", "100000000", "-m", "tiny", "-o", str(out)],
+                            input=b"", capture_output=True, timeout=120)  # fmt: skip
+    one_error_line(result.stderr.decode(), result.returncode, contains=("is not in",))
+    one_error_line(capsys, main(["separate", str(song), "-m", "tiny", "-o", str(out), "--overlap", "0.9999"]),
+                   contains=("overlap must be in [0, 0.95]",))  # fmt: skip
+    assert not out.exists()
+
+
+def test_the_api_bounds_rates_channels_and_overlap():
+    from lightsep.errors import LightsepError
+    from lightsep.separator import Separator
+    from lightsep.streaming import StreamingSeparator
+
+    separator = Separator("tiny")
+    for rate, channels in [(100_000_000, 1), (0, 1), (44100, 0), (44100, -1)]:
+        with pytest.raises(LightsepError, match="is not in"):
+            StreamingSeparator(separator, rate, channels)
+    with pytest.raises(LightsepError, match="overlap"):
+        Separator("tiny", overlap=0.99)

@@ -494,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav")
     sep.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=16, help="16/24-bit PCM or 32-bit float (wav)")
     sep.add_argument("--overlap", type=float, default=0.5,
-                     help="segment overlap in [0, 1) (default 0.5; 0.25 computes 2/3 of the segments)")
+                     help="segment overlap in [0, 0.95] (default 0.5; 0.25 computes 2/3 of the segments)")
     sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
     sep.add_argument("--batch-size", type=_positive_int, default=16, help="segments per forward pass (default 16)")

@@ -47,6 +47,17 @@ and back) and hands its output on in even pieces, so that no block has to run th
 twice (``docs/separation.md``, "Streaming")."""
 
 
+MAX_OVERLAP = 0.95
+"""The most overlap separation accepts: each segment then advances by a twentieth of its
+output, 20 times the work of no overlap (more would only multiply the work)."""
+
+MAX_CHANNELS = 64
+"""The most audio channels separation accepts."""
+
+STREAM_RATES = (1000, 384000)
+"""The sample rates (Hz) separation accepts for its input: beyond them a resampler's state,
+and the time to set it up, grow with no use."""
+
 DEFAULT_SILENCE_FLOOR_DB = -90.0
 """The silence gate's default floor (:mod:`lightsep.gate`); the browser app applies it too."""
 
@@ -150,8 +161,8 @@ class Separator:
             raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if resample_quality not in RESAMPLE_QUALITIES:
             raise LightsepError(f"unknown resampling quality {resample_quality!r}; choose one of {', '.join(RESAMPLE_QUALITIES)}")
-        if not 0.0 <= overlap < 1.0:
-            raise LightsepError(f"overlap must be in [0, 1), got {overlap}")
+        if not 0.0 <= overlap <= MAX_OVERLAP:
+            raise LightsepError(f"overlap must be in [0, {MAX_OVERLAP}], got {overlap}")
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
@@ -282,8 +293,12 @@ class SeparationStream:
     """
 
     def __init__(self, separator: Separator, sample_rate: int, channels: int, source: object = None):
-        if sample_rate <= 0:
-            raise LightsepError(f"invalid sample rate {sample_rate}")
+        if isinstance(sample_rate, float) and sample_rate.is_integer():
+            sample_rate = int(sample_rate)
+        if not (isinstance(sample_rate, (int, np.integer)) and STREAM_RATES[0] <= sample_rate <= STREAM_RATES[1]):
+            raise LightsepError(f"sample rate {sample_rate!r} Hz is not in {STREAM_RATES[0]}..{STREAM_RATES[1]}")
+        if not (isinstance(channels, (int, np.integer)) and 1 <= channels <= MAX_CHANNELS):
+            raise LightsepError(f"channel count {channels!r} is not in 1..{MAX_CHANNELS}")
         model = separator.model
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         self.model_channels = channels if model.audio_channels == 1 else model.audio_channels
