@@ -122,3 +122,28 @@ def test_the_api_bounds_rates_channels_and_overlap():
             StreamingSeparator(separator, rate, channels)
     with pytest.raises(LightsepError, match="overlap"):
         Separator("tiny", overlap=0.99)
+
+
+# --------------------------------------------------------------------------------------
+# M. API misuse is a LightsepError at the call that is wrong
+# --------------------------------------------------------------------------------------
+
+
+def test_stream_calls_after_flush_and_bad_gate_levels():
+    import numpy as np
+
+    from lightsep.errors import LightsepError
+    from lightsep.separator import Separator
+    from lightsep.streaming import StreamingSeparator
+
+    separator = Separator("tiny")
+    for stream in (separator.stream(44100, 2), StreamingSeparator(separator, 44100, 2, warm_up=False)):
+        stream.push(np.zeros((2, 100), np.float32))
+        stream.flush()
+        with pytest.raises(LightsepError, match=r"flush\(\) after flush\(\)"):
+            stream.flush()
+        with pytest.raises(LightsepError, match=r"push\(\) after flush\(\)"):
+            stream.push(np.zeros((2, 100), np.float32))
+    for level in (float("nan"), float("inf"), 3.0, "loud"):
+        with pytest.raises(LightsepError, match="silence_floor_db"):
+            Separator("tiny", silence_floor_db=level)

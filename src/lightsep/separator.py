@@ -167,6 +167,8 @@ class Separator:
             raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
             raise LightsepError(f"threads must be a positive integer, got {threads!r}")
+        if silence_floor_db is not None and not (isinstance(silence_floor_db, (int, float)) and -400 <= silence_floor_db <= 0):
+            raise LightsepError(f"silence_floor_db must be a level in dBFS from -400 to 0 (or None: no gate), got {silence_floor_db!r}")
         device = check_device(device)
         self.model = resolve_model(model, device, random_weights)
         self.device = torch.device(device)
@@ -317,6 +319,7 @@ class SeparationStream:
         self.model_rate = model.sample_rate
         self.received = 0
         self.emitted = 0
+        self.flushed = False
         # the difference source is recomputed at the input's rate: input minus the other
         # estimates, so the stems sum to the input exactly, high band included (and it is
         # not resampled)
@@ -334,6 +337,7 @@ class SeparationStream:
         self.gate = SilenceGate(self.sample_rate, floor, floor + SILENCE_GATE_RANGE_DB) if floor is not None else None
 
     def push(self, block: np.ndarray) -> np.ndarray:
+        self._check_open("push")
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise LightsepError(f"expected ({self.channels}, samples) blocks, got {block.shape}")
@@ -358,7 +362,13 @@ class SeparationStream:
             "--nan-to-zero (nan_to_zero=True) replaces such samples with silence"
         )
 
+    def _check_open(self, call: str) -> None:
+        if self.flushed:
+            raise LightsepError(f"{call}() after flush(): a stream separates one signal; start another stream for more audio")
+
     def flush(self) -> np.ndarray:
+        self._check_open("flush")
+        self.flushed = True
         tail = self._in(np.zeros((self.channels, 0), np.float32), last=True)
         out = np.concatenate([self.engine.push(tail), self.engine.flush()], axis=-1) if tail.shape[1] else self.engine.flush()
         return self._out(out, last=True)
