@@ -147,3 +147,29 @@ def test_stream_calls_after_flush_and_bad_gate_levels():
     for level in (float("nan"), float("inf"), 3.0, "loud"):
         with pytest.raises(LightsepError, match="silence_floor_db"):
             Separator("tiny", silence_floor_db=level)
+
+
+# --------------------------------------------------------------------------------------
+# K. Exit statuses: a closed standard output is the reader's choice
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["info", "--json"], ["separate", "A", "B", "-m", "tiny", "-o", "OUT"]])
+def test_a_reader_that_closes_stdout_early_is_not_an_error(tmp_path, command):
+    import subprocess
+    import sys
+
+    from lightsep.audio import write_audio
+    from test_bad_inputs import noise
+
+    for name in ("A", "B"):
+        write_audio(tmp_path / f"{name}.wav", noise(2, 1.0, seed=len(name)), 44100, bit_depth=32)
+    args = [str(tmp_path / (a if a == "OUT" else f"{a}.wav")) if a in ("A", "B", "OUT") else a for a in command]
+    process = subprocess.Popen([sys.executable, "-m", "lightsep.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(1)  # then the reader leaves, as head -c1 does
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err and b"Broken pipe" not in err and b"error" not in err
+    if command[0] == "separate":  # the work was all done
+        assert sorted(p.name for p in (tmp_path / "OUT" / "tiny").iterdir()) == ["A", "B"]

@@ -343,8 +343,12 @@ def _web(args: argparse.Namespace) -> int:
     try:
         with signals.interrupting(sigint=True):  # Ctrl+C stops it even where SIGINT came ignored (a background job)
             server.serve_forever()
-    except (KeyboardInterrupt, Interrupted):  # the usual way to stop it
-        print("lightsep web: stopped", file=sys.stderr)
+    except Interrupted as exc:  # SIGTERM, SIGHUP: 128 + N, as for every command (docs/failures.md)
+        print(f"lightsep web: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # Ctrl+C, the usual way to stop it
+        print("lightsep web: stopped by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
     finally:
         server.server_close()
     return 0
@@ -601,6 +605,44 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"lightsep: warning: {message}", file=file or sys.stderr)
 
 
+class _ReaderMayLeave:
+    """Standard output whose reader may close it (``lightsep info --json | head -c10``): the
+    reader's choice, not an error. Writes after that are dropped, the command finishes its
+    work, and the descriptor is pointed at /dev/null so that the final flush is quiet too.
+    Raw output (``sys.stdout.buffer``, ``stream --stdout``) handles a closed pipe itself."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self.reader_left = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real descriptor (a test's capture)
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status (``lightsep.errors``: 0 done, 1 problems
     found by check-data, 2 a usage or input error, 3 an internal error, 128 + N for signal
@@ -609,6 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     show_warning = warnings.showwarning
     warnings.showwarning = _show_warning
+    stdout = sys.stdout
+    sys.stdout = _ReaderMayLeave(stdout)
     try:
         with signals.interrupting():
             return args.func(args)
@@ -626,6 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     finally:
         warnings.showwarning = show_warning
+        sys.stdout = stdout
 
 
 def run() -> None:

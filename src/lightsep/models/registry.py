@@ -175,14 +175,11 @@ def _check_kinds(cls: type[SeparationModel], kwargs: dict[str, Any], class_name:
         if key not in defaults or defaults[key] is None:
             continue
         default = defaults[key]
+        number_or_list = isinstance(value, (int, float, tuple, list)) and not isinstance(value, bool)
         if isinstance(default, bool):
             ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif isinstance(default, (tuple, list)):
-            ok = isinstance(value, (tuple, list)) or (isinstance(value, int) and not isinstance(value, bool))
+        elif isinstance(default, (int, float, tuple, list)):  # some sizes are one number or one per level
+            ok = number_or_list
         elif isinstance(default, str):
             ok = isinstance(value, str)
         else:
