@@ -173,3 +173,80 @@ def test_a_reader_that_closes_stdout_early_is_not_an_error(tmp_path, command):
     assert b"Traceback" not in err and b"Broken pipe" not in err and b"error" not in err
     if command[0] == "separate":  # the work was all done
         assert sorted(p.name for p in (tmp_path / "OUT" / "tiny").iterdir()) == ["A", "B"]
+
+
+# --------------------------------------------------------------------------------------
+# G. No silent corruption; H. import-stems --name is confined
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stem_folder(tmp_path):
+    import numpy as np
+
+    from lightsep.audio import write_audio
+
+    folder = tmp_path / "song"
+    t = np.arange(44100) / 44100
+    write_audio(folder / "Vocal.wav", (0.1 * np.sin(2 * np.pi * 440 * t))[None].astype(np.float32), 44100)
+    write_audio(folder / "drums.wav", (0.1 * np.sin(2 * np.pi * 90 * t))[None].astype(np.float32), 44100)
+    return folder
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/path", ".", "..", ".hidden", "a/b"])
+def test_import_names_stay_inside_the_subset(tmp_path, capsys, stem_folder, name):
+    dest = tmp_path / "dest"
+    before = snapshot(tmp_path)
+    one_error_line(capsys, main(["import-stems", str(stem_folder), str(dest), "--name", name]), contains=("track name",))
+    assert snapshot(tmp_path) == before and not dest.exists() and not Path("/abs").exists()
+
+
+@pytest.mark.parametrize("gain", ["nan", "inf", "-inf", "1e9"])
+def test_import_gains_are_finite_levels(tmp_path, capsys, stem_folder, gain):
+    dest = tmp_path / "dest"
+    one_error_line(capsys, main(["import-stems", str(stem_folder), str(dest), f"--gain={gain}"]), contains=("--gain",))
+    assert not dest.exists()
+
+
+def test_files_named_like_copies_count_once_only_when_they_are_copies(tmp_path, capsys, stem_folder):
+    import shutil
+
+    import numpy as np
+
+    from lightsep.audio import read_audio, write_audio
+
+    t = np.arange(44100) / 44100
+    write_audio(stem_folder / "vocal.WAV", (0.1 * np.sin(2 * np.pi * 660 * t))[None].astype(np.float32), 44100)  # other audio
+    shutil.copyfile(stem_folder / "drums.wav", stem_folder / "Drums.WAV")  # a real copy
+    assert main(["import-stems", str(stem_folder), str(tmp_path / "dest")]) == 0
+    err = capsys.readouterr().err
+    assert "vocal.WAV: named like Vocal.wav but other audio: imported too" in err
+    assert "Drums.WAV: skipped, a copy of Drums.WAV" in err or "drums.wav: skipped, a copy of Drums.WAV" in err
+    vocals, _ = read_audio(tmp_path / "dest" / "train" / "song" / "vocals.wav")
+    drums, _ = read_audio(tmp_path / "dest" / "train" / "song" / "drums.wav")
+    expected = 0.1 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 660 * t)
+    assert np.abs(vocals.mean(axis=0) - expected).max() < 1e-3  # both tones
+    assert np.abs(drums.mean(axis=0) - 0.1 * np.sin(2 * np.pi * 90 * t)).max() < 1e-3  # once, not twice
+
+
+@pytest.mark.parametrize("damage", ["nan", "short"])
+def test_evaluate_refuses_references_it_cannot_score(tmp_path, capsys, damage):
+    import numpy as np
+
+    from helpers import make_musdb_hq
+    from lightsep.audio import read_audio, write_audio
+
+    data = make_musdb_hq(tmp_path / "hq", {"test": ["a"]}, seconds=2.0)
+    vocals = data / "test" / "a" / "vocals.wav"
+    audio, rate = read_audio(vocals)
+    if damage == "nan":
+        audio[0, 1000] = np.nan
+    else:
+        audio = audio[:, : audio.shape[1] // 2]
+    write_audio(vocals, audio, rate, bit_depth=32)
+    out = tmp_path / "eval"
+    code = main(["evaluate", "-m", "mixture", "--data", str(data), "--out", str(out), "--quiet"])
+    message = "NaN or infinite" if damage == "nan" else "is shorter than"
+    err = capsys.readouterr().err  # the track's line, then the summary's (evaluate's per-track report)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (out / "test" / "a.json").exists() and not (out / "summary.json").exists()

@@ -66,7 +66,7 @@ def track_references(track: Track) -> tuple[dict[str, np.ndarray], int]:
     from .audio import audio_info
 
     info = audio_info(track.stems[track.sources[0]].path, track.stems[track.sources[0]].stream)
-    sources = track.load(info.sample_rate, info.channels)
+    sources = track.load(info.sample_rate, info.channels, strict=True)
     refs = {name: np.asarray(audio, dtype=np.float32) for name, audio in sources.items()}
     refs["mixture"] = sum(refs.values())
     if "accompaniment" not in refs:

@@ -25,6 +25,7 @@ the suffix when it can be read, otherwise the first that can.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import re
 import tomllib
@@ -203,6 +204,32 @@ class ImportReport:
     warnings: list[str]
 
 
+def track_name_of(name: str) -> str:
+    """``name`` if it can name a track folder inside ``DEST/<subset>/``: one path component,
+    not ``.`` or ``..``, not hidden, no control characters."""
+    if (not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name
+            or any(ord(c) < 32 for c in name)):  # fmt: skip
+        raise StemImportError(f"track name {name!r}: give a plain folder name (no '/', not '.' or '..', not hidden)")
+    return name
+
+
+COPY_CORRELATION = 0.99
+"""Two files with a copy's name are copies only if their waveforms correlate this well
+(normalised, so a copy at another level or a lower-bitrate encoding, such as Everything is
+Remixed's ``_mobile`` files, still is one: about 20 dB of agreement once the level is matched)."""
+
+
+def _same_audio(a: np.ndarray, b: np.ndarray) -> bool:
+    if abs(a.shape[-1] - b.shape[-1]) > SAMPLE_RATE // 10:
+        return False
+    n = min(a.shape[-1], b.shape[-1])
+    x, y = a[:, :n].astype(np.float64).ravel(), b[:, :n].astype(np.float64).ravel()
+    norms = float(np.linalg.norm(x) * np.linalg.norm(y))
+    if norms == 0.0:
+        return not x.any() and not y.any()
+    return float(np.dot(x, y)) / norms >= COPY_CORRELATION
+
+
 def _read(path: Path) -> np.ndarray:
     audio, _ = read_audio(path, SAMPLE_RATE, CHANNELS)
     if not np.isfinite(audio).all():
@@ -224,25 +251,16 @@ def import_stems(
     readable, a stem or mixture that would clip, or an existing track without ``force``;
     nothing is written then."""
     source = Path(source)
-    track = Path(dest) / subset / (name or source.resolve().name)
+    if not (isinstance(gain_db, (int, float)) and math.isfinite(gain_db) and -120 <= gain_db <= 120):
+        raise StemImportError(f"--gain {gain_db}: must be a finite level in dB from -120 to 120")
+    name = track_name_of(name if name is not None else source.resolve().name)
+    track = Path(dest) / subset / name
     refuse_existing([track / f"{s}.wav" for s in (*STEMS, "mixture")], force)
     plan = plan_import(source, rules or Rules({}, {}))
     warnings, sums, used = [], {s: None for s in STEMS}, {s: [] for s in STEMS}
-    for copies in copy_groups(plan):
-        stem = copies[0].stem  # the others are marked as its duplicates
-        audio, errors = None, []
-        for candidate in copies:  # the first copy that can be read
-            try:
-                audio = _read(candidate.path)
-                break
-            except AudioError as exc:
-                errors.append(str(exc))
-        if audio is None:
-            raise StemImportError(errors[0])
-        if len(errors):
-            warnings.append(f"{errors[0]}; used {candidate.path.name} instead")
+    def add(stem: str, audio: np.ndarray, path: Path) -> None:
         if not np.any(audio):
-            warnings.append(f"{candidate.path.name} is silent")
+            warnings.append(f"{path.name} is silent")
         total = sums[stem]
         if total is None or total.shape[-1] < audio.shape[-1]:
             grown = np.zeros((CHANNELS, audio.shape[-1]), np.float64)
@@ -251,7 +269,34 @@ def import_stems(
             total = grown
         total[:, : audio.shape[-1]] += audio
         sums[stem] = total
-        used[stem].append(candidate.path.name)
+        used[stem].append(path.name)
+
+    for copies in copy_groups(plan):
+        stem = copies[0].stem  # the others are marked as its duplicates
+        audio, errors, chosen = None, [], None
+        for index, candidate in enumerate(copies):  # the first copy that can be read
+            try:
+                audio, chosen = _read(candidate.path), index
+                break
+            except AudioError as exc:
+                errors.append(str(exc))
+        if audio is None:
+            raise StemImportError(errors[0])
+        if len(errors):
+            warnings.append(f"{errors[0]}; used {copies[chosen].path.name} instead")
+        add(stem, audio, copies[chosen].path)
+        for other in copies[chosen + 1 :]:  # a copy by name only counts once if it is the same audio
+            try:
+                theirs = _read(other.path)
+            except AudioError:
+                warnings.append(f"{other.path.name}: skipped as a copy of {copies[chosen].path.name} (unreadable)")
+                continue
+            if _same_audio(audio, theirs):
+                warnings.append(f"{other.path.name}: skipped, a copy of {copies[chosen].path.name}")
+            else:
+                other_stem = (rules or Rules({}, {})).match(other.path) or stem_by_name(other.path)
+                warnings.append(f"{other.path.name}: named like {copies[chosen].path.name} but other audio: imported too")
+                add(other_stem[0] if other_stem[0] != "skip" else stem, theirs, other.path)
     length = max((s.shape[-1] for s in sums.values() if s is not None), default=0)
     if length == 0:
         raise StemImportError(f"{source}: every file was skipped")

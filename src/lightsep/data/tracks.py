@@ -67,11 +67,17 @@ class Track:
         return CCMIXTER_SOURCES if self.layout == "ccmixter" else MUSDB_SOURCES
 
     def load(
-        self, sample_rate: int = 22050, channels: int = 1, cache: AudioCache | None = None, mixture: bool = False
+        self,
+        sample_rate: int = 22050,
+        channels: int = 1,
+        cache: AudioCache | None = None,
+        mixture: bool = False,
+        strict: bool = False,
     ) -> dict[str, np.ndarray]:
         """The raw sources (and the mixture file if ``mixture``), each ``(channels, samples)``
         at ``sample_rate``, trimmed to a common length. With a cache the arrays are
-        read-only memory maps of the cached files."""
+        read-only memory maps of the cached files. ``strict`` (for scoring) refuses stems
+        whose lengths differ by more than 0.1 s, and NaN or infinite samples."""
         cache = cache or AudioCache.default()
         names = list(self.sources) + (["mixture"] if mixture else [])
         missing = [n for n in names if n not in self.stems]
@@ -79,6 +85,15 @@ class Track:
             raise DatasetError(f"track {self.name!r}: missing stem(s) {', '.join(missing)}")
         audio = {n: cache.load(self.stems[n].path, sample_rate, channels, self.stems[n].stream) for n in names}
         length = min(a.shape[-1] for a in audio.values())
+        if strict:
+            longest = max(audio, key=lambda n: audio[n].shape[-1])
+            shortest = min(audio, key=lambda n: audio[n].shape[-1])
+            if audio[longest].shape[-1] - length > sample_rate // 10:
+                raise DatasetError(f"track {self.name!r}: its {shortest} ({length / sample_rate:.2f} s) is shorter than its "
+                                   f"{longest} ({audio[longest].shape[-1] / sample_rate:.2f} s); the stems must cover the track")  # fmt: skip
+            for n, a in audio.items():
+                if not np.isfinite(a).all():
+                    raise DatasetError(f"track {self.name!r}: its {n} ({self.stems[n].path}) holds NaN or infinite samples")
         return {n: a[..., :length] for n, a in audio.items()}
 
 
