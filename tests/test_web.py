@@ -81,6 +81,66 @@ def test_server_serves_nothing_else(tiny_server, path):
     assert error.value.code == 404
 
 
+def raw_request(base: str, method: str, path: str) -> tuple[int, bytes, dict]:
+    """``method path`` sent as it is (no client-side normalisation): status, body, headers."""
+    import http.client
+
+    host, port = base.rstrip("/").rsplit("/", 1)[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+@needs_ort_web
+@pytest.mark.parametrize("path", ["/./node_modules/", "/./node_modules/onnxruntime-web/package.json", "/x/../node_modules/",
+                                  "/node_modules", "/%00", "/ort/%00", "/index.html%00", "/ort/", "/models/"])  # fmt: skip
+def test_no_spelling_of_a_path_reaches_what_is_not_served(tiny_server, path, capfd):
+    status, body, _ = raw_request(tiny_server, "GET", path)
+    assert status == 404, (path, body[:200])
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@needs_ort_web
+def test_head_answers_as_get_does(tiny_server):
+    for path in ("/models/index.json", "/", "/models/tiny.onnx"):
+        get_status, body, get_headers = raw_request(tiny_server, "GET", path)
+        head_status, nothing, head_headers = raw_request(tiny_server, "HEAD", path)
+        assert get_status == head_status == 200 and nothing == b""
+        assert head_headers["Content-Length"] == get_headers["Content-Length"] == str(len(body))
+
+
+@needs_ort_web
+def test_connections_that_never_finish_their_headers_are_closed(monkeypatch):
+    import socket
+
+    from lightsep import web
+
+    monkeypatch.setattr(web._Handler, "timeout", 0.5)
+    server = make_server(0, ["tiny"])
+    serve_in_thread(server)
+    host, port = server.server_address[:2]
+    sockets = []
+    try:
+        for _ in range(20):
+            client = socket.create_connection((host, port), timeout=30)
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            sockets.append(client)
+        for client in sockets:
+            assert client.recv(1024) == b""  # the server closed it (a 30 s guard, not a timing check)
+        status, _, _ = raw_request(address(server), "GET", "/models/index.json")
+        assert status == 200  # and it still serves
+    finally:
+        for client in sockets:
+            client.close()
+        server.shutdown()
+        server.server_close()
+
+
 @needs_ort_web
 def test_a_checkpoint_with_any_name_is_served(tmp_path):
     from lightsep.checkpoint import save_checkpoint

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import posixpath
 import threading
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -30,6 +31,12 @@ WEB_MODELS = ("proposed-2stem", "proposed-4stem")
 
 OVERLAP = 0.5
 """The page's segment overlap, :class:`lightsep.Separator`'s default."""
+
+PAGE_FILES = ("index.html", "app.js", "worker.js", "lightsep.js", "views.js", "style.css")
+"""The page's own files: the only ones served from ``web/`` itself."""
+
+REQUEST_TIMEOUT_S = 10.0
+"""How long the server waits on a connection that sends nothing (a request's headers, say)."""
 
 SEGMENTS_PER_CALL = 4
 """Segments (times channels) per ONNX Runtime call in the page."""
@@ -99,31 +106,53 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         ".onnx": "application/octet-stream",
     }
 
+    timeout = REQUEST_TIMEOUT_S  # a connection that sends nothing for this long is closed
+
     def __init__(self, *args, root: Path, index: bytes, files: dict[str, Path], **kwargs):
         self.root, self.index, self.files = root, index, files
         super().__init__(*args, directory=str(root), **kwargs)
 
     def translate_path(self, path: str) -> str:
+        """The file for a request's path, or "" (404): the page's own files, ``/ort/``'s
+        and ``/models/``'s; never a folder listing, ``node_modules`` by any spelling, or a
+        path with a NUL or control character."""
         path = unquote(urlsplit(path).path)
+        if any(ord(c) < 32 for c in path):
+            return ""
+        if path.startswith("/models/"):  # an exact name from the index (a checkpoint's path may hold any character)
+            model = self.files.get(path[len("/models/") :])
+            return str(model) if model else ""
+        path = posixpath.normpath(path)
+        path = path if path.startswith("/") else "/" + path
         if path.startswith("/ort/"):
             name = path[len("/ort/") :]
             return str(ort_dist(self.root) / name) if "/" not in name else ""
-        if path.startswith("/models/"):
-            model = self.files.get(path[len("/models/") :])
-            return str(model) if model else ""
-        if path.startswith("/node_modules/"):
-            return ""
-        return super().translate_path(path)
+        name = "index.html" if path == "/" else path[1:]
+        return str(self.root / name) if name in PAGE_FILES else ""
+
+    def list_directory(self, path):
+        self.send_error(404, "File not found")
+        return None
+
+    def _index(self, body: bool) -> bool:
+        """Answer ``/models/index.json`` (made in memory); whether the path was it."""
+        if urlsplit(self.path).path != "/models/index.json":
+            return False
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.index)))
+        self.end_headers()
+        if body:
+            self.wfile.write(self.index)
+        return True
 
     def do_GET(self):
-        if urlsplit(self.path).path == "/models/index.json":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(self.index)))
-            self.end_headers()
-            self.wfile.write(self.index)
-            return
-        super().do_GET()
+        if not self._index(body=True):
+            super().do_GET()
+
+    def do_HEAD(self):
+        if not self._index(body=False):
+            super().do_HEAD()
 
     def end_headers(self):
         self.send_header("Cross-Origin-Opener-Policy", "same-origin")
