@@ -250,3 +250,72 @@ def test_evaluate_refuses_references_it_cannot_score(tmp_path, capsys, damage):
     err = capsys.readouterr().err  # the track's line, then the summary's (evaluate's per-track report)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (out / "test" / "a.json").exists() and not (out / "summary.json").exists()
+
+
+# --------------------------------------------------------------------------------------
+# D. Workers die with their parent; E. no temporaries after an error
+# --------------------------------------------------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_do_not_outlive_a_killed_separate(tmp_path):
+    import time
+
+    from lightsep.audio import write_audio
+    from test_bad_inputs import noise, start_separating
+
+    songs = []
+    for k in range(2):
+        songs.append(tmp_path / "in" / f"song{k}.wav")
+        write_audio(songs[-1], noise(1, 120.0, 22050, seed=k), 22050)
+    out = tmp_path / "out"
+    process = start_separating(songs, out, "-j", "2")
+    workers = children_of(process.pid)
+    assert workers
+    process.kill()  # SIGKILL: the parent cannot tell its workers anything
+    process.wait()
+    deadline = time.monotonic() + 60  # a guard against a hang, not a timing check
+    while any(alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived their parent"
+        time.sleep(0.05)
+    assert not [p for p in out.rglob("*") if p.is_file()]  # nothing committed, nothing half-written
+
+
+def test_synth_onto_a_disk_that_fills_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import lightsep.synth.corpus as corpus
+
+    calls = []
+
+    def full_disk(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 1:  # the first stem is written, the second finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        Path(path).write_bytes(b"RIFF")
+
+    monkeypatch.setattr(corpus, "write_audio", full_disk)
+    out = tmp_path / "new" / "corpus"
+    one_error_line(capsys, main(["synth", str(out), "--songs", "1", "--seconds", "2", "--jobs", "1", "--quiet"]),
+                   contains=("No space left",))  # fmt: skip
+    assert not (tmp_path / "new").exists()

@@ -14,8 +14,24 @@ from . import signals
 _START_ERROR: Exception | None = None  # in a worker: why its initializer failed
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple) -> None:
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), so
+    that a worker whose command was killed (even with SIGKILL) stops, and unwinds its task,
+    instead of finishing and committing it; if the parent is already gone, leave now."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers then see a broken pipe at their next result
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(128 + signal.SIGTERM)
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple, parent: int) -> None:
     global _START_ERROR
+    die_with_parent(parent)
     # between tasks a worker ignores Ctrl-C (the parent handles it and terminates the pool)
     # and dies quietly on SIGTERM
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -50,7 +66,7 @@ def map_in_processes(
     after the parent used OpenMP can hang in its first parallel region (libgomp is not
     fork-safe). An exception from ``initializer`` is raised here, from the first result. If
     the caller stops early or is interrupted, the workers are terminated."""
-    pool = multiprocessing.get_context("spawn").Pool(processes, _start_worker, (initializer, initargs))
+    pool = multiprocessing.get_context("spawn").Pool(processes, _start_worker, (initializer, initargs, os.getpid()))
     try:
         pending = [pool.apply_async(_run, (function, args)) for args in arguments]
         for result in pending:

@@ -18,6 +18,7 @@ run continues where it stopped when run again with the same parameters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from ..audio import write_audio
 from ..data.tracks import CORPUS_MANIFEST, MUSDB_SOURCES
 from ..errors import LightsepError
 from ..fileio import atomic_path
+from .. import signals
 from ..workers import map_in_processes
 from .composer import Composer
 from .render import check_soundfont, find_fluidsynth, render_stems
@@ -117,11 +119,16 @@ def render_song(out_dir: Path, index: int, subset: str, corpus_seed: int, second
         raise LightsepError(f"{song_name(index)}: mixture overflows 16 bits")  # PEAK < 1 prevents this
     final = out_dir / subset / song_name(index)
     staging = out_dir / subset / f".{song_name(index)}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name, audio in {**ints, "mixture": mixture.astype(np.int16)}.items():
-        write_audio(staging / f"{name}.wav", audio, SAMPLE_RATE)
-    os.replace(staging, final)
+    shutil.rmtree(staging, ignore_errors=True)  # a killed run's
+    try:
+        with signals.held():  # a signal cannot leave the folder made but unrecorded
+            staging.mkdir(parents=True)
+        for name, audio in {**ints, "mixture": mixture.astype(np.int16)}.items():
+            write_audio(staging / f"{name}.wav", audio, SAMPLE_RATE)
+        os.replace(staging, final)
+    except BaseException:  # a full disk, an interruption: nothing half-written stays
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def make_corpus(
@@ -164,10 +171,22 @@ def make_corpus(
             skipped += 1
         else:
             todo.append((i, subset))
+    created = [f for f in [out_dir, *out_dir.parents] if not f.exists()]
     out_dir.mkdir(parents=True, exist_ok=True)
     # write the parameters first so an interrupted run can only be resumed with the same ones
-    _write_manifest(manifest_path, params, entries=None)
+    try:
+        _write_manifest(manifest_path, params, entries=None)
+        return _render(out_dir, todo, skipped, songs, testing, seed, seconds, soundfont, jobs, progress, manifest_path, params)
+    except BaseException:
+        if not any(any((out_dir / s).glob("*/mixture.wav")) for s in ("train", "test")):  # nothing to resume: leave no trace
+            manifest_path.unlink(missing_ok=True)
+            for folder in [out_dir / "train", out_dir / "test", *created]:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if empty
+        raise
 
+
+def _render(out_dir, todo, skipped, songs, testing, seed, seconds, soundfont, jobs, progress, manifest_path, params) -> CorpusReport:
     start = time.perf_counter()
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     bar = _progress(len(todo), progress)
