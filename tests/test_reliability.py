@@ -319,3 +319,96 @@ def test_synth_onto_a_disk_that_fills_leaves_nothing(tmp_path, capsys, monkeypat
     one_error_line(capsys, main(["synth", str(out), "--songs", "1", "--seconds", "2", "--jobs", "1", "--quiet"]),
                    contains=("No space left",))  # fmt: skip
     assert not (tmp_path / "new").exists()
+
+
+# --------------------------------------------------------------------------------------
+# F. Damaged files are input errors (exit 2, one line); a damaged cache entry is rebuilt
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    from helpers import make_musdb_hq
+
+    root = tmp_path_factory.mktemp("evaluated")
+    data = make_musdb_hq(root / "hq", {"test": ["a", "b"]}, seconds=2.0)
+    assert main(["evaluate", "-m", "mixture", "--data", str(data), "--out", str(root / "R"), "--quiet"]) == 0
+    return data, root / "R"
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", "{}", b"\x80\x81\x00binary", '{"targets": {}}'])
+def test_a_damaged_summary_is_one_line(tmp_path, capsys, evaluated, content):
+    import shutil
+
+    results = tmp_path / "R"
+    shutil.copytree(evaluated[1], results)
+    summary = results / "summary.json"
+    summary.write_bytes(content if isinstance(content, bytes) else content.encode())
+    capsys.readouterr()
+    one_error_line(capsys, main(["report", str(results), "-o", str(tmp_path / "report.md")]), contains=(str(summary),))
+    assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize("content", ["garbage\n\x00\x01", "a,b,c\n1,2,3\n", "kind,phase,epoch,step,loss,lr,seconds\ntrain,main,0,x,y,0,0\n"])
+def test_a_damaged_log_is_one_line(tmp_path, capsys, content):
+    run = tmp_path / "RUN"
+    run.mkdir()
+    (run / "log.csv").write_text(content)
+    one_error_line(capsys, main(["plot", str(run), "-o", str(tmp_path / "loss.png")]), contains=("log.csv",))
+    assert not (tmp_path / "loss.png").exists()
+
+
+def test_a_garbled_track_score_is_scored_again(tmp_path, capsys, evaluated):
+    import json
+    import shutil
+
+    data, original = evaluated
+    results = tmp_path / "R"
+    shutil.copytree(original, results)
+    (results / "test" / "a.json").write_text('{"targets": [{"name": "voc')
+    (results / "summary.json").unlink()
+    assert main(["evaluate", "-m", "mixture", "--data", str(data), "--out", str(results), "--quiet"]) == 0
+    assert "damaged track scores" in capsys.readouterr().err
+    assert json.loads((results / "test" / "a.json").read_text()) == json.loads((original / "test" / "a.json").read_text())
+
+
+def test_a_damaged_corpus_manifest_is_one_line(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lightsep-corpus.json").write_text("{broken")
+    one_error_line(capsys, main(["synth", str(corpus), "--songs", "1", "--seconds", "2", "--quiet"]), contains=("damaged corpus manifest",))
+
+
+def test_a_truncated_cached_export_is_rebuilt(tmp_path):
+    import numpy as np
+
+    from lightsep.export import cached_export
+    from lightsep.models.registry import build_model
+    from lightsep.separator import Separator
+
+    model = build_model("tiny")
+    path = cached_export(model)
+    path.write_bytes(path.read_bytes()[:200])  # a copy cut short, as a full disk or a kill leaves one
+    audio = np.random.default_rng(0).standard_normal((1, 5000)).astype(np.float32) * 0.1
+    onnx_out = Separator(model, backend="onnx").separate(audio, 22050)
+    torch_out = Separator(model, backend="torch").separate(audio, 22050)
+    assert np.abs(onnx_out["vocals"] - torch_out["vocals"]).max() < 1e-4
+
+
+def test_a_full_disk_while_saving_training_state_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    from lightsep.checkpoint import save_atomically
+
+    def failing_save(data, path):
+        Path(path).write_bytes(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr("shutil.disk_usage", lambda path: type("Usage", (), {"free": 0})())
+    with pytest.raises(OSError) as error:
+        save_atomically({"a": 1}, tmp_path / "state.pt")
+    assert error.value.errno == errno.ENOSPC and "state.pt (no space left on device)" in str(error.value)
+    assert not list(tmp_path.iterdir())  # no temporary left

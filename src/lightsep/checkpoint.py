@@ -11,8 +11,10 @@ class never breaks an old file::
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +45,20 @@ def checkpoint_dict(model: SeparationModel, metadata: dict[str, Any] | None = No
 
 def save_checkpoint(model: SeparationModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, fsync, rename)."""
+    return save_atomically(checkpoint_dict(model, metadata), path)
+
+
+def save_atomically(data: dict[str, Any], path: str | os.PathLike) -> Path:
+    """``torch.save(data)`` to ``path`` through a temporary file; PyTorch's writer failing
+    (a full disk: "enforce fail at inline_container.cc") is one line naming ``path``."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save(checkpoint_dict(model, metadata), tmp)
+        try:
+            torch.save(data, tmp)
+        except RuntimeError as exc:
+            free = shutil.disk_usage(path.parent).free
+            reason = "no space left on device" if free < 64 << 20 else str(exc).strip().splitlines()[0]
+            raise OSError(errno.ENOSPC if free < 64 << 20 else errno.EIO, f"cannot write {path} ({reason})") from None
     return path
 
 

@@ -201,6 +201,18 @@ def _evaluate_one(track: Track, out_file: Path, downmix: bool) -> str | None:
     return None
 
 
+def _scored(path: Path) -> bool:
+    """Whether a track's scores are there and readable; damaged ones are scored again."""
+    if not path.exists():
+        return False
+    try:
+        read_track_scores(path)
+    except DamagedScoresError as exc:
+        print(f"lightsep: warning: {exc}: scoring the track again", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 def evaluate_dataset(
     model: str,
     root: str | os.PathLike,
@@ -229,7 +241,7 @@ def evaluate_dataset(
     if not chosen:
         raise LightsepError(f"{root}: no {subset} tracks to evaluate")
     estimator = _make_estimator(model, overlap, backend, random_weights, resample_quality)  # fails early on a bad model name or checkpoint
-    todo = [t for t in chosen if not (out_dir / subset / f"{t.name}.json").exists()]
+    todo = [t for t in chosen if not _scored(out_dir / subset / f"{t.name}.json")]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -284,11 +296,28 @@ def track_medians(scores: dict, metric: str = "SDR") -> dict[str, float]:
     return out
 
 
+class DamagedScoresError(LightsepError):
+    """A per-track scores file that is not museval's JSON."""
+
+
+def read_track_scores(path: str | os.PathLike) -> dict:
+    """One track's scores (museval's JSON layout), checked: :class:`DamagedScoresError`
+    with one line for a file that is not it."""
+    path = Path(path)
+    try:
+        scores = json.loads(path.read_text(encoding="utf-8"))
+        target_frames(scores)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DamagedScoresError(f"{path}: damaged track scores ({reason})") from None
+    return scores
+
+
 def read_frames(files: list[Path]) -> dict[str, dict[str, list[list[float]]]]:
     """``{target: {metric: [frames of track 1, frames of track 2, ...]}}`` (NaN kept)."""
     frames: dict[str, dict[str, list[list[float]]]] = {}
     for path in files:
-        for target, metrics in target_frames(json.loads(Path(path).read_text())).items():
+        for target, metrics in target_frames(read_track_scores(path)).items():
             per_metric = frames.setdefault(target, {m: [] for m in METRICS})
             for metric in METRICS:
                 per_metric[metric].append(metrics[metric])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -74,9 +75,23 @@ def cached_export(model: SeparationModel, int8: bool = False) -> Path:
     from .data.cache import default_cache_dir
 
     path = default_cache_dir() / "onnx" / f"{type(model).__name__}-{_model_digest(model, int8)}.onnx"
+    if path.exists() and not _loads(path):
+        print(f"lightsep: warning: {path}: a damaged cached export; exporting again", file=sys.stderr, flush=True)
+        path.unlink(missing_ok=True)
     if not path.exists():
         export_onnx(model, path, int8=int8)
     return path
+
+
+def _loads(path: Path) -> bool:
+    """Whether ``path`` holds a whole, valid ONNX model (a cache entry can be truncated)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(onnx.load(str(path)))
+    except Exception:  # onnx raises DecodeError, ValidationError, ... for a damaged file
+        return False
+    return True
 
 
 def onnx_session(model: SeparationModel, threads: int | None = None, int8: bool = False):

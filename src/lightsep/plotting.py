@@ -17,10 +17,23 @@ def read_log(run_dir: str | os.PathLike) -> list[dict[str, str]]:
     path = Path(run_dir) / "log.csv"
     if not path.is_file():
         raise LightsepError(f"{run_dir}: no log.csv (is this a lightsep run folder?)")
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LightsepError(f"{path}: damaged log ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("kind", "phase", "step", "loss") if c not in columns]
+    if missing:
+        raise LightsepError(f"{path}: not a lightsep training log (no {', '.join(missing)} column)")
     if not rows:
         raise LightsepError(f"{path}: the log is empty; train for at least one log interval first")
+    for number, row in enumerate(rows, start=2):
+        try:
+            int(row["step"]), float(row["loss"])
+        except (TypeError, ValueError):
+            raise LightsepError(f"{path}: line {number} is damaged (step {row['step']!r}, loss {row['loss']!r})") from None
     return rows
 
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from .errors import LightsepError
-from .evaluate import read_frames
+from .evaluate import read_frames, read_track_scores
 from .fileio import OutputSet, refuse_existing
 
 PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
@@ -45,9 +45,19 @@ def load_result(folder: str | os.PathLike) -> dict:
     path = Path(folder) / "summary.json"
     if not path.is_file():
         raise LightsepError(f"{folder}: no summary.json (is this a 'lightsep evaluate' output folder?)")
-    summary = json.loads(path.read_text())
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LightsepError(f"{path}: damaged (not JSON: {str(exc).splitlines()[0]}); rerun lightsep evaluate into a new folder") from None
+    if not (isinstance(summary, dict) and isinstance(summary.get("model"), str) and isinstance(summary.get("targets"), dict)
+            and all(isinstance(t, dict) for t in summary["targets"].values())):  # fmt: skip
+        raise LightsepError(f"{path}: not a lightsep evaluate summary (no model or targets); rerun lightsep evaluate")
+    if not isinstance(summary.get("subset", "test"), str) or summary.get("subset", "test") not in ("train", "test"):
+        raise LightsepError(f"{path}: not a lightsep evaluate summary (subset {summary.get('subset')!r})")
     summary["folder"] = str(folder)
     summary["files"] = sorted((Path(folder) / summary.get("subset", "test")).glob("*.json"))
+    for track_file in summary["files"]:
+        read_track_scores(track_file)
     return summary
 
 

@@ -39,7 +39,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .checkpoint import checkpoint_dict, save_checkpoint
+from .checkpoint import checkpoint_dict, save_atomically, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .data import AudioCache, TrainingSegments, ValidationSegments, list_tracks, split_tracks
 from .data.sampler import Augmentation
@@ -337,8 +337,7 @@ class Trainer:
             "progress": asdict(self.progress),
             "rng": rng_state(),
         }
-        with atomic_path(self.state_path) as tmp:
-            torch.save(state, tmp)
+        save_atomically(state, self.state_path)
 
     def load_state(self) -> None:
         path = self.state_path

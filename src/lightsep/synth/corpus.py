@@ -157,7 +157,11 @@ def make_corpus(
               "sample_rate": SAMPLE_RATE, "soundfont": soundfont_path.name}  # fmt: skip
     manifest_path = out_dir / CORPUS_MANIFEST
     if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text()).get("parameters")
+        try:
+            previous = json.loads(manifest_path.read_text(encoding="utf-8")).get("parameters")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            raise LightsepError(f"{manifest_path}: damaged corpus manifest; choose another folder, or remove the file "
+                                "to render the corpus anew there") from None
         if previous != params:
             raise LightsepError(f"{out_dir} holds a corpus made with other parameters ({previous}); choose another folder")
     elif out_dir.exists() and any(out_dir.iterdir()):
