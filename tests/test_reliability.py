@@ -412,3 +412,26 @@ def test_a_full_disk_while_saving_training_state_is_one_line(tmp_path, monkeypat
         save_atomically({"a": 1}, tmp_path / "state.pt")
     assert error.value.errno == errno.ENOSPC and "state.pt (no space left on device)" in str(error.value)
     assert not list(tmp_path.iterdir())  # no temporary left
+
+
+# --------------------------------------------------------------------------------------
+# I. No tracebacks: Ctrl-C while the command starts
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.5, 0.9, 1.4])
+def test_ctrl_c_while_the_command_starts_is_one_line(delay):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "lightsep.cli", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    time.sleep(delay)  # somewhere in Python's imports of lightsep and PyTorch, or the command's work
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    lines = err.decode().strip().splitlines()
+    if process.returncode == 0:  # the command was quicker than the signal
+        return
+    assert process.returncode == 130 and lines == ["lightsep: interrupted"], err.decode()

@@ -1,21 +1,49 @@
-"""lightsep: lightweight, low-latency end-to-end music source separation."""
+"""lightsep: lightweight, low-latency end-to-end music source separation.
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError, LightsepError
-from .models import build_model, list_models
-from .separator import Separator
-from .streaming import StreamingSeparator
+The names below are imported on first use, so that ``import lightsep.cli`` (the command) is
+quick and a Ctrl-C while PyTorch loads is handled by the command like any other.
+"""
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-__all__ = [
-    "Separator",
-    "StreamingSeparator",
-    "build_model",
-    "list_models",
-    "load_checkpoint",
-    "save_checkpoint",
-    "LightsepError",
-    "CheckpointError",
-    "__version__",
-]
+import importlib
+
+
+def _version() -> str:
+    """The installed package's version (its metadata), or ``0+unknown`` in a source tree
+    that is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("lightsep")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+_EXPORTS = {
+    "Separator": ".separator",
+    "StreamingSeparator": ".streaming",
+    "build_model": ".models",
+    "list_models": ".models",
+    "load_checkpoint": ".checkpoint",
+    "save_checkpoint": ".checkpoint",
+    "LightsepError": ".errors",
+    "CheckpointError": ".errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        globals()["__version__"] = _version()
+        return globals()["__version__"]
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lightsep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,18 +6,29 @@ Every error caused by the user's input is reported as one line on stderr
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
 import sys
-import warnings
+
+
+def _interrupted_while_starting(signum: int, frame) -> None:
+    """Ctrl-C before ``main`` runs (while Python and the modules load): one line, 128 + N."""
+    sys.stderr.write("lightsep: interrupted\n")
+    os._exit(128 + signum)
+
+
+_AS_COMMAND = __name__ == "__main__" or os.path.basename(sys.argv[0]) == "lightsep"
+if _AS_COMMAND and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # noqa: E402  (after the handler: the imports below take a moment)
+import json  # noqa: E402
+import warnings  # noqa: E402
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import signals
 from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, one_line
-from .web import WEB_MODELS
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
@@ -403,7 +414,11 @@ def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .web import WEB_MODELS
+
     parser = _Parser(prog="lightsep", description="Lightweight, low-latency music source separation.")
+    parser.add_argument("--version", action="version", version=f"lightsep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="the paper's Table 2 for every named model")
@@ -647,14 +662,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status (``lightsep.errors``: 0 done, 1 problems
     found by check-data, 2 a usage or input error, 3 an internal error, 128 + N for signal
     N)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C unwinds as KeyboardInterrupt
     show_warning = warnings.showwarning
     warnings.showwarning = _show_warning
     stdout = sys.stdout
     sys.stdout = _ReaderMayLeave(stdout)
     try:
         with signals.interrupting():
+            args = build_parser().parse_args(argv)  # inside: a Ctrl-C while it imports is an interruption too
             return args.func(args)
     except Interrupted as exc:
         print(f"lightsep: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
@@ -676,6 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The console entry point."""
     code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the status is decided: a late Ctrl-C cannot turn it into a traceback
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # a process of a torchrun job: leave without Python's shutdown, where the process
         # group's threads can still be releasing the last collective's buffers and abort the
