@@ -435,3 +435,62 @@ def test_ctrl_c_while_the_command_starts_is_one_line(delay):
     if process.returncode == 0:  # the command was quicker than the signal
         return
     assert process.returncode == 130 and lines == ["lightsep: interrupted"], err.decode()
+
+
+# --------------------------------------------------------------------------------------
+# L. Lines that say what is wrong
+# --------------------------------------------------------------------------------------
+
+
+def test_special_files_are_named_for_what_they_are(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(tmp_path / "loop2.wav")
+    (tmp_path / "loop2.wav").symlink_to(loop)
+    dangling = tmp_path / "gone.wav"
+    dangling.symlink_to(tmp_path / "nothing.wav")
+    for path, message in [(fifo, "a FIFO, not an audio file"), (Path("/dev/zero"), "a device"),
+                          (Path("/proc/self/status"), "not an audio file"), (loop, "a loop of symbolic links"),
+                          (dangling, "a symbolic link to a file that does not exist")]:  # fmt: skip
+        one_error_line(capsys, main(["separate", str(path), "-m", "tiny", "-o", str(tmp_path / "o")]), contains=(message,))
+
+
+def test_configuration_folders_checkpoint_bytes_and_states(tmp_path, capsys):
+    import os
+
+    one_error_line(capsys, main(["train", "--config", str(tmp_path)]), contains=("is a folder",))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(os.urandom(4096))
+    line = one_error_line(capsys, main(["export", str(junk), str(tmp_path / "x.onnx")]), contains=("not a lightsep checkpoint",))
+    assert "weights_only" not in line
+    config = tmp_path / "c.toml"
+    config.write_text('name = "x"\n[model]\nname = "tiny"\n')
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.pt").write_bytes(b"PK\x03\x04" + os.urandom(100))
+    from helpers import make_musdb_hq
+
+    data = make_musdb_hq(tmp_path / "hq", {"train": ["a", "b", "c", "d"]}, seconds=1.0)
+    code = main(["train", "--config", str(config), "--data", str(data), "--run-dir", str(run), "--resume", "--quiet"])
+    line = one_error_line(capsys, code, contains=("damaged training state",))
+    assert "Errno" not in line
+
+
+def test_too_many_channels_for_the_format_is_said_before_separating(tmp_path, capsys):
+    import numpy as np
+
+    from lightsep.audio import write_audio
+
+    nine = write_audio(tmp_path / "nine.wav", np.zeros((9, 4410), np.float32), 44100, bit_depth=32)
+    for fmt, most in (("flac", 8), ("mp3", 2)):
+        one_error_line(capsys, main(["separate", str(nine), "-m", "tiny", "-o", str(tmp_path / "o"), "--format", fmt]),
+                       contains=(f"{fmt} holds at most {most}",))  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+def test_int8_export_is_quiet(tmp_path, capfd):
+    assert main(["export", "tiny", str(tmp_path / "q.onnx"), "--int8"]) == 0
+    assert "WARNING" not in capfd.readouterr().err

@@ -12,9 +12,11 @@ final name. Every failure raises :class:`AudioError` with a one-line message nam
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import warnings
@@ -60,12 +62,38 @@ class AudioInfo:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioError(f"{path}: a loop of symbolic links, not a file") from None
+        if path.is_symlink():
+            raise AudioError(f"{path}: a symbolic link to a file that does not exist") from None
+        raise AudioError(f"{path}: no such file" if exc.errno == errno.ENOENT else f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise AudioError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file"
+        raise AudioError(f"{path}: {kind}, not an audio file (give a file; raw audio from a pipe: lightsep stream -)")
+    if info.st_size == 0:
+        with open(path, "rb") as handle:  # /proc files say 0 bytes and still hold some
+            if not handle.read(1):
+                raise AudioError(f"{path}: empty file (0 bytes)")
+        raise AudioError(f"{path}: not an audio file (a file whose size the system does not tell, such as one in /proc)")
+
+
+def write_failure(path: str | os.PathLike, exc: BaseException) -> AudioError:
+    """The one line for a failed write of ``path``: a full disk says so (libsndfile only
+    says "System error."), anything else gives its own reason."""
+    folder = Path(path).parent
+    try:
+        full = shutil.disk_usage(folder if folder.exists() else ".").free < (1 << 20)
+    except OSError:
+        full = False
+    if full or getattr(exc, "errno", None) == errno.ENOSPC:
+        return AudioError(f"{path}: cannot write (no space left on device)")
+    reason = getattr(exc, "strerror", None) or _first_line(exc)
+    return AudioError(f"{path}: cannot write audio ({reason})")
 
 
 def _extension(path: Path) -> str:
@@ -349,9 +377,9 @@ def write_audio(
         with atomic_path(path, suffix="." + format) as tmp:
             sf.write(str(tmp), data, sample_rate, subtype=subtype, format=sf_format)
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{path}: cannot write audio ({_first_line(exc)})") from None
+        raise write_failure(path, exc) from None
     except OSError as exc:
-        raise AudioError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise write_failure(path, exc) from None
     return path
 
 
@@ -432,7 +460,7 @@ class AudioWriter:
         except (sf.LibsndfileError, RuntimeError) as exc:
             if self._own:
                 self._outputs.abort()
-            raise AudioError(f"{path}: cannot write audio ({_first_line(exc)})") from None
+            raise write_failure(path, exc) from None
 
     def write(self, block: np.ndarray) -> None:
         data = np.asarray(block, dtype=np.float32).T
@@ -444,7 +472,7 @@ class AudioWriter:
         try:
             self._handle.write(data)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise AudioError(f"{self.path}: cannot write audio ({_first_line(exc)})") from None
+            raise write_failure(self.path, exc) from None
 
     def close(self) -> None:
         """Finish the file (its temporary); raises :class:`AudioError` if that fails."""
@@ -452,7 +480,7 @@ class AudioWriter:
             try:
                 self._handle.close()
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-                raise AudioError(f"{self.path}: cannot write audio ({_first_line(exc)})") from None
+                raise write_failure(self.path, exc) from None
 
     def commit(self) -> Path:
         self.close()

@@ -75,7 +75,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path}: not a lightsep checkpoint (it holds pickled objects: {str(exc).splitlines()[0]})") from None
+        # PyTorch's message advises loading with weights_only=False: never do that with a file from elsewhere
+        reason = "it holds objects other than plain data" if "Unsupported global" in str(exc) else "not a file torch.save wrote"
+        raise CheckpointError(f"{path}: not a lightsep checkpoint ({reason}); lightsep never unpickles code") from None
     except Exception as exc:  # torch.load raises many types (IndexError, RuntimeError, ...) for damaged files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None

@@ -270,6 +270,8 @@ def _check(config: TrainConfig) -> None:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a TOML configuration and apply ``key=value`` overrides (dotted keys, TOML values)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a configuration file (configs/*.toml)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file")
     try:

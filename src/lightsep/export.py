@@ -9,6 +9,7 @@ applies ONNX Runtime's dynamic int8 quantisation to the weights.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import warnings
@@ -53,10 +54,14 @@ def export_onnx(model: SeparationModel, path: str | os.PathLike, int8: bool = Fa
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantised = tmp.with_name(tmp.stem + ".int8.onnx")
+            root_logger = logging.getLogger()
+            level = root_logger.level
+            root_logger.setLevel(logging.ERROR)  # its advice to pre-process the model first is not the user's to act on
             try:
                 quantize_dynamic(str(tmp), str(quantised), weight_type=QuantType.QInt8)
                 os.replace(quantised, tmp)
             finally:
+                root_logger.setLevel(level)
                 quantised.unlink(missing_ok=True)
     return path
 

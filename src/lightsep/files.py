@@ -21,6 +21,8 @@ from .fileio import refuse_existing
 from .separator import Separator
 
 FORMATS = ("wav", "flac", "mp3")
+MAX_FORMAT_CHANNELS = {"wav": 1024, "flac": 8, "mp3": 2}
+"""The most channels each output format holds (libsndfile's FLAC and MP3 encoders)."""
 
 
 @dataclass
@@ -74,6 +76,8 @@ def separate_file_to_dir(
     plan = plan_outputs(separator, path, out_dir, fmt, two_stems)
     refuse_existing(plan.stems.values(), force, inputs=[path])
     info = audio_info(path)
+    if info.channels > MAX_FORMAT_CHANNELS[fmt]:  # found now, not after the whole separation
+        raise LightsepError(f"{path}: {info.channels} channels; {fmt} holds at most {MAX_FORMAT_CHANNELS[fmt]} (use --format wav)")
     stream = separator.stream(info.sample_rate, info.channels, path)
     index = {name: i for i, name in enumerate(separator.sources)}
     def write(writers, separated: np.ndarray) -> None:

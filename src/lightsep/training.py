@@ -345,8 +345,9 @@ class Trainer:
             raise LightsepError(f"{path}: nothing to resume (no state.pt in the run folder)")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise LightsepError(f"{path}: unreadable training state ({str(exc).splitlines()[0]})") from None
+        except Exception:  # torch raises OSError, RuntimeError, UnpicklingError, ... for a damaged file
+            raise LightsepError(f"{path}: damaged training state (truncated or not one torch.save wrote); "
+                                "resume from the run's best.pt with --init in a new run folder") from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise LightsepError(f"{path}: not a lightsep training state")
         saved, current = _comparable(state["config"]), _comparable(self.config.to_dict())
