@@ -600,9 +600,9 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     # where the datasets are may change, not what they are
     flat["data.datasets"] = [{k: v for k, v in entry.items() if k != "root"} for entry in flat.get("data.datasets", [])]
     # model.init only chooses the first weights: a resumed run takes its own from state.pt;
-    # a phase's time budget may grow (or shrink) across sessions: it does not change the
-    # examples seen up to where the run stands
-    for key in ("run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
+    # a phase's time budget may grow (or shrink) across sessions, and a run may be renamed
+    # (a calibration run that goes on as the real one): neither changes the examples seen
+    for key in ("name", "run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
                 "data.root", "data.ccmixter", "model.init", "training.main.max_seconds",
                 "training.finetune.max_seconds"):  # fmt: skip
         flat.pop(key, None)
