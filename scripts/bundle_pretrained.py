@@ -48,6 +48,18 @@ DATASETS = {
         "licence": "CC0 1.0 (public domain)",
         "source": "github.com/ichbinsoftware/everythingisremixed, then lightsep import-stems (docs/data.md)",
     },
+    "game-music": {
+        "what": "game soundtracks from Debian packages (singularity-music, drascula-music, ufoai-music, wesnoth-1.16-music, "
+                "warzone2100-music, nexuiz-music, planetblupi-music-ogg): instrumental, screened for singing with Spleeter",
+        "licence": "per package and file (GPL-2+, GPL-3+, CC BY-SA 3.0, CC BY 3.0, CC0, public domain, Drascula's "
+                   "BSD-like licence); each package's copyright file is kept in data/game-music/licenses/",
+        "source": "scripts/get_real_music.py (apt-get download; docs/data.md)",
+    },
+    "fretsonfire": {
+        "what": "Frets on Fire songs (fretsonfire-songs-sectoid, -muldjord): backing + lead guitar, summed",
+        "licence": "MIT (Sectoid), CC BY-SA 3.0 (Muldjord)",
+        "source": "scripts/get_real_music.py (apt-get download; docs/data.md)",
+    },
     "corpus": {
         "what": "lightsep's procedural corpus: synthesised music (FluidSynth, FluidR3 General MIDI soundfont; "
                 "the vocals are a GM voice patch singing no words)",
@@ -60,6 +72,8 @@ DATASETS = {
 SHARED_WITH = {  # by the run's name's prefix
     "pretrain-": "the other pretrain-* runs (scripts/pretrain.sh runs them at the same time)",
     "real-music-": "one core each for two lanes of runs (scripts/train-real-music.sh), and the development work of the session",
+    "spectral-": "one core each for two lanes of runs (scripts/train-spectral.sh), and the development work of the session "
+                 "(tests, evaluations) on the same 2 cores",
 }
 
 
@@ -103,7 +117,12 @@ def evaluate_command(summary: dict, tracks: list[str]) -> str:
     return command if everything == tracks else f"{command} --tracks {' '.join(tracks)}"
 
 
-def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None) -> dict:
+def scores(summary: dict) -> dict:
+    return {target: {"sisec18": values["SDR"]["sisec18"]["median"], "pooled": values["SDR"]["pooled"]["median"]}
+            for target, values in summary["targets"].items()}  # fmt: skip
+
+
+def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None, validation: Path | None = None) -> dict:
     best = read_checkpoint(run / "best.pt")["metadata"]
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     progress, config = state["progress"], state["config"]
@@ -165,11 +184,19 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
             "tracks": summary["tracks"],
             "track_names": tracks,
             "metric": "SDR (dB), BSS Eval v4, 1 s windows; sisec18: median of track medians; pooled: median of all frames",
-            "sdr": {target: {"sisec18": scores["SDR"]["sisec18"]["median"], "pooled": scores["SDR"]["pooled"]["median"]}
-                    for target, scores in summary["targets"].items()},  # fmt: skip
+            "sdr": scores(summary),
         },
+        **({"validation": validation_info(validation)} if validation else {}),
         "created": datetime.date.today().isoformat(),
     }
+
+
+def validation_info(folder: Path) -> dict:
+    """SDR on the validation clips (what chose the default model), from an evaluate folder."""
+    summary = json.loads((folder / "summary.json").read_text())
+    subset = summary.get("subset", "train")
+    tracks = sorted(p.stem for p in (folder / subset).glob("*.json"))
+    return {"command": evaluate_command(summary, tracks), "tracks": summary["tracks"], "sdr": scores(summary)}
 
 
 def main() -> int:
@@ -177,9 +204,10 @@ def main() -> int:
     parser.add_argument("--run", type=Path, required=True, help="a finished training run folder")
     parser.add_argument("--eval", type=Path, required=True, help="its 'lightsep evaluate' output folder")
     parser.add_argument("--init-manifest", type=Path, help="the manifest of the weights the run started from (model.init)")
+    parser.add_argument("--valid", type=Path, help="its 'lightsep evaluate' folder on the validation clips")
     args = parser.parse_args()
     try:
-        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest))
+        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest, args.valid))
     except (LightsepError, OSError, KeyError) as exc:
         detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"bundle_pretrained: error: {detail}", file=sys.stderr)

@@ -48,14 +48,14 @@ GAME_PACKAGES = {
     # package: licence, as its Debian copyright file states it (docs/data.md has the details)
     "singularity-music": "CC BY-SA 3.0",
     "drascula-music": "Drascula licence (BSD-like: redistribution and modification allowed)",
-    "ufoai-music": "per file, GPL-2+ / CC BY-SA (the copyright file lists each track)",
-    "wesnoth-1.16-music": "GPL-2+ (some tracks CC BY-SA; the copyright file lists them)",
-    "warzone2100-music": "GPL-2+ / CC BY-SA 3.0 (per album; the copyright file lists them)",
+    "ufoai-music": "per file: GPL-2+, CC BY-SA 3.0, CC BY 3.0 or public domain (the copyright file lists each)",
+    "wesnoth-1.16-music": "GPL-2+",
+    "warzone2100-music": "per album: GPL-2+, CC BY-SA 3.0 or CC0 (the copyright file lists each)",
     "nexuiz-music": "GPL-2+",
     "planetblupi-music-ogg": "GPL-3+",
 }
 FRETSONFIRE_PACKAGES = {
-    "fretsonfire-songs-sectoid": "GPL-2+ (songs by Sectoid)",
+    "fretsonfire-songs-sectoid": "MIT (Expat; songs by Carlos Viola Iborra, 'Sectoid')",
     "fretsonfire-songs-muldjord": "CC BY-SA 3.0 (songs by Lars Muldjord)",
 }
 AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")

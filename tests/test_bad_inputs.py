@@ -116,8 +116,8 @@ def test_nan_samples_in_the_api_and_the_stream_command(nan_song, tmp_path, capsy
 
 def test_export_never_overwrites_its_input_and_needs_force(checkpoint, tmp_path, capsys):
     before = checkpoint.read_bytes()
-    one_error_line(capsys, main(["export", str(checkpoint), str(checkpoint)]), contains=("exists; use --force",))
-    one_error_line(capsys, main(["export", str(checkpoint), str(checkpoint), "--force"]), contains=("is the model being exported",))
+    one_error_line(capsys, main(["export", str(checkpoint), str(checkpoint)]), contains=("is this command's input",))
+    one_error_line(capsys, main(["export", str(checkpoint), str(checkpoint), "--force"]), contains=("is this command's input",))
     assert checkpoint.read_bytes() == before and load_checkpoint(checkpoint).name == "tiny"
     target = tmp_path / "m.onnx"
     target.write_bytes(b"the user's file")

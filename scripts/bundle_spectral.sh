@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# After (or during) scripts/train-spectral.sh: choose the default on validation, score on the
+# test clips, and bundle the spectrogram-mask models.
+#
+# 1. Validation (the 23 musdb18-7 train/ clips of the paper split, which no run trains on):
+#    spectral-2stem's best.pt against the bundled proposed-2stem, and spectral-4stem's
+#    against proposed-4stem; scripts/results_table.py prints them side by side. This is what
+#    decides the default of lightsep separate (docs/pretrained.md).
+# 2. Test (the 50 musdb18-7 test/ clips; reporting only): the new models, the bundled paper
+#    models, Spleeter 2stems (benchmarks/peers_setup.py converts its weights), the mixture and
+#    the ideal ratio mask.
+# 3. Bundling: RUN/best.pt into src/lightsep/pretrained/ with its manifest.
+# Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
+# score X again (a newer best.pt). One thread each, two at a time.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bin=.venv/bin
+data=data/musdb18-7
+mkdir -p eval
+mapfile -t valid < <("$bin/python" -c "
+from lightsep.data import list_tracks, split_tracks
+print('\n'.join(t.name for t in split_tracks(list_tracks('$data'), 'paper', 20200504)['valid']))")
+
+evaluate() {  # evaluate OUT_NAME MODEL [OPTIONS...]
+    local out="eval/$1" model="$2"
+    shift 2
+    [[ -f "$out/summary.json" ]] || OMP_NUM_THREADS=1 "$bin/lightsep" evaluate -m "$model" --data "$data" --out "$out" --quiet "$@" \
+        > "eval/$1.log" 2>&1
+}
+[[ -f "$("$bin/python" -c 'from lightsep.pretrained import peer_checkpoint_path as p; print(p("spleeter-2stem"))')" ]] \
+    || "$bin/python" benchmarks/peers_setup.py --spleeter-only
+
+(evaluate spectral-2stem-valid runs/spectral-2stem/best.pt --subset train --tracks "${valid[@]}"
+ evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}"
+ evaluate spectral-2stem-musdb7 runs/spectral-2stem/best.pt
+ evaluate proposed-2stem-musdb7 proposed-2stem
+ evaluate spleeter-2stem-musdb7 spleeter-2stem
+ evaluate mixture-musdb7 mixture) &
+first=$!
+(evaluate spectral-4stem-valid runs/spectral-4stem/best.pt --subset train --tracks "${valid[@]}"
+ evaluate proposed-4stem-valid proposed-4stem --subset train --tracks "${valid[@]}"
+ evaluate spectral-4stem-musdb7 runs/spectral-4stem/best.pt
+ evaluate proposed-4stem-musdb7 proposed-4stem
+ evaluate oracle-irm-musdb7 oracle-irm) &
+second=$!
+wait "$first"
+wait "$second"
+
+echo "validation (23 musdb18-7 train/ clips, paper split):"
+"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-valid" "proposed-2stem=eval/proposed-2stem-valid" \
+    "spectral-4stem=eval/spectral-4stem-valid" "proposed-4stem=eval/proposed-4stem-valid"
+echo "test (50 musdb18-7 test/ clips):"
+"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
+    "Spleeter 2stems=eval/spleeter-2stem-musdb7" "spectral-4stem=eval/spectral-4stem-musdb7" \
+    "proposed-4stem=eval/proposed-4stem-musdb7" "mixture=eval/mixture-musdb7" "ideal ratio mask=eval/oracle-irm-musdb7"
+
+"$bin/python" scripts/bundle_pretrained.py --run runs/spectral-2stem --eval eval/spectral-2stem-musdb7 --valid eval/spectral-2stem-valid
+"$bin/python" scripts/bundle_pretrained.py --run runs/spectral-4stem --eval eval/spectral-4stem-musdb7 --valid eval/spectral-4stem-valid
