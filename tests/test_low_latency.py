@@ -196,3 +196,30 @@ def test_the_streaming_benchmark_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tiny")]
     assert [row[1:3] for row in rows] == [["torch", "20ms"], ["onnx", "20ms"]] and rows[0][-1] == "1.00x"
+
+
+def test_the_api_streams_as_lightsep_stream_does(tmp_path, capsys):
+    import gc
+
+    from lightsep.cli import main
+    from lightsep.separator import streaming_backend
+    from lightsep.streaming import StreamingSeparator
+
+    stream = StreamingSeparator.realtime("proposed-2stem-lowlatency", 44100, 2)
+    separator = stream.separator
+    assert (separator.batch_size, separator.backend, separator.resample_quality) == (1, streaming_backend(), "LQ")
+    before = gc.get_freeze_count()
+    with stream:
+        assert gc.get_freeze_count() > before  # the heap is out of the collector's sight while streaming
+        audio = np.zeros((2, 4410), np.float32)
+        out = stream.push(audio)
+        assert out.shape == (2, 2, 4410)
+        stream.flush()
+    assert gc.get_freeze_count() == before
+    # the command states the same latency for the same model and rate
+    from lightsep.audio import write_audio
+
+    song = write_audio(tmp_path / "s.wav", np.zeros((2, 44100), np.float32), 44100)
+    assert main(["stream", str(song), "-o", str(tmp_path / "o"), "--no-pace"]) == 0
+    stated = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("latency:"))
+    assert stated.startswith(f"latency: {1000 * stream.latency_seconds:.0f} ms")

@@ -289,13 +289,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _stream(args: argparse.Namespace) -> int:
     from .fileio import check_output_folder
-    from .separator import Separator, streaming_backend
     from .stream_cli import run_stream
+    from .streaming import realtime_separator
 
     check_output_folder(args.out)
-    backend = streaming_backend() if args.backend == "auto" else args.backend
-    separator = Separator(args.model, overlap=args.overlap, batch_size=1, threads=args.threads, nan_to_zero=args.nan_to_zero,
-                          random_weights=args.random_weights, resample_quality=args.resample_quality, backend=backend)  # fmt: skip
+    separator = realtime_separator(args.model, args.backend, args.threads, args.resample_quality, overlap=args.overlap,
+                                   nan_to_zero=args.nan_to_zero, random_weights=args.random_weights)  # fmt: skip
     report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
                         args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
     if args.stdout:  # stdout carries the audio: one line on stderr

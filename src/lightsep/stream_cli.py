@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import select
 import sys
@@ -163,7 +161,7 @@ def run_stream(
     streaming = StreamingSeparator(separator, rate, channels, source)
     timings, total, ended = [], 0, "end of input"
     sink = _StdoutSink(stdout_stem, separator.sources, raw_dtype) if stdout_stem else _FileSink(paths, rate, channels, streaming.latency)
-    with sink, _frozen_heap():
+    with sink, streaming:
         start = time.perf_counter()
         try:
             for block in blocks:
@@ -196,19 +194,6 @@ def run_stream(
         underruns=streaming.underruns,
         ended=ended,
     )
-
-
-@contextlib.contextmanager
-def _frozen_heap():
-    """For the stream, everything alive at its start (torch and the model: over 100,000
-    objects) is out of the cyclic garbage collector's sight: a full collection of them takes
-    longer than several blocks. Collected once first; back to normal afterwards."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 class _FileSink:

@@ -11,13 +11,44 @@ settings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import soxr
 
-from .separator import SeparationStream, Separator
+from .separator import SeparationStream, Separator, streaming_backend
+
+REALTIME_MODEL = "proposed-2stem-lowlatency"
+"""The model ``lightsep stream`` runs by default (149 ms at 44.1 kHz)."""
+
+
+def realtime_separator(
+    model: str = REALTIME_MODEL, backend: str = "auto", threads: int = 1, resample_quality: str = "LQ", **options
+) -> Separator:
+    """The :class:`Separator` that ``lightsep stream`` runs: one segment at a time
+    (``batch_size=1``), one thread, soxr's LQ resampler (half HQ's delay, even output), and
+    ONNX Runtime when it is installed (``backend="auto"``: on one segment at a time it is the
+    faster one). ``options`` go to :class:`Separator` as they are (``overlap``,
+    ``nan_to_zero``, ``random_weights``, ...)."""
+    backend = streaming_backend() if backend == "auto" else backend
+    return Separator(model, batch_size=1, threads=threads, backend=backend, resample_quality=resample_quality, **options)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """For the block, everything alive at its start (torch and the model: over 100,000
+    objects) is out of the cyclic garbage collector's sight: a full collection of them takes
+    longer than several blocks. Collected once first; back to normal afterwards."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,6 +79,7 @@ class StreamingSeparator:
     """
 
     def __init__(self, separator: Separator, sample_rate: int, channels: int = 1, source: object = None, warm_up: bool = True):
+        self._frozen = None
         self.separator = separator
         self.sources = separator.sources
         self._stream = SeparationStream(separator, sample_rate, channels, source)
@@ -61,6 +93,32 @@ class StreamingSeparator:
         self.underruns = 0
         if warm_up:
             self.warm_up()
+
+    @classmethod
+    def realtime(
+        cls, model: str = REALTIME_MODEL, sample_rate: int = 44100, channels: int = 2, source: object = None, **options
+    ) -> StreamingSeparator:
+        """Exactly what ``lightsep stream`` runs: :func:`realtime_separator` (``options``
+        go to it: ``backend``, ``threads``, ``resample_quality``, ...), warmed up. Use it as a
+        context manager, as the command does, to keep the garbage collector's full
+        collections out of the blocks (:func:`frozen_heap`)::
+
+            with StreamingSeparator.realtime("proposed-2stem-lowlatency", 44100, 2) as stream:
+                for block in blocks:                  # (2, n) float32, any n
+                    stems = stream.push(block)        # (2 sources, 2, n), `stream.latency` late
+                tail = stream.flush()
+        """
+        return cls(realtime_separator(model, **options), sample_rate, channels, source, warm_up=True)
+
+    def __enter__(self) -> StreamingSeparator:
+        self._frozen = frozen_heap()
+        self._frozen.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        frozen, self._frozen = self._frozen, None
+        if frozen is not None:
+            frozen.__exit__(*exc)
 
     def warm_up(self, passes: int = 3) -> None:
         """Run the model ``passes`` times on a segment of silence, as a block will run it.
