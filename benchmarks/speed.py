@@ -14,6 +14,12 @@ means 20x faster than real time.
   inference form (``lightsep.models.fast``, the default); ``torch-plain`` runs the model's
   own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
+- The spectrogram-mask models (spectral-2stem, spectral-4stem): stereo models, so both
+  channels go through one forward pass; default 50% overlap.
+- Spleeter 2stems (the quality peer): lightsep's port of its model (``SpleeterNet``, Spleeter's
+  two U-Nets on 512 frames of a 4096-point STFT at 44.1 kHz) through ``lightsep.Separator``
+  with no overlap, as Spleeter itself computes each frame once; its real weights when
+  ``benchmarks/peers_setup.py`` has converted them, else random ones (the speed is the same).
 - Open-Unmix: the ``openunmix`` package's UMX-HQ architecture (n_fft 4096, hop 1024, hidden
   512, 16 kHz bandwidth), four targets, random weights, no Wiener iterations (niter=0).
 - HT-Demucs: the ``demucs`` package's ``HTDemucs`` (default configuration, four sources),
@@ -132,6 +138,10 @@ CONTENDERS = [
     lightsep_contender("proposed-4stem", "torch", 0.5),
     lightsep_contender("proposed-4stem", "onnx", 0.5),
     lightsep_contender("proposed-4stem", "onnx-int8", 0.5),
+    lightsep_contender("spectral-2stem", "torch", 0.5),
+    lightsep_contender("spectral-2stem", "onnx", 0.5),
+    lightsep_contender("spectral-4stem", "torch", 0.5),
+    lightsep_contender("spleeter-2stem", "torch", 0.0),
     lightsep_contender("waveunet-m4", "torch", 0.0),
     lightsep_contender("waveunet-m6", "torch", 0.0),
     ("open-unmix-umxhq", "torch", None, openunmix_runner),
@@ -247,16 +257,22 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows))
         return
-    reference = next((r["realtime_factor"] for r in rows if (r["name"], r["backend"], r["overlap"]) == ("proposed-2stem", "torch", 0.5)), None)
+    def factor_of(name: str, backend: str, overlap: float) -> float | None:
+        return next((r["realtime_factor"] for r in rows if (r["name"], r["backend"], r["overlap"]) == (name, backend, overlap)), None)
+
+    reference = factor_of("proposed-2stem", "torch", 0.5)
+    spleeter = factor_of("spleeter-2stem", "torch", 0.0)
     batch = "" if args.batch_size is None else f", lightsep batch size {args.batch_size}"
     print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}, "
           f"median of {args.repeats} rounds{batch}")
-    print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} {'GFLOP':>6} {'ceiling':>8}")
+    print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} "
+          f"{'vs spleeter-2stem':>18} {'GFLOP':>6} {'ceiling':>8}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"
+        versus_spleeter = f"{r['realtime_factor'] / spleeter:.2f}x" if spleeter else "-"
         overlap = "-" if r["overlap"] is None else f"{r['overlap']:.2f}"
         work = f"{r['gflop']:6.1f} {r['ceiling_realtime_factor']:7.1f}x" if "gflop" in r else ""
-        print(f"{r['name']:<18} {r['backend']:<12} {overlap:>7} {r['realtime_factor']:12.1f} {ratio:>26} {work}")
+        print(f"{r['name']:<18} {r['backend']:<12} {overlap:>7} {r['realtime_factor']:12.1f} {ratio:>26} {versus_spleeter:>18} {work}")
     print(f"ceiling: the clip's GFLOP at {rate:.1f} GFLOP/s, the best rate this machine's BLAS reached in this run on "
           "the proposed models' most frequent GEMM; every other cost ignored")
 
