@@ -23,8 +23,12 @@ from urllib.parse import quote, unquote, urlsplit
 from .apply import hop_samples
 from .errors import LightsepError
 
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
-"""The app's files (a source checkout's ``web/``)."""
+PACKAGED_WEB_ROOT = Path(__file__).resolve().parent / "webapp"
+"""The app's files in an installed wheel (``setup.py`` puts them there, ONNX Runtime Web's in
+``webapp/ort/``)."""
+
+WEB_ROOT = PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() else Path(__file__).resolve().parents[2] / "web"
+"""The app's files: the installed package's, else a source checkout's ``web/``."""
 
 WEB_MODELS = ("proposed-2stem", "proposed-4stem")
 """The models the page offers by default: the bundled full-context 2- and 4-stem models."""
@@ -43,13 +47,15 @@ SEGMENTS_PER_CALL = 4
 
 
 def ort_dist(root: Path = WEB_ROOT) -> Path:
-    return root / "node_modules" / "onnxruntime-web" / "dist"
+    """ONNX Runtime Web's files: ``ort/`` in an installed package, ``node_modules`` in a checkout."""
+    packaged = root / "ort"
+    return packaged if packaged.is_dir() else root / "node_modules" / "onnxruntime-web" / "dist"
 
 
 def check_web_root(root: Path = WEB_ROOT) -> None:
     """Refuse, in one line, a checkout whose app or ONNX Runtime Web files are missing."""
     if not (root / "index.html").is_file():
-        raise LightsepError(f"{root}: the web app is not there (lightsep web needs a source checkout with web/)")
+        raise LightsepError(f"{root}: the web app is not there (an installed wheel carries it; a source checkout has web/)")
     if not (ort_dist(root) / "ort.wasm.min.mjs").is_file():
         raise LightsepError(f"{ort_dist(root)}: ONNX Runtime Web is not installed; run: npm ci --prefix {root} (scripts/setup.sh does)")
 
