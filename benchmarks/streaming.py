@@ -15,6 +15,11 @@ have run dry) and the underruns of the stream itself (separated audio not ready)
 column compares each model's mean processing time with the first model's in the same run.
 ``--busy`` keeps every other core busy with a spinning process meanwhile, as on a machine
 doing other work.
+
+``--paths cli api`` (the default) measures both ways to stream: ``cli`` is the command's
+loop above; ``api`` is what a Python user writes, a loop of ``push`` calls on
+``lightsep.StreamingSeparator.realtime(model, rate, channels)`` used as a context manager
+(``README.md``, "Python API"), paced the same way. The two should agree.
 """
 
 from __future__ import annotations
@@ -48,6 +53,31 @@ def music(seconds: float, song: str | None) -> tuple[np.ndarray, int]:
     return np.tile(audio, (1, repeats))[:, : int(seconds * rate)], rate
 
 
+def api_stream(model: str, audio: np.ndarray, rate: int, block_ms: float, pace: bool, options: dict):
+    """The Python API's real-time path on ``audio``: ``StreamingSeparator.realtime`` as a
+    context manager, one ``push`` per block (paced like a live source), then ``flush``."""
+    import time
+
+    from lightsep.stream_cli import StreamReport
+    from lightsep.streaming import StreamingSeparator
+
+    block = max(1, int(rate * block_ms / 1000))
+    timings = []
+    with StreamingSeparator.realtime(model, rate, audio.shape[0], **options) as stream:
+        start = time.perf_counter()
+        for first in range(0, audio.shape[1], block):
+            if pace:
+                delay = start + first / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t0 = time.perf_counter()
+            stream.push(audio[:, first : first + block])
+            timings.append(time.perf_counter() - t0)
+        stream.flush()
+    return StreamReport(block_times=np.array(timings), audio_seconds=audio.shape[1] / rate, latency_seconds=stream.latency_seconds,
+                        block_seconds=block / rate, underruns=stream.underruns, ended="end of input")  # fmt: skip
+
+
 def spinners(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
@@ -62,6 +92,8 @@ def main() -> None:
     parser.add_argument("--input", help="an audio file to stream instead of the demo song")
     parser.add_argument("--random-weights", action="store_true", help="time models that have no trained weights")
     parser.add_argument("--resample-quality", default="LQ", help="soxr's quality (default LQ, as lightsep stream)")
+    parser.add_argument("--paths", nargs="+", choices=("cli", "api"), default=["cli", "api"],
+                        help="cli: lightsep stream's loop; api: StreamingSeparator.realtime (default both)")
     parser.add_argument("--backends", nargs="+", default=["auto"],
                         help="torch, onnx, onnx-int8, or auto (lightsep stream's default: onnx when installed)")
     args = parser.parse_args()
@@ -80,20 +112,24 @@ def main() -> None:
             song = write_audio(Path(tmp) / "song.wav", audio, rate, bit_depth=32)
             print(f"{args.seconds:g} s of stereo {rate} Hz music, one thread, {'paced in real time' if not args.no_pace else 'unpaced'}"
                   f"{f', {len(busy)} other core(s) busy' if busy else ''}; torch {torch.__version__}, {os.cpu_count()} CPU(s)")  # fmt: skip
-            print(f"{'model':<27} {'backend':>9} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
+            print(f"{'model':<27} {'path':>4} {'backend':>9} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
                   f"{'underruns':>9} {'mean vs first':>13}")  # fmt: skip
             first_mean = {}
             backends = [streaming_backend() if b == "auto" else b for b in args.backends]
-            for name, backend in [(n, b) for n in args.models for b in backends]:
+            for name, backend, path in [(n, b, p) for n in args.models for b in backends for p in args.paths]:
                 separator = Separator(name, batch_size=1, random_weights=args.random_weights, resample_quality=args.resample_quality,
                                       backend=backend, threads=1)  # fmt: skip
                 for block_ms in args.blocks_ms:
-                    out = Path(tmp) / f"{name}-{backend}-{block_ms:g}"
-                    report = run_stream(separator, str(song), out, block_ms, pace=not args.no_pace)
+                    if path == "cli":
+                        out = Path(tmp) / f"{name}-{backend}-{block_ms:g}"
+                        report = run_stream(separator, str(song), out, block_ms, pace=not args.no_pace)
+                    else:
+                        options = dict(backend=backend, resample_quality=args.resample_quality, random_weights=args.random_weights)
+                        report = api_stream(name, audio, rate, block_ms, not args.no_pace, options)
                     mean = report.mean_block_seconds
                     ratio = mean / first_mean.setdefault(block_ms, mean)
                     ms = [1000 * report.block_percentile(q) for q in (50, 99)] + [1000 * report.max_block_seconds]
-                    print(f"{name:<27} {backend:>9} {block_ms:>4g}ms {1000 * report.latency_seconds:>6.0f}ms "
+                    print(f"{name:<27} {path:>4} {backend:>9} {block_ms:>4g}ms {1000 * report.latency_seconds:>6.0f}ms "
                           + " ".join(f"{v:>5.2f}ms" for v in ms)
                           + f" {report.realtime_margin:>6.1f}x {report.late_blocks:>5d} {report.underruns:>9d} {ratio:>12.2f}x",
                           flush=True)  # fmt: skip
