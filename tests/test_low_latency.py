@@ -195,7 +195,9 @@ def test_the_streaming_benchmark_runs(tmp_path):
                             timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tiny")]
-    assert [row[1:3] for row in rows] == [["torch", "20ms"], ["onnx", "20ms"]] and rows[0][-1] == "1.00x"
+    assert [row[1:4] for row in rows] == [["cli", "torch", "20ms"], ["api", "torch", "20ms"], ["cli", "onnx", "20ms"],
+                                          ["api", "onnx", "20ms"]] and rows[0][-1] == "1.00x"  # fmt: skip
+    assert len({row[4] for row in rows}) == 1  # every path states the same latency
 
 
 def test_the_api_streams_as_lightsep_stream_does(tmp_path, capsys):
