@@ -30,6 +30,7 @@ import numpy as np
 
 from lightsep import Separator
 from lightsep.audio import read_audio, write_audio
+from lightsep.defaults import SEPARATE_MODEL
 from lightsep.errors import LightsepError
 from lightsep.evaluate import score_track, track_medians, with_accompaniment
 from lightsep.fileio import atomic_path
@@ -94,7 +95,7 @@ def report(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--model", default="proposed-2stem", help="model name or checkpoint (default: proposed-2stem)")
+    parser.add_argument("-m", "--model", default=SEPARATE_MODEL, help=f"model name or checkpoint (default: {SEPARATE_MODEL})")
     parser.add_argument("-o", "--out", default="demo-output", help="output folder (default: demo-output)")
     parser.add_argument("--song", choices=SONGS, default=SONGS[0], help=f"the example song (default: {SONGS[0]})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

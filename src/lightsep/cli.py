@@ -414,7 +414,7 @@ def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .web import WEB_MODELS
+    from .defaults import SEPARATE_MODEL, STREAM_MODEL, WEB_MODELS
 
     parser = _Parser(prog="lightsep", description="Lightweight, low-latency music source separation.")
     parser.add_argument("--version", action="version", version=f"lightsep {__version__}")
@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sep.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files (wav, flac, mp3, ogg, m4a, ...)")
     sep.add_argument("-o", "--out", default="separated", help="output folder (default: separated)")
-    sep.add_argument("-m", "--model", default="proposed-2stem", help="model name or checkpoint (default: proposed-2stem)")
+    sep.add_argument("-m", "--model", default=SEPARATE_MODEL, help=f"model name or checkpoint (default: {SEPARATE_MODEL})")
     sep.add_argument("--two-stems", metavar="STEM", help="write only STEM and no_STEM (the rest), e.g. vocals")
     sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav")
     sep.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=16, help="16/24-bit PCM or 32-bit float (wav)")
@@ -533,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument("input", metavar="INPUT", help="an audio file, or - for raw PCM on stdin")
     stream.add_argument("-o", "--out", default="streamed", help="output folder (default: streamed)")
-    stream.add_argument("-m", "--model", default="proposed-2stem-lowlatency", help="model (default: proposed-2stem-lowlatency)")
+    stream.add_argument("-m", "--model", default=STREAM_MODEL, help=f"model (default: {STREAM_MODEL})")
     stream.add_argument("--block-ms", type=_positive_float, default=20.0, help="block length in milliseconds (default 20)")
     stream.add_argument("--overlap", type=float, default=0.5)
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")

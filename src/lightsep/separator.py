@@ -19,6 +19,7 @@ import torch
 from .apply import OverlapAdd
 from .audio import convert_channels
 from .checkpoint import load_checkpoint
+from .defaults import SEPARATE_MODEL
 from .errors import LightsepError
 from .gate import SilenceGate
 from .models.base import SeparationModel
@@ -69,6 +70,12 @@ def silence_floor(model: SeparationModel, floor_db: float | None = DEFAULT_SILEN
     """The silence gate's floor for ``model``: None (no gate) for a model that opts out
     (``silence_gate = False``, such as the mixture reference)."""
     return floor_db if getattr(model, "silence_gate", True) else None
+
+
+def frame_streamed(model: SeparationModel) -> bool:
+    """Whether ``model`` separates frame by frame, carrying its state (a causal
+    spectrogram-mask model: :mod:`lightsep.frames`), rather than over overlapping segments."""
+    return bool(getattr(model, "causal", False))
 
 
 class UntrainedModelError(LightsepError):
@@ -145,7 +152,7 @@ class Separator:
 
     def __init__(
         self,
-        model: str | os.PathLike | SeparationModel = "proposed-2stem",
+        model: str | os.PathLike | SeparationModel = SEPARATE_MODEL,
         device: str | torch.device = "cpu",
         overlap: float = 0.5,
         backend: str = "torch",
@@ -171,6 +178,9 @@ class Separator:
             raise LightsepError(f"silence_floor_db must be a level in dBFS from -400 to 0 (or None: no gate), got {silence_floor_db!r}")
         device = check_device(device)
         self.model = resolve_model(model, device, random_weights)
+        if frame_streamed(self.model) and backend != "torch":
+            raise LightsepError(f"{self.model.name} runs frame by frame with its recurrent state, on the torch backend only "
+                                f"(not {backend})")  # fmt: skip
         self.device = torch.device(device)
         self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
         self.nan_to_zero = nan_to_zero
@@ -230,6 +240,18 @@ class Separator:
             return out[:, :, :, 0].transpose(1, 2).float().cpu().numpy()  # (count, sources, channels, time)
 
         return span
+
+    def engine(self, channels: int):
+        """What runs the model over a signal of ``channels`` channels at its rate: a
+        :class:`~lightsep.frames.FrameEngine` (state carried frame to frame) for a model that
+        streams by frames, else :class:`OverlapAdd` over fixed segments."""
+        if frame_streamed(self.model):
+            from .frames import FrameEngine
+
+            return FrameEngine(self.model, channels, self.device)
+        return OverlapAdd(self.segment_function(channels), channels, len(self.model.sources), self.model.context_samples,
+                          self.model.output_samples, self.model.output_offset, self.overlap, self.batch_size,
+                          self.span_function())  # fmt: skip
 
     # -- separation ----------------------------------------------------------------------
 
@@ -305,17 +327,7 @@ class SeparationStream:
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         self.model_channels = channels if model.audio_channels == 1 else model.audio_channels
         self.sources = len(model.sources)
-        self.engine = OverlapAdd(
-            separator.segment_function(self.model_channels),
-            self.model_channels,
-            self.sources,
-            model.context_samples,
-            model.output_samples,
-            model.output_offset,
-            separator.overlap,
-            separator.batch_size,
-            separator.span_function(),
-        )
+        self.engine = separator.engine(self.model_channels)
         self.model_rate = model.sample_rate
         self.received = 0
         self.emitted = 0

@@ -20,10 +20,9 @@ from collections.abc import Iterator
 import numpy as np
 import soxr
 
+from .defaults import STREAM_MODEL as REALTIME_MODEL  # lightsep stream's default model
 from .separator import SeparationStream, Separator, streaming_backend
 
-REALTIME_MODEL = "proposed-2stem-lowlatency"
-"""The model ``lightsep stream`` runs by default (149 ms at 44.1 kHz)."""
 
 
 def realtime_separator(
@@ -34,7 +33,11 @@ def realtime_separator(
     ONNX Runtime when it is installed (``backend="auto"``: on one segment at a time it is the
     faster one). ``options`` go to :class:`Separator` as they are (``overlap``,
     ``nan_to_zero``, ``random_weights``, ...)."""
-    backend = streaming_backend() if backend == "auto" else backend
+    if backend == "auto":
+        from .separator import frame_streamed, resolve_model
+
+        model = resolve_model(model, random_weights=options.pop("random_weights", False))
+        backend = "torch" if frame_streamed(model) else streaming_backend()  # a frame-streamed model runs on torch
     return Separator(model, batch_size=1, threads=threads, backend=backend, resample_quality=resample_quality, **options)
 
 

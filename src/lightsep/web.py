@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from .apply import hop_samples
+from .defaults import WEB_MODELS  # the models the page offers by default
 from .errors import LightsepError
 
 PACKAGED_WEB_ROOT = Path(__file__).resolve().parent / "webapp"
@@ -30,8 +31,6 @@ PACKAGED_WEB_ROOT = Path(__file__).resolve().parent / "webapp"
 WEB_ROOT = PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() else Path(__file__).resolve().parents[2] / "web"
 """The app's files: the installed package's, else a source checkout's ``web/``."""
 
-WEB_MODELS = ("proposed-2stem", "proposed-4stem")
-"""The models the page offers by default: the bundled full-context 2- and 4-stem models."""
 
 OVERLAP = 0.5
 """The page's segment overlap, :class:`lightsep.Separator`'s default."""

@@ -246,15 +246,28 @@ class SpectralMaskNet(SeparationModel):
     def masks(self, magnitude: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, bins, frames)`` magnitudes -> ``(batch, sources, channels,
         bins, frames)`` masks that sum to one over the sources."""
+        return self.masks_and_state(magnitude)[0]
+
+    def masks_and_state(self, magnitude: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`masks`, with the recurrent state carried in and out: ``state`` is the GRU's
+        hidden state after the frames before these (``None``: zeros, the start of a signal),
+        ``(layers * directions, batch, hidden per direction)``. A causal model separates a
+        stream frame by frame this way (:class:`lightsep.frames.FrameEngine`) and gives what
+        one call on all the frames gives."""
         batch, channels, _, frames = magnitude.shape
         banded = torch.matmul(magnitude.transpose(2, 3), self.pool)  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
         encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
-        recurrent, _ = self.recurrent(encoded)
+        recurrent, state = self.recurrent(encoded, state)
         decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
         logits = self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands)
         logits = self.expand_bands(logits)  # (B, N, S, C, bins)
-        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1)
+        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1), state
+
+    @property
+    def causal(self) -> bool:
+        """Whether each frame's masks depend only on it and the frames before (a one-way GRU)."""
+        return not self.config["bidirectional"]
 
     def expand_bands(self, values: torch.Tensor) -> torch.Tensor:
         """``(..., bands)`` -> ``(..., bins)``: each bin interpolated linearly between its two

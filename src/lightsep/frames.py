@@ -1,0 +1,169 @@
+"""Frame-by-frame separation with a causal spectrogram-mask model, for live streaming.
+
+A causal :class:`~lightsep.models.spectral.SpectralMaskNet` (one-way GRU) needs no window of
+context recomputed per block: :class:`FrameEngine` keeps its state instead. Each STFT frame
+(``n_fft`` samples, ``hop`` apart, centred as ``torch.stft(center=True)`` centres them) is
+transformed once, the network advances its recurrent state by that frame, and the masked
+frame is inverse-transformed and overlap-added into the output, normalised by the summed
+squared windows of the frames that reached each sample (what ``torch.istft`` does). A sample
+is final once no later frame reaches it, ``n_fft - 1`` samples after it arrived: that is the
+engine's whole latency.
+
+The result is the model's own ``forward`` over the whole signal at once (the same frames,
+the same recurrent state from zeros at the start), up to float rounding, however the input is
+cut into blocks (``tests/test_frames.py``). It has :class:`~lightsep.apply.OverlapAdd`'s
+interface (``push``, ``flush``, ``latency``, ``warm_up``), so
+:class:`~lightsep.separator.SeparationStream` runs it in its place, offline and streaming
+alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .models.spectral import SpectralMaskNet
+
+MAX_FRAMES_PER_CALL = 256
+"""Frames per network call when many are ready at once (offline): bounds memory."""
+
+
+class FrameEngine:
+    """Incremental separation of ``(channels, n)`` blocks at the model's rate.
+
+    Args:
+        model: a causal :class:`SpectralMaskNet` (in eval mode).
+        channels: the signal's channels (the model's own count).
+        device: where the network runs.
+    """
+
+    def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu"):
+        if not getattr(model, "causal", False):
+            raise ValueError("frame-by-frame separation needs a causal model (a one-way GRU)")
+        self.model, self.channels, self.device = model, channels, torch.device(device)
+        self.sources = len(model.sources)
+        self.n_fft, self.hop = model.n_fft, model.hop
+        self.half = self.n_fft // 2
+        self.window = model.window.detach().cpu().numpy().astype(np.float64)
+        self._window_t = model.window.detach().to(self.device, torch.float32)
+        self._input = np.zeros((channels, 0), np.float32)  # samples [input_start, ...)
+        self._input_start = 0
+        self._received = 0
+        self._next_frame = 0  # frame j covers samples [j*hop - half, j*hop + half)
+        self._state: torch.Tensor | None = None
+        # output accumulators cover samples [emitted, emitted + length)
+        self._sum = np.zeros((self.sources - 1, channels, 0))
+        self._envelope = np.zeros(0)
+        self._emitted = 0
+        self._finished = False
+
+    @property
+    def latency(self) -> int:
+        """Samples between an input sample's arrival and its output: the frame's length less one."""
+        return self.n_fft - 1
+
+    # -- public -------------------------------------------------------------------------------
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add ``(channels, n)`` samples; return the ``(sources, channels, m)`` samples now final."""
+        if self._finished:
+            raise RuntimeError("push after flush")
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected ({self.channels}, samples), got {block.shape}")
+        self._input = np.concatenate([self._input, block], axis=1)
+        self._received += block.shape[1]
+        ready = (self._received - self.half) // self.hop + 1 if self._received >= self.half else 0
+        self._frames(ready)
+        return self._emit((self._next_frame * self.hop) - self.half)
+
+    def flush(self) -> np.ndarray:
+        """Finish the signal (zeros after its end, as ``torch.stft`` pads); return the rest."""
+        if self._finished:
+            return np.zeros((self.sources, self.channels, 0), np.float32)
+        self._finished = True
+        if self._received:
+            self._frames(self._received // self.hop + 1)  # torch.stft(center=True)'s frame count
+        return self._emit(self._received)
+
+    def warm_up(self, passes: int) -> None:
+        """Run the network ``passes`` times on one frame of silence; the state is not touched."""
+        silence = torch.zeros(1, self.channels, self.n_fft // 2 + 1, 1, device=self.device)
+        with torch.inference_mode():
+            for _ in range(passes):
+                self.model.masks_and_state(silence, None)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _frames(self, until: int) -> None:
+        """Compute frames ``[next_frame, until)`` in calls of at most MAX_FRAMES_PER_CALL."""
+        while self._next_frame < until:
+            count = min(until - self._next_frame, MAX_FRAMES_PER_CALL)
+            self._compute(self._next_frame, count)
+            self._next_frame += count
+            self._drop_consumed_input()
+
+    def _segment(self, start: int) -> np.ndarray:
+        """Input samples ``[start, start + n_fft)``, zeros outside the signal."""
+        out = np.zeros((self.channels, self.n_fft), np.float32)
+        lo = max(start, self._input_start)
+        hi = min(start + self.n_fft, self._input_start + self._input.shape[1])
+        if hi > lo:
+            out[:, lo - start : hi - start] = self._input[:, lo - self._input_start : hi - self._input_start]
+        return out
+
+    def _compute(self, first: int, count: int) -> None:
+        starts = [(first + k) * self.hop - self.half for k in range(count)]
+        frames = torch.from_numpy(np.stack([self._segment(s) for s in starts], axis=-1)).to(self.device)  # (C, n_fft, N)
+        with torch.inference_mode():
+            spectrum = torch.fft.rfft(frames * self._window_t[None, :, None], dim=1)  # (C, bins, N)
+            masks, self._state = self.model.masks_and_state(_magnitude(spectrum)[None], self._state)
+            estimates = torch.fft.irfft(masks[0, :-1] * spectrum[None], n=self.n_fft, dim=2)  # (S-1, C, n_fft, N)
+        estimates = estimates.cpu().numpy().astype(np.float64) * self.window[None, None, :, None]
+        end = starts[-1] + self.n_fft
+        self._grow(end)
+        for k, start in enumerate(starts):
+            a = start - self._emitted
+            lo = max(0, -a)  # the part before sample 0 (the first frames' padding) is never output
+            if a + lo < 0:
+                continue
+            self._sum[..., a + lo : a + self.n_fft] += estimates[:, :, lo:, k]
+            self._envelope[a + lo : a + self.n_fft] += self.window[lo:] ** 2
+
+    def _grow(self, end: int) -> None:
+        missing = end - self._emitted - self._envelope.shape[0]
+        if missing > 0:
+            self._sum = np.concatenate([self._sum, np.zeros(self._sum.shape[:2] + (missing,))], axis=2)
+            self._envelope = np.concatenate([self._envelope, np.zeros(missing)])
+
+    def _emit(self, until: int) -> np.ndarray:
+        until = min(until, self._received)
+        n = max(0, until - self._emitted)
+        out = np.zeros((self.sources, self.channels, n), np.float32)
+        if n:
+            envelope = self._envelope[:n]
+            direct = self._sum[..., :n] / np.where(envelope > 1e-11, envelope, 1.0)
+            mixture = self._stretch(self._emitted, n)
+            out[:-1] = direct
+            out[-1] = mixture - direct.sum(axis=0)
+            self._sum, self._envelope = self._sum[..., n:], self._envelope[n:]
+            self._emitted += n
+        return out
+
+    def _stretch(self, start: int, length: int) -> np.ndarray:
+        """Input samples ``[start, start + length)`` (kept until emitted)."""
+        lo = start - self._input_start
+        return self._input[:, lo : lo + length].astype(np.float64)
+
+    def _drop_consumed_input(self) -> None:
+        # keep what the next frame reads and what is not yet emitted (for the difference stem)
+        keep_from = min(self._next_frame * self.hop - self.half, self._emitted)
+        drop = min(max(0, keep_from - self._input_start), self._input.shape[1])
+        if drop:
+            self._input = self._input[:, drop:]
+            self._input_start += drop
+
+
+def _magnitude(spectrum: torch.Tensor) -> torch.Tensor:
+    """``|X|`` as the model computes it (``sqrt(re^2 + im^2 + 1e-12)``)."""
+    return torch.sqrt(spectrum.real * spectrum.real + spectrum.imag * spectrum.imag + 1e-12)

@@ -1,0 +1,103 @@
+"""Frame-by-frame separation with a causal spectrogram-mask model (lightsep.frames): the
+model's own forward, however the input is cut; the stated latency; the command and the API."""
+
+import numpy as np
+import pytest
+import torch
+
+from lightsep.checkpoint import save_checkpoint
+from lightsep.cli import main
+from lightsep.errors import LightsepError
+from lightsep.frames import FrameEngine
+from lightsep.models.registry import build_model
+from lightsep.models.spectral import SpectralMaskNet
+from lightsep.separator import Separator
+from lightsep.streaming import StreamingSeparator, realtime_separator
+
+SMALL = dict(sample_rate=44100, n_fft=512, hop=128, bands=64, full_resolution_bins=32, hidden=16, bidirectional=False)
+
+
+def causal(length: int = 8192) -> SpectralMaskNet:
+    model = SpectralMaskNet(context_samples=length, **SMALL).eval()
+    model.name = "causal-small"
+    return model
+
+
+def signal(length: int, seed: int = 0) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal((2, length))).astype(np.float32)
+
+
+def run(engine: FrameEngine, audio: np.ndarray, sizes) -> np.ndarray:
+    out, position = [], 0
+    for size in sizes:
+        out.append(engine.push(audio[:, position : position + size]))
+        position += size
+    out.append(engine.push(audio[:, position:]))
+    out.append(engine.flush())
+    return np.concatenate(out, axis=-1)
+
+
+@pytest.mark.parametrize("sizes", [[], [1] * 700 + [3000], list(np.random.default_rng(1).integers(1, 900, 30))])
+def test_the_engine_is_the_models_forward_however_the_input_is_cut(sizes):
+    model = causal()
+    audio = signal(8192)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(audio)[None])[0].numpy()
+    got = run(FrameEngine(model, 2), audio, sizes)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.allclose(got.sum(axis=0), audio, atol=1e-5)  # the stems sum to the input
+
+
+def test_a_sample_is_out_n_fft_minus_one_samples_after_it_arrived():
+    engine = FrameEngine(causal(), 2)
+    assert engine.latency == 511
+    audio = signal(4000)
+    emitted = 0
+    for t in range(audio.shape[1]):
+        emitted += engine.push(audio[:, t : t + 1]).shape[-1]
+        assert emitted >= t + 1 - engine.latency  # every sample that old is out
+
+
+def test_warm_up_leaves_the_state_alone():
+    model = causal()
+    audio = signal(5000, seed=3)
+    cold = run(FrameEngine(model, 2), audio, [1000])
+    engine = FrameEngine(model, 2)
+    engine.warm_up(3)
+    assert np.array_equal(run(engine, audio, [1000]), cold)
+
+
+def test_streaming_equals_offline_and_states_its_latency():
+    model = causal()
+    audio = signal(20000, seed=4)
+    offline = Separator(model).separate(audio, 44100)
+    stream = StreamingSeparator(Separator(model, batch_size=1), 44100, 2)
+    assert stream.latency == 511  # at the model's rate: no resampler
+    blocks = [stream.push(audio[:, i : i + 441]) for i in range(0, audio.shape[1], 441)] + [stream.flush()]
+    streamed = np.concatenate(blocks, axis=-1)[..., stream.latency : stream.latency + audio.shape[1]]
+    for k, name in enumerate(model.sources):
+        assert np.abs(streamed[k] - offline[name]).max() < 1e-5
+    assert stream.underruns == 0
+    assert StreamingSeparator(Separator(model, batch_size=1), 48000, 2).latency > 511 * 48000 / 44100  # a resampler's delay on top
+
+
+def test_the_backend_and_the_realtime_path():
+    model = causal()
+    with pytest.raises(LightsepError, match="torch backend only"):
+        Separator(model, backend="onnx")
+    assert realtime_separator(model).backend == "torch"  # auto: torch for a model that streams by frames
+
+
+def test_the_live_preset_states_under_60_ms_at_44100(tmp_path, capsys):
+    model = build_model("spectral-2stem-live")
+    assert model.causal and model.sample_rate == 44100
+    stream = StreamingSeparator(Separator(model, batch_size=1), 44100, 2)
+    assert stream.latency_seconds <= 0.060
+    checkpoint = save_checkpoint(build_model("spectral-2stem-live"), tmp_path / "live.pt")
+    from lightsep.audio import write_audio
+
+    song = write_audio(tmp_path / "song.wav", signal(44100), 44100, bit_depth=32)
+    assert main(["stream", str(song), "-m", str(checkpoint), "-o", str(tmp_path / "out"), "--no-pace"]) == 0
+    out = capsys.readouterr().out
+    assert f"latency: {1000 * stream.latency_seconds:.0f} ms" in out and "(torch," in out
