@@ -8,6 +8,7 @@
 # The 2-stem recipe was chosen on musdb18-7 validation against its twin with the
 # instrumental datasets, both started from random weights side by side (docs/pretrained.md):
 #   scripts/train-spectral.sh calibrate
+# The causal streaming model (configs/spectral-2stem-live.toml): scripts/train-spectral.sh live
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,6 +22,10 @@ train() {  # train CONFIG_NAME [OPTIONS...]: run or resume configs/CONFIG_NAME.t
     OMP_NUM_THREADS=1 "$bin/lightsep" train --config "configs/$name.toml" "${resume[@]}" --quiet "$@" >> "runs/$name.log" 2>&1
 }
 
+if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
+    train spectral-2stem-live
+    exit $?
+fi
 if [[ "${1:-}" == calibrate ]]; then  # 4000 steps each, side by side
     train spectral-2stem --max-iterations 4000 &
     first=$!
