@@ -49,7 +49,27 @@ def crossfade_window(length: int, hop: int) -> np.ndarray:
     return np.minimum(1.0, np.minimum((i + 0.5) / ramp, (length - i - 0.5) / ramp))
 
 
-class OverlapAdd:
+class BlockInput:
+    """What the incremental engines share: ``(channels, n)`` blocks appended to an input
+    buffer (``_input``, holding samples from ``_input_start``), ``_received`` samples in all,
+    and no block after ``flush``."""
+
+    channels: int
+    _input: np.ndarray
+    _received: int
+    _finished: bool
+
+    def _accept(self, block: np.ndarray) -> None:
+        if self._finished:
+            raise RuntimeError("push after flush")
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected ({self.channels}, samples), got {block.shape}")
+        self._input = np.concatenate([self._input, block], axis=1)
+        self._received += block.shape[1]
+
+
+class OverlapAdd(BlockInput):
     """Incremental overlap-add of a segment function over a multichannel signal.
 
     Args:
@@ -105,13 +125,7 @@ class OverlapAdd:
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add ``(channels, n)`` samples; return the ``(sources, channels, m)`` output samples
         that are now final (``m`` may be 0)."""
-        if self._finished:
-            raise RuntimeError("push after flush")
-        block = np.asarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"expected ({self.channels}, samples), got {block.shape}")
-        self._input = np.concatenate([self._input, block], axis=1)
-        self._received += block.shape[1]
+        self._accept(block)
         return self._run(final=False)
 
     def flush(self) -> np.ndarray:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .apply import BlockInput
 from .models.spectral import SpectralMaskNet
 
 MAX_FRAMES_PER_CALL = 256
 """Frames per network call when many are ready at once (offline): bounds memory."""
 
 
-class FrameEngine:
+class FrameEngine(BlockInput):
     """Incremental separation of ``(channels, n)`` blocks at the model's rate.
 
     Args:
@@ -66,13 +67,7 @@ class FrameEngine:
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add ``(channels, n)`` samples; return the ``(sources, channels, m)`` samples now final."""
-        if self._finished:
-            raise RuntimeError("push after flush")
-        block = np.asarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"expected ({self.channels}, samples), got {block.shape}")
-        self._input = np.concatenate([self._input, block], axis=1)
-        self._received += block.shape[1]
+        self._accept(block)
         ready = (self._received - self.half) // self.hop + 1 if self._received >= self.half else 0
         self._frames(ready)
         return self._emit((self._next_frame * self.hop) - self.half)
