@@ -73,3 +73,15 @@ def test_what_instrumental_tracks_cannot_train(tmp_path, cache):
         segments(instrumental, ("vocals", "accompaniment"), cache)
     with pytest.raises(DatasetError, match="weight 0"):
         segments(vocal_tracks + instrumental, ("vocals", "accompaniment"), cache, weights=[0.0, 1.0])
+
+
+def test_check_data_reads_an_instrumental_dataset(tmp_path, capsys):
+    import json
+
+    from lightsep.cli import main
+
+    root = make_instrumental(tmp_path / "games", ["a", "b"], seconds=1.5)
+    assert main(["check-data", str(root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["layout"] == "instrumental"
+    assert [(t["name"], t["duration_s"], t["problems"]) for t in report["tracks"]] == [("a", 1.5, []), ("b", 1.5, [])]

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..audio import AudioError, audio_info, read_audio
-from .tracks import CCMIXTER_FILES, MUSDB_STREAMS, Track, detect_layout, list_tracks
+from .tracks import CCMIXTER_FILES, INSTRUMENTAL_SOURCES, MUSDB_STREAMS, Track, detect_layout, list_tracks
 
 
 @dataclass
@@ -36,6 +36,8 @@ class DataReport:
 
 
 def expected_stems(layout: str) -> tuple[str, ...]:
+    if layout == "instrumental":
+        return INSTRUMENTAL_SOURCES  # one file: no mixture to compare with
     return tuple(CCMIXTER_FILES) if layout == "ccmixter" else MUSDB_STREAMS
 
 
@@ -64,7 +66,7 @@ def check_content(track: Track) -> list[str]:
             first = int(np.argmax(bad.any(axis=0)))
             problems.append(f"{name} holds {int(bad.sum())} NaN or infinite sample(s), the first at {first / rate:.3f} s")
         audio[name] = samples
-    if problems:
+    if problems or "mixture" not in audio:
         return problems
     length = min(a.shape[-1] for a in audio.values())
     mixture = audio.pop("mixture")[..., :length].astype(np.float64)
