@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def evaluate_command(summary: dict, tracks: list[str]) -> str:
     if summary.get("resample_quality", "HQ") != "HQ":
         command += f" --resample-quality {summary['resample_quality']}"
     everything = sorted(t.name for t in list_tracks(summary["data"], summary.get("subset", "test"))) if "data" in summary else None
-    return command if everything == tracks else f"{command} --tracks {' '.join(tracks)}"
+    return command if everything == tracks else f"{command} --tracks {' '.join(shlex.quote(t) for t in tracks)}"
 
 
 def scores(summary: dict) -> dict:

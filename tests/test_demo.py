@@ -54,13 +54,14 @@ def test_a_bad_model_is_one_line_on_stderr(tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("demo: error:") and len(result.stderr.splitlines()) == 1
 
 
-def test_the_bundled_model_separates_the_real_song_it_never_saw(tmp_path):
+@pytest.mark.parametrize("model", ["spectral-2stem", "proposed-2stem"])
+def test_the_bundled_model_separates_the_real_song_it_never_saw(tmp_path, model):
     """The real excerpt is held out of every configuration (examples/make_real_example.py)."""
     from lightsep.pretrained import pretrained_checkpoint
 
-    if pretrained_checkpoint("proposed-2stem") is None:
-        pytest.fail("no bundled proposed-2stem weights")
-    result = load_demo().run("proposed-2stem", tmp_path, quiet=True)
+    if pretrained_checkpoint(model) is None:
+        pytest.fail(f"no bundled {model} weights")
+    result = load_demo().run(model, tmp_path, quiet=True)
     gain = {name: result["sdr"][name] - result["mixture_sdr"][name] for name in ("vocals", "accompaniment")}
     assert gain["vocals"] >= 6.0 and gain["accompaniment"] > 0.0, result
 

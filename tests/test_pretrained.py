@@ -61,8 +61,12 @@ def test_every_bundled_model_verifies_and_documents_its_training(name):
 
 
 def test_the_bundled_models_are_the_separate_and_stream_commands_defaults():
+    from lightsep.defaults import SEPARATE_MODEL, STREAM_MODEL, WEB_MODELS
+
     names = bundled_models()
-    assert {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency"} <= set(names), names
+    assert {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency", "spectral-2stem", "spectral-4stem"} <= set(names), names
+    assert {SEPARATE_MODEL, STREAM_MODEL, *WEB_MODELS} <= set(names)
+    assert Separator().name == SEPARATE_MODEL == "spectral-2stem"  # it beat proposed-2stem on validation (docs/pretrained.md)
     assert Separator("proposed-2stem-lowlatency", batch_size=1).model.look_ahead == 768  # trained, not refused
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "random weights" warning: the bundled ones load

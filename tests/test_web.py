@@ -311,7 +311,7 @@ def song_clip(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["proposed-2stem", "proposed-4stem"])
+@pytest.mark.parametrize("model", ["spectral-2stem", "spectral-4stem", "proposed-2stem", "proposed-4stem"])
 def test_page_separates_like_python(web_page, song_clip, model):
     from lightsep.separator import Separator
 
