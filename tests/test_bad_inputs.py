@@ -419,7 +419,9 @@ def test_a_killed_runs_temporaries_are_removed_by_the_next_run(long_song, tmp_pa
     short = tmp_path / "in2" / "long.wav"  # same track name, so the same output folder
     write_audio(short, noise(1, 0.5, 22050), 22050)
     assert subprocess.run([*PYTHON, "separate", str(short), "-o", str(out), "--quiet"]).returncode == 0
-    assert sorted(snapshot(out)) == ["proposed-2stem/long/accompaniment.wav", "proposed-2stem/long/vocals.wav"]
+    from lightsep.defaults import SEPARATE_MODEL
+
+    assert sorted(snapshot(out)) == [f"{SEPARATE_MODEL}/long/accompaniment.wav", f"{SEPARATE_MODEL}/long/vocals.wav"]
 
 
 def test_the_stems_are_committed_all_or_none(song, tmp_path, capsys, monkeypatch):
