@@ -298,7 +298,9 @@ def test_workers_do_not_outlive_a_killed_separate(tmp_path):
     while any(alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "workers outlived their parent"
         time.sleep(0.05)
-    assert not [p for p in out.rglob("*") if p.is_file()]  # nothing committed, nothing half-written
+    # nothing committed; a temporary a worker had open when it was stopped carries its dead pid,
+    # and the next run into the folder removes it (docs/failures.md)
+    assert not [p for p in out.rglob("*") if p.is_file() and ".partial-" not in p.name]
 
 
 def test_synth_onto_a_disk_that_fills_leaves_nothing(tmp_path, capsys, monkeypatch):
@@ -434,7 +436,8 @@ def test_ctrl_c_while_the_command_starts_is_one_line(delay):
     lines = err.decode().strip().splitlines()
     if process.returncode == 0:  # the command was quicker than the signal
         return
-    assert process.returncode == 130 and lines == ["lightsep: interrupted"], err.decode()
+    # 130, or death by SIGINT after the line (Python re-raising it at exit): a shell's $? is 130 either way
+    assert process.returncode in (130, -signal.SIGINT) and lines == ["lightsep: interrupted"], err.decode()
 
 
 # --------------------------------------------------------------------------------------
