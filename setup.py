@@ -18,7 +18,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-PAGE_FILES = ("index.html", "app.js", "worker.js", "lightsep.js", "views.js", "style.css")  # lightsep.web.PAGE_FILES
+PAGE_FILES = ("index.html", "app.js", "worker.js", "live-worklet.js", "lightsep.js", "views.js", "style.css")  # lightsep.web.PAGE_FILES
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")  # what the page's worker loads
 
 

@@ -9,6 +9,9 @@
 # instrumental datasets, both started from random weights side by side (docs/pretrained.md):
 #   scripts/train-spectral.sh calibrate
 # The causal streaming model (configs/spectral-2stem-live.toml): scripts/train-spectral.sh live
+# spectral-2stem trained on from its bundled weights (configs/spectral-2stem-continued.toml),
+# at the lowest CPU priority so that it only takes what the other lane leaves:
+#   scripts/train-spectral.sh continue
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,6 +27,11 @@ train() {  # train CONFIG_NAME [OPTIONS...]: run or resume configs/CONFIG_NAME.t
 
 if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
     train spectral-2stem-live
+    exit $?
+fi
+if [[ "${1:-}" == continue ]]; then
+    renice -n 19 $$ >/dev/null
+    train spectral-2stem-continued
     exit $?
 fi
 if [[ "${1:-}" == calibrate ]]; then  # 4000 steps each, side by side

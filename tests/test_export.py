@@ -50,3 +50,24 @@ def test_export_cli(tmp_path, capsys):
     assert "stems (batch, 2, 1, 1024)" in capsys.readouterr().out
     assert (tmp_path / "tiny.onnx").stat().st_size > 0
     assert main(["export", "nope", str(tmp_path / "x.onnx")]) == 2
+
+
+def test_a_frame_streamed_model_exports_its_frame_step(tmp_path, capsys):
+    from lightsep.frames import FrameStep
+
+    model = build_model("spectral-2stem-live").eval()
+    path = export_onnx(model, tmp_path / "live.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["magnitude", "state"]
+    step = FrameStep(model)
+    state = step.initial_state()
+    for frames in (1, 5):  # a dynamic frame count, the state carried from call to call
+        magnitude = 3 * torch.rand(1, 2, model.bins, frames)
+        with torch.no_grad():
+            masks, next_state = step(magnitude, state)
+        got_masks, got_state = session.run(None, {"magnitude": magnitude.numpy(), "state": state.numpy()})
+        assert got_masks.shape == (1, 1, 2, model.bins, frames)
+        assert np.abs(got_masks - masks.numpy()).max() < 1e-5 and np.abs(got_state - next_state.numpy()).max() < 1e-5
+        state = next_state
+    assert main(["export", "spectral-2stem-live", str(tmp_path / "cli.onnx"), "--random-weights"]) == 0
+    assert "its frame step: magnitude (1, 2, 1025, frames)" in capsys.readouterr().out

@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+import torch
 
 from lightsep import browser
 from lightsep.apply import OverlapAdd
 from lightsep.audio import convert_channels
 from lightsep.errors import LightsepError
+from lightsep.frames import FrameEngine
 from lightsep.gate import SilenceGate
 from lightsep.web import WEB_ROOT, address, check_web_root, make_server, model_description, ort_dist, serve_in_thread
 
@@ -213,6 +215,30 @@ def test_cli_help_names_the_options():
 # -- the page's pipeline, run by Node.js -----------------------------------------------------
 
 
+class FakeCausalModel(torch.nn.Module):
+    """A stand-in for a causal spectrogram-mask model (what frames.FrameEngine runs), the same
+    function as pipeline.mjs's ``step``: the first source's mask is ``m / (m + 1 + state)``,
+    the state after a frame ``0.9 state + 0.1 mean(m)``."""
+
+    causal = True
+    sources = ("a", "rest")
+
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.config = {"layers": 1, "hidden": 1}
+        self.register_buffer("window", torch.hann_window(n_fft))
+
+    def masks_and_state(self, magnitude, state):
+        s, masks = state.reshape(()), []
+        for k in range(magnitude.shape[-1]):
+            frame = magnitude[..., k]
+            masks.append(frame / (frame + 1 + s))
+            s = 0.9 * s + 0.1 * frame.mean()
+        first = torch.stack(masks, dim=-1)
+        return torch.stack([first, 1 - first], dim=1), s.reshape(1, 1, 1)
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="no Node.js on this machine")
 def test_page_pipeline_matches_python(tmp_path):
     rng = np.random.default_rng(0)
@@ -233,7 +259,7 @@ def test_page_pipeline_matches_python(tmp_path):
             subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=d=0.5:r={rate_in_file}", str(tmp_path / name)], check=True)
             sniff[name] = rate_in_file
     spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "open_db": -60.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
-            "sniff": list(sniff)}  # fmt: skip
+            "sniff": list(sniff), "frames": {"n_fft": 256, "hop": 64, "audio_channels": channels}}  # fmt: skip
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     subprocess.run(["node", str(ROOT / "tests" / "web" / "pipeline.mjs"), str(tmp_path)], check=True, timeout=120)
 
@@ -265,6 +291,14 @@ def test_page_pipeline_matches_python(tmp_path):
     gains = np.fromfile(tmp_path / "gate.f32", np.float32)
     np.testing.assert_array_equal(gains, SilenceGate(rate, -90.0, -60.0)(signal))
     assert gains[3500] == 0.0 and 0.0 < gains[4800] < 1.0 and gains[-1] == 1.0
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "gate-blocks.f32", np.float32), gains)  # a stream's gate, block by block
+
+    engine = FrameEngine(FakeCausalModel(n_fft=256, hop=64), channels)
+    expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[0]
+    for name in ("frames-whole.f32", "frames-blocks.f32"):
+        page = np.fromfile(tmp_path / name, np.float32).reshape(channels, -1)
+        assert page.shape == expected.shape, name
+        np.testing.assert_allclose(page, expected, atol=2e-5, err_msg=name)
 
     for to in (44100, 16000):
         page = np.fromfile(tmp_path / f"resample-22050-{to}.f32", np.float32).reshape(channels, -1)
@@ -311,19 +345,20 @@ def song_clip(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["spectral-2stem", "spectral-4stem", "proposed-2stem", "proposed-4stem"])
+@pytest.mark.parametrize("model", ["spectral-2stem", "spectral-4stem", "spectral-2stem-live", "proposed-2stem", "proposed-4stem"])
 def test_page_separates_like_python(web_page, song_clip, model):
-    from lightsep.separator import Separator
+    from lightsep.separator import Separator, frame_streamed, resolve_model
 
     result = browser.separate_in_page(web_page, song_clip, model)
     assert result["state"] == "done", (result, web_page.console_messages)
     audio, rate = sf.read(song_clip, dtype="float32", always_2d=True)
-    python = Separator(model, backend="onnx").separate(audio.T, rate)
+    frames = frame_streamed(resolve_model(model))  # its export is the frame step: Python runs it on torch
+    python = Separator(model, backend="torch" if frames else "onnx").separate(audio.T, rate)
     assert result["rate"] == rate and list(result["stems"]) == list(python)
     # the page's resampler is not soxr: their outputs differ near the model's Nyquist frequency,
     # and a mask model's masks (functions of log magnitudes) pass more of that difference on
-    # than a waveform model does (docs/web.md)
-    floor = 30.0 if model.startswith("spectral") else 40.0
+    # than a waveform model does (docs/web.md); the live model runs at the clip's rate, unresampled
+    floor = 50.0 if frames else 30.0 if model.startswith("spectral") else 40.0
     for name, stem in result["stems"].items():
         assert stem.shape == python[name].shape
         assert browser.agreement_db(python[name], stem) > floor, name
@@ -347,3 +382,65 @@ def test_page_reports_bad_files_and_keeps_working(web_page, song_clip, tmp_path)
     result = browser.separate_in_page(web_page, song_clip, "proposed-2stem")
     assert result["state"] == "done"
     assert list(result["stems"]) == ["vocals", "accompaniment"]
+
+
+# -- live mode: the microphone (a fake one) and a playing file -------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_page(tmp_path_factory):
+    """The page with the live model (random weights: this is about the mechanics), in a
+    Chromium whose microphone is a file: a 440 Hz tone, 44.1 kHz stereo, looped."""
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    if not (ort_dist() / "ort.wasm.min.mjs").is_file():
+        pytest.skip("web/node_modules missing: npm ci --prefix web (scripts/setup.sh)")
+    rate = 44100
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)
+    microphone = tmp_path_factory.mktemp("live") / "microphone.wav"
+    sf.write(microphone, np.stack([tone, 0.5 * tone], axis=1), rate, subtype="PCM_16")
+    server = make_server(0, ["spectral-2stem-live"], random_weights=True)
+    serve_in_thread(server)
+    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}")
+    try:
+        with browser.chromium_page(address(server), flags=flags) as page:
+            page.microphone = microphone
+            yield page
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run_live(page, start, seconds: float) -> dict:
+    page.select_option("#live-stem", "-1")  # hear the mixture: the stems summed, so the input itself
+    start()
+    page.wait_for_function(f"(window.lightsep.live?.stats?.played || 0) > {seconds} * window.lightsep.live.meta.sample_rate "
+                           "|| window.lightsep.live?.error", timeout=120_000)  # fmt: skip
+    page.wait_for_function("window.lightsep.live.frames > 0", timeout=30_000)
+    live = page.evaluate("(({meta, stats, frames, latencyMs, modelMs, bufferMs, error}) => "
+                         "({hop: meta.hop, rate: meta.sample_rate, stats, frames, latencyMs, modelMs, bufferMs, error}))(window.lightsep.live)")  # fmt: skip
+    status = page.inner_text("#live-status")
+    page.click("#live-stop")
+    page.wait_for_function("document.getElementById('live-status').textContent.startsWith('Stopped.')", timeout=30_000)
+    live["status"] = status
+    return live
+
+
+def test_live_mode_separates_the_microphone(live_page):
+    assert live_page.is_visible("#live")
+    live = _run_live(live_page, lambda: live_page.click("#live-mic"), seconds=2.0)
+    assert live["error"] is None, (live, live_page.console_messages)
+    assert live["modelMs"] == pytest.approx(1000 * 2047 / 44100, abs=0.05)  # n_fft - 1 samples at the model's rate
+    assert live["latencyMs"] <= 60.0 and f"{live['latencyMs']:.1f} ms latency" in live["status"]
+    stats = live["stats"]
+    assert stats["received"] >= 2.0 * live["rate"]  # the worklet sent what it heard to the worker
+    assert live["frames"] >= 0.5 * stats["received"] / live["hop"]  # and the worker kept separating it
+    assert stats["peak"] > 0.01  # the separated stems (summed) are heard, not silence
+    assert not [m for m in live_page.console_messages if m.startswith(("error", "pageerror"))]
+
+
+def test_live_mode_separates_a_playing_file(live_page):
+    live = _run_live(live_page, lambda: live_page.set_input_files("#live-file", str(live_page.microphone)), seconds=1.0)
+    assert live["error"] is None, (live, live_page.console_messages)
+    assert live["status"].startswith("File") and live["frames"] > 0 and live["stats"]["peak"] > 0.01

@@ -8,10 +8,12 @@ const MAX_SECONDS = 10 * 60; // separating holds several copies of the song in m
 const DEFAULT_RATE = 44100; // the stems' rate when the file's header does not say
 
 const $ = (id) => document.getElementById(id);
-const page = { models: [], result: null, error: null, busy: false, player: null, solo: new Set() };
+const page = { models: [], result: null, error: null, busy: false, player: null, solo: new Set(), live: null };
 window.lightsep = page; // read by the browser test
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+const replies = new Map(); // the worker's messages go to the job (or "live") they name
+worker.onmessage = ({ data }) => replies.get(data.id)?.(data);
 let nextJob = 0;
 
 function setState(state, message = "") {
@@ -67,12 +69,12 @@ function channelsOf(buffer) {
 function runWorker(modelUrl, meta, mixture, rate) {
   const id = nextJob++;
   return new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => {
-      if (data.id !== id) return;
-      if (data.progress !== undefined) setProgress(0.05 + 0.95 * data.progress);
-      else if (data.error) reject(new Error(data.error));
+    replies.set(id, (data) => {
+      if (data.progress !== undefined) return setProgress(0.05 + 0.95 * data.progress);
+      replies.delete(id);
+      if (data.error) reject(new Error(data.error));
       else resolve(data);
-    };
+    });
     worker.onerror = (event) => reject(new Error(event.message || "the separation worker failed"));
     // copied out of the decoded AudioBuffer once, then handed over (transferred, not cloned again)
     const copies = mixture.map((c) => Float32Array.from(c));
@@ -215,6 +217,122 @@ function togglePlayback() {
   $("play").textContent = "Stop";
 }
 
+// -- live: the microphone or a playing file, separated as it plays (live-worklet.js, worker.js) --
+
+const LIVE_BUFFER = 512; // samples of the model's rate between a block's input and its output, beyond the model's latency
+
+function setLive(message, error = false) {
+  $("live-status").textContent = message;
+  $("live-status").className = error ? "error" : "";
+}
+
+/** Start live separation from the microphone (file null) or a file played in real time. */
+async function startLive(file) {
+  await stopLive();
+  const meta = page.models.find((m) => m.kind === "frames");
+  const context = new AudioContext({ sampleRate: meta.sample_rate, latencyHint: "interactive" });
+  const live = { meta, context, stream: null, audio: null, node: null, stats: {}, frames: 0, busiestMs: 0, error: null };
+  page.live = live;
+  $("live-stop").disabled = false;
+  try {
+    setLive("Starting…");
+    let source;
+    if (file) {
+      live.audio = new Audio(URL.createObjectURL(file));
+      source = context.createMediaElementSource(live.audio);
+    } else {
+      live.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+      source = context.createMediaStreamSource(live.stream);
+    }
+    await context.audioWorklet.addModule(new URL("./live-worklet.js", import.meta.url));
+    const started = new Promise((resolve, reject) => {
+      replies.set("live", (data) => {
+        if (data.error) {
+          live.error = data.error;
+          setLive(`Live separation stopped: ${data.error}`, true);
+          return reject(new Error(data.error));
+        }
+        if (data.started) resolve(data.started);
+        if (data.stats) Object.assign(live, data.stats);
+      });
+    });
+    const channel = new MessageChannel();
+    worker.postMessage({ live: "start", modelUrl: meta.url, meta, port: channel.port2 }, [channel.port2]);
+    const { latencySamples } = await started;
+    live.latencyMs = (1000 * (latencySamples + LIVE_BUFFER)) / meta.sample_rate;
+    live.modelMs = (1000 * latencySamples) / meta.sample_rate;
+    live.bufferMs = (1000 * LIVE_BUFFER) / meta.sample_rate;
+    live.node = new AudioWorkletNode(context, "lightsep-live", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [meta.audio_channels],
+      channelCount: meta.audio_channels,
+      channelCountMode: "explicit",
+      processorOptions: { delay: latencySamples + LIVE_BUFFER, sources: meta.sources.length, channels: meta.audio_channels },
+    });
+    live.node.port.onmessage = ({ data }) => Object.assign(live.stats, data);
+    live.node.port.postMessage({ worker: channel.port1, listen: Number($("live-stem").value) }, [channel.port1]);
+    source.connect(live.node).connect(context.destination);
+    await context.resume();
+    if (live.audio) {
+      live.audio.onended = () => stopLive();
+      await live.audio.play();
+    }
+    live.timer = setInterval(() => {
+      worker.postMessage({ live: "stats" });
+      showLive(live);
+    }, 250);
+    showLive(live);
+  } catch (error) {
+    const message = error.name === "NotAllowedError" ? "the microphone was not allowed" : error.message || String(error);
+    await stopLive();
+    live.error = message;
+    setLive(`Live separation could not start: ${message}`, true);
+  }
+}
+
+function showLive(live) {
+  const device = 1000 * ((live.context.baseLatency || 0) + (live.context.outputLatency || 0));
+  const seconds = (live.stats.played || 0) / live.meta.sample_rate;
+  setLive(`${live.audio ? "File" : "Microphone"}, ${live.meta.name}: ${live.latencyMs.toFixed(1)} ms latency ` +
+    `(model ${live.modelMs.toFixed(1)} ms + buffer ${live.bufferMs.toFixed(1)} ms; the audio device adds ${device.toFixed(1)} ms), ` +
+    `${seconds.toFixed(1)} s, ${live.frames} frames, ${live.stats.underruns || 0} underruns, slowest frame ${live.busiestMs.toFixed(1)} ms`);
+}
+
+async function stopLive() {
+  const live = page.live;
+  if (!live || live.stopped) return;
+  live.stopped = true;
+  clearInterval(live.timer);
+  worker.postMessage({ live: "stop" });
+  live.audio?.pause();
+  live.stream?.getTracks().forEach((track) => track.stop());
+  live.node?.disconnect();
+  await live.context.close();
+  $("live-stop").disabled = true;
+  $("live-file").value = "";
+  if (!live.error) setLive(`Stopped. ${$("live-status").textContent}`);
+}
+
+function setUpLive() {
+  const meta = page.models.find((m) => m.kind === "frames");
+  if (!meta) return;
+  $("live-model").textContent = `${meta.name} (${(1000 * meta.latency_samples / meta.sample_rate).toFixed(1)} ms)`;
+  for (const [index, name] of [...meta.sources.map((name, i) => [i, name]), [-1, "mixture"]]) {
+    const option = document.createElement("option");
+    option.value = index;
+    option.textContent = name;
+    $("live-stem").append(option);
+  }
+  $("live-stem").onchange = () => page.live?.node?.port.postMessage({ listen: Number($("live-stem").value) });
+  $("live-mic").onclick = () => startLive(null);
+  $("live-file").onchange = () => $("live-file").files[0] && startLive($("live-file").files[0]);
+  $("live-stop").onclick = () => stopLive();
+  page.startLive = startLive;
+  page.stopLive = stopLive;
+  $("live").hidden = false;
+}
+
 // -- start -----------------------------------------------------------------------------------
 
 async function start() {
@@ -241,6 +359,7 @@ async function start() {
       option.textContent = `${model.name}: ${model.sources.join(", ")}`;
       $("model").append(option);
     }
+    setUpLive();
     setState("idle", crossOriginIsolated ? "" : "Not cross-origin isolated: the model runs on one thread.");
   } catch (error) {
     setState("error", `Could not load the models: ${error.message}`);

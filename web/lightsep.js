@@ -97,39 +97,63 @@ export function convertChannels(channels, count) {
 }
 
 /**
- * gate.SilenceGate on a whole signal: per-sample gains in [0, 1] from the input's peak level
- * over a 5 ms window, 0 at or below floorDb, 1 at or above openDb, linear in dB between,
- * in steps of 1/1024, then averaged over the same window (the same integers as Python).
+ * gate.SilenceGate: per-sample gains in [0, 1] for consecutive blocks of an input, from its
+ * peak level over a 5 ms window, 0 at or below floorDb, 1 at or above openDb, linear in dB
+ * between, in steps of 1/1024, then averaged over the same window (the same integers as
+ * Python, however the input is cut into blocks). gains(channels) -> Float32Array.
  */
+export class SilenceGate {
+  constructor(sampleRate, floorDb, openDb) {
+    this.window = Math.max(1, Math.round(0.005 * sampleRate));
+    this.floorDb = floorDb;
+    this.openDb = openDb;
+    this.peaks = new Float32Array(this.window - 1); // the last window - 1 input peaks (silence before the start)
+    this.levels = new Int32Array(this.window - 1); // the last window - 1 unsmoothed gains, in steps
+  }
+
+  gains(channels) {
+    const STEPS = 1024;
+    const { window } = this;
+    const n = channels[0].length;
+    const history = window - 1;
+    const total = history + n;
+    const peaks = new Float32Array(total);
+    peaks.set(this.peaks);
+    for (const signal of channels) {
+      for (let i = 0; i < n; i++) peaks[history + i] = Math.max(peaks[history + i], Math.abs(signal[i]));
+    }
+    const levels = new Int32Array(total);
+    levels.set(this.levels);
+    // the peak over each sample's last window: a monotonic deque over [history, new samples]
+    const deque = new Int32Array(total);
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < total; i++) {
+      while (tail > head && peaks[deque[tail - 1]] <= peaks[i]) tail--;
+      deque[tail++] = i;
+      if (deque[head] <= i - window) head++;
+      if (i < history) continue;
+      const envelope = peaks[deque[head]];
+      const levelDb = envelope > 0 ? 20 * Math.log10(envelope) : -Infinity;
+      const fraction = Math.min(1, Math.max(0, (levelDb - this.floorDb) / (this.openDb - this.floorDb)));
+      levels[i] = roundHalfEven(fraction * STEPS);
+    }
+    const gains = new Float32Array(n);
+    let running = 0;
+    for (let i = 0; i < history; i++) running += levels[i];
+    for (let i = history; i < total; i++) {
+      running += levels[i] - (i >= window ? levels[i - window] : 0);
+      gains[i - history] = running / (STEPS * window);
+    }
+    this.peaks = peaks.slice(total - history);
+    this.levels = levels.slice(total - history);
+    return gains;
+  }
+}
+
+/** SilenceGate on a whole signal. */
 export function silenceGate(channels, sampleRate, floorDb, openDb) {
-  const STEPS = 1024;
-  const window = Math.max(1, Math.round(0.005 * sampleRate));
-  const length = channels[0].length;
-  const peaks = new Float32Array(length);
-  for (const signal of channels) {
-    for (let i = 0; i < length; i++) peaks[i] = Math.max(peaks[i], Math.abs(signal[i]));
-  }
-  // envelope[i]: the peak over samples (i - window, i], silence before the start
-  const levels = new Int32Array(length);
-  const deque = new Int32Array(length);
-  let head = 0;
-  let tail = 0;
-  for (let i = 0; i < length; i++) {
-    while (tail > head && peaks[deque[tail - 1]] <= peaks[i]) tail--;
-    deque[tail++] = i;
-    if (deque[head] <= i - window) head++;
-    const envelope = peaks[deque[head]];
-    const levelDb = envelope > 0 ? 20 * Math.log10(envelope) : -Infinity;
-    const fraction = Math.min(1, Math.max(0, (levelDb - floorDb) / (openDb - floorDb)));
-    levels[i] = roundHalfEven(fraction * STEPS);
-  }
-  const gains = new Float32Array(length);
-  let running = 0;
-  for (let i = 0; i < length; i++) {
-    running += levels[i] - (i >= window ? levels[i - window] : 0);
-    gains[i] = running / (STEPS * window);
-  }
-  return gains;
+  return new SilenceGate(sampleRate, floorDb, openDb).gains(channels);
 }
 
 function roundHalfEven(x) {
@@ -140,11 +164,13 @@ function roundHalfEven(x) {
 /**
  * The stems at the input's rate, as SeparationStream._out makes them: the direct estimates
  * (already resampled to the input's rate and length) times the silence gate, and the
- * difference stem as the input minus them, so the stems sum to the input exactly.
- * Returns {name: Float32Array[]}.
+ * difference stem as the input minus them, so the stems sum to the input exactly. A stream
+ * passes its own `gate` (a SilenceGate, or null for a model without one) for each block;
+ * a whole signal gets a new one. Returns {name: Float32Array[]}.
  */
-export function assembleStems(mixture, directEstimates, meta, sampleRate) {
-  const gains = meta.silence_floor_db === null ? null : silenceGate(mixture, sampleRate, meta.silence_floor_db, meta.silence_open_db);
+export function assembleStems(mixture, directEstimates, meta, sampleRate, gate = undefined) {
+  if (gate === undefined) gate = meta.silence_floor_db === null ? null : new SilenceGate(sampleRate, meta.silence_floor_db, meta.silence_open_db);
+  const gains = gate ? gate.gains(mixture) : null;
   const stems = {};
   meta.direct_sources.forEach((source, d) => {
     stems[meta.sources[source]] = directEstimates[d].map((estimate) => {
@@ -329,4 +355,223 @@ export function resample(channels, fromRate, toRate) {
     }
     return out;
   });
+}
+
+// -- frame by frame: a causal spectrogram-mask model (lightsep/frames.py) ------------------
+
+/**
+ * An in-place complex FFT of size n (a power of two), with its tables made once:
+ * makeFft(n)(re, im) transforms Float64Array re, im of length n.
+ */
+export function makeFft(n) {
+  if (n < 2 || n & (n - 1)) throw new Error(`FFT size ${n} is not a power of two`);
+  const reverse = new Uint32Array(n);
+  for (let i = 1, j = 0; i < n; i++) {
+    let bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    reverse[i] = j;
+  }
+  const cos = new Float64Array(n / 2);
+  const sin = new Float64Array(n / 2);
+  for (let k = 0; k < n / 2; k++) {
+    cos[k] = Math.cos((2 * Math.PI * k) / n);
+    sin[k] = -Math.sin((2 * Math.PI * k) / n);
+  }
+  return (re, im) => {
+    for (let i = 1; i < n; i++) {
+      const j = reverse[i];
+      if (i < j) {
+        let t = re[i];
+        re[i] = re[j];
+        re[j] = t;
+        t = im[i];
+        im[i] = im[j];
+        im[j] = t;
+      }
+    }
+    for (let size = 2; size <= n; size <<= 1) {
+      const half = size >> 1;
+      const step = n / size;
+      for (let start = 0; start < n; start += size) {
+        for (let k = 0; k < half; k++) {
+          const wr = cos[k * step];
+          const wi = sin[k * step];
+          const a = start + k;
+          const b = a + half;
+          const tr = re[b] * wr - im[b] * wi;
+          const ti = re[b] * wi + im[b] * wr;
+          re[b] = re[a] - tr;
+          im[b] = im[a] - ti;
+          re[a] += tr;
+          im[a] += ti;
+        }
+      }
+    }
+  };
+}
+
+/** The periodic Hann window (torch.hann_window). */
+export function hannWindow(n) {
+  return Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
+}
+
+const MAX_FRAMES_PER_CALL = 256; // frames.MAX_FRAMES_PER_CALL
+
+/**
+ * frames.FrameEngine: a causal spectrogram-mask model run frame by frame, its recurrent state
+ * carried from call to call, for a signal that arrives in blocks of any size (a live input)
+ * or all at once (a file). Frame j covers samples [j*hop - n_fft/2, j*hop + n_fft/2) (zeros
+ * outside the signal), Hann-windowed; its magnitudes go through the model's frame step, the
+ * masked spectra are inverse-transformed, windowed again and overlap-added, divided by the
+ * summed squared windows. A sample is final n_fft - 1 samples after it arrived.
+ *
+ * meta: the model's index entry (n_fft, hop, audio_channels, sources, direct_sources, state_shape).
+ * runStep(magnitude: Float32Array (channels, bins, frames), frames, state: Float32Array)
+ *   -> Promise<{masks: Float32Array (direct sources, channels, bins, frames), state: Float32Array}>.
+ * push(channels) and flush() resolve to the direct sources' samples now final:
+ * estimates[direct source][channel] (Float32Array), all of one length.
+ */
+export class FrameEngine {
+  constructor(meta, runStep) {
+    this.nFft = meta.n_fft;
+    this.hop = meta.hop;
+    this.half = this.nFft / 2;
+    this.bins = this.half + 1;
+    this.channels = meta.audio_channels;
+    this.direct = meta.direct_sources.length;
+    this.runStep = runStep;
+    this.window = hannWindow(this.nFft);
+    this.fft = makeFft(this.nFft);
+    this.state = new Float32Array(meta.state_shape.reduce((a, b) => a * b, 1));
+    this.input = Array.from({ length: this.channels }, () => new Float32Array(0)); // samples [inputStart, ...)
+    this.inputStart = 0;
+    this.received = 0;
+    this.nextFrame = 0;
+    this.sums = Array.from({ length: this.direct }, () => Array.from({ length: this.channels }, () => new Float64Array(0)));
+    this.envelope = new Float64Array(0); // accumulators cover samples [emitted, ...)
+    this.emitted = 0;
+    this.finished = false;
+  }
+
+  get latency() {
+    return this.nFft - 1;
+  }
+
+  async push(block) {
+    const n = block[0].length;
+    this.input = this.input.map((kept, c) => {
+      const grown = new Float32Array(kept.length + n);
+      grown.set(kept);
+      grown.set(block[c], kept.length);
+      return grown;
+    });
+    this.received += n;
+    const ready = this.received >= this.half ? Math.floor((this.received - this.half) / this.hop) + 1 : 0;
+    await this.frames(ready);
+    return this.emit(this.nextFrame * this.hop - this.half);
+  }
+
+  async flush() {
+    if (this.finished) return this.emit(this.emitted);
+    this.finished = true;
+    if (this.received) await this.frames(Math.floor(this.received / this.hop) + 1);
+    return this.emit(this.received);
+  }
+
+  async frames(until) {
+    while (this.nextFrame < until) {
+      const count = Math.min(until - this.nextFrame, MAX_FRAMES_PER_CALL);
+      await this.compute(this.nextFrame, count);
+      this.nextFrame += count;
+      // keep what the next frame reads and what is not yet emitted
+      const keepFrom = Math.min(this.nextFrame * this.hop - this.half, this.emitted);
+      const drop = Math.min(Math.max(0, keepFrom - this.inputStart), this.input[0].length);
+      if (drop) {
+        this.input = this.input.map((kept) => kept.slice(drop));
+        this.inputStart += drop;
+      }
+    }
+  }
+
+  async compute(first, count) {
+    const { nFft, half, bins, channels, window } = this;
+    const magnitude = new Float32Array(channels * bins * count);
+    const spectra = []; // [k][c] = {re, im}
+    for (let k = 0; k < count; k++) {
+      const start = (first + k) * this.hop - half;
+      spectra.push(this.input.map((signal, c) => {
+        const re = new Float64Array(nFft);
+        const im = new Float64Array(nFft);
+        const lo = Math.max(start, this.inputStart);
+        const hi = Math.min(start + nFft, this.inputStart + signal.length);
+        for (let t = lo; t < hi; t++) re[t - start] = signal[t - this.inputStart] * window[t - start];
+        this.fft(re, im);
+        for (let f = 0; f < bins; f++) {
+          const r = Math.fround(re[f]);
+          const i = Math.fround(im[f]);
+          magnitude[(c * bins + f) * count + k] = Math.sqrt(r * r + i * i + 1e-12);
+        }
+        return { re, im };
+      }));
+    }
+    const { masks, state } = await this.runStep(magnitude, count, this.state);
+    this.state = state;
+    const end = (first + count - 1) * this.hop - half + nFft;
+    this.grow(end);
+    const re = new Float64Array(nFft);
+    const im = new Float64Array(nFft);
+    for (let k = 0; k < count; k++) {
+      const offset = (first + k) * this.hop - half - this.emitted;
+      const lo = Math.max(0, -offset); // the first frames' padding before sample 0 is never output
+      for (let d = 0; d < this.direct; d++) {
+        for (let c = 0; c < channels; c++) {
+          // the masked half spectrum, made Hermitian; the inverse FFT as conj(FFT(conj(X))) / n
+          const spectrum = spectra[k][c];
+          for (let f = 0; f < bins; f++) {
+            const mask = masks[((d * channels + c) * bins + f) * count + k];
+            re[f] = mask * spectrum.re[f];
+            im[f] = f === 0 || f === half ? 0 : -mask * spectrum.im[f];
+          }
+          for (let f = bins; f < nFft; f++) {
+            re[f] = re[nFft - f];
+            im[f] = -im[nFft - f];
+          }
+          this.fft(re, im);
+          const sum = this.sums[d][c];
+          for (let t = lo; t < nFft; t++) sum[offset + t] += (re[t] / nFft) * window[t];
+        }
+      }
+      for (let t = lo; t < nFft; t++) this.envelope[offset + t] += window[t] * window[t];
+    }
+  }
+
+  grow(end) {
+    const length = end - this.emitted;
+    if (length <= this.envelope.length) return;
+    const widen = (old) => {
+      const grown = new Float64Array(length);
+      grown.set(old);
+      return grown;
+    };
+    this.envelope = widen(this.envelope);
+    this.sums = this.sums.map((perChannel) => perChannel.map(widen));
+  }
+
+  emit(until) {
+    const n = Math.max(0, Math.min(until, this.received) - this.emitted);
+    const out = this.sums.map((perChannel) =>
+      perChannel.map((sum) => {
+        const samples = new Float32Array(n);
+        for (let i = 0; i < n; i++) samples[i] = sum[i] / (this.envelope[i] > 1e-11 ? this.envelope[i] : 1);
+        return samples;
+      }),
+    );
+    if (n) {
+      this.sums = this.sums.map((perChannel) => perChannel.map((sum) => sum.slice(n)));
+      this.envelope = this.envelope.slice(n);
+      this.emitted += n;
+    }
+    return out;
+  }
 }

@@ -1,4 +1,5 @@
 // Pictures of a stem: its waveform (min/max per pixel column) and a log-magnitude spectrogram.
+import { makeFft } from "./lightsep.js";
 
 /** The waveform of Float32Array[] channels (their mean) across the canvas, `peak` at full height. */
 export function drawWaveform(canvas, channels, peak = 1) {
@@ -25,36 +26,6 @@ export function drawWaveform(canvas, channels, peak = 1) {
   }
 }
 
-function fft(re, im) {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j], re[i]];
-      [im[i], im[j]] = [im[j], im[i]];
-    }
-  }
-  for (let size = 2; size <= n; size <<= 1) {
-    const angle = (-2 * Math.PI) / size;
-    for (let start = 0; start < n; start += size) {
-      for (let k = 0; k < size / 2; k++) {
-        const wr = Math.cos(angle * k);
-        const wi = Math.sin(angle * k);
-        const a = start + k;
-        const b = a + size / 2;
-        const tr = re[b] * wr - im[b] * wi;
-        const ti = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - tr;
-        im[b] = im[a] - ti;
-        re[a] += tr;
-        im[a] += ti;
-      }
-    }
-  }
-}
-
 /** A spectrogram of the channels' mean: one 2048-point Hann-windowed frame per pixel column, 0 Hz at the bottom, up to 11 kHz, 80 dB of range. */
 export function drawSpectrogram(canvas, channels, sampleRate) {
   const g = canvas.getContext("2d");
@@ -63,6 +34,7 @@ export function drawSpectrogram(canvas, channels, sampleRate) {
   const length = channels[0].length;
   const image = g.createImageData(width, height);
   const top = Math.min(size / 2, Math.floor((11025 / (sampleRate / 2)) * (size / 2)));
+  const fft = makeFft(size);
   const re = new Float64Array(size);
   const im = new Float64Array(size);
   for (let x = 0; x < width; x++) {

@@ -46,12 +46,13 @@ def missing() -> str | None:
 
 
 @contextlib.contextmanager
-def chromium_page(url: str, width: int = 900, height: int = 900) -> Iterator:
-    """A Playwright page in headless Chromium, opened at ``url`` and ready (models listed)."""
+def chromium_page(url: str, width: int = 900, height: int = 900, flags: tuple[str, ...] = ()) -> Iterator:
+    """A Playwright page in headless Chromium, opened at ``url`` and ready (models listed);
+    ``flags`` go to Chromium after :data:`CHROMIUM_FLAGS`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=list(CHROMIUM_FLAGS))
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=[*CHROMIUM_FLAGS, *flags])
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             messages: list[str] = []

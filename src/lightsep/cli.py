@@ -276,14 +276,20 @@ def _separate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_onnx
     from .fileio import refuse_existing
-    from .separator import resolve_model
+    from .separator import frame_streamed, resolve_model
 
     refuse_existing([args.output], args.force, inputs=[args.model])
     model = resolve_model(args.model, random_weights=args.random_weights)
     path = export_onnx(model, args.output, int8=args.int8)
-    print(f"{path}: {model.name}, mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
-          f"stems (batch, {len(model.sources)}, {model.audio_channels}, {model.output_samples}) {list(model.sources)}"
-          + (", int8 weights" if args.int8 else ""))  # fmt: skip
+    if frame_streamed(model):
+        state = f"({model.config['layers']}, 1, {model.config['hidden']})"
+        signature = (f"its frame step: magnitude (1, {model.audio_channels}, {model.bins}, frames), state {state} -> "
+                     f"masks (1, {len(model.sources) - 1}, {model.audio_channels}, {model.bins}, frames) of {list(model.sources[:-1])}, "
+                     f"state_out {state}")  # fmt: skip
+    else:
+        signature = (f"mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
+                     f"stems (batch, {len(model.sources)}, {model.audio_channels}, {model.output_samples}) {list(model.sources)}")  # fmt: skip
+    print(f"{path}: {model.name}, {signature}" + (", int8 weights" if args.int8 else ""))
     return 0
 
 

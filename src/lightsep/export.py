@@ -4,6 +4,13 @@ The exported graph maps ``mixture`` ``(batch, audio_channels, context_samples)``
 ``(batch, sources, audio_channels, output_samples)`` with a dynamic batch dimension: the
 same function as the PyTorch model (the difference source included). ``int8=True`` also
 applies ONNX Runtime's dynamic int8 quantisation to the weights.
+
+A model that streams frame by frame (a causal spectrogram-mask model,
+:func:`lightsep.separator.frame_streamed`) is exported as its frame step instead
+(:class:`lightsep.frames.FrameStep`): ``magnitude`` ``(1, audio_channels, bins, frames)`` and
+the recurrent ``state`` in, the direct sources' ``masks`` and the new ``state_out`` out, with
+a dynamic frame count; the STFT, the masking and the overlap-add around it are the caller's
+(``web/lightsep.js`` does them as :class:`lightsep.frames.FrameEngine` does).
 """
 
 from __future__ import annotations
@@ -32,24 +39,33 @@ def _require_onnx():
         raise LightsepError("ONNX export needs onnx and onnxruntime: pip install 'lightsep[onnx]'") from None
 
 
+def _graph(model: SeparationModel) -> tuple[torch.nn.Module, tuple, dict]:
+    """What :func:`torch.onnx.export` traces for ``model``: the module, example inputs, and
+    the names and dynamic axes of its inputs and outputs."""
+    from .separator import frame_streamed
+
+    generator = torch.Generator().manual_seed(0)
+    if frame_streamed(model):
+        from .frames import FrameStep
+
+        step = FrameStep(model)
+        magnitude = torch.rand(1, model.audio_channels, model.bins, 3, generator=generator)
+        names = dict(input_names=["magnitude", "state"], output_names=["masks", "state_out"],
+                     dynamic_axes={"magnitude": {3: "frames"}, "masks": {4: "frames"}})  # fmt: skip
+        return step, (magnitude, step.initial_state()), names
+    example = 0.1 * torch.randn(2, model.audio_channels, model.context_samples, generator=generator)
+    names = dict(input_names=["mixture"], output_names=["stems"], dynamic_axes={"mixture": {0: "batch"}, "stems": {0: "batch"}})
+    return model, (example,), names
+
+
 def export_onnx(model: SeparationModel, path: str | os.PathLike, int8: bool = False) -> Path:
     """Export ``model`` to ``path`` (atomically); with ``int8``, quantise its weights."""
     _require_onnx()
     path = Path(path)
-    model = model.eval()
-    example = 0.1 * torch.randn(2, model.audio_channels, model.context_samples, generator=torch.Generator().manual_seed(0))
+    module, example, names = _graph(model.eval())
     with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks in time_to_depth
-        torch.onnx.export(
-            model,
-            (example,),
-            str(tmp),
-            input_names=["mixture"],
-            output_names=["stems"],
-            dynamic_axes={"mixture": {0: "batch"}, "stems": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
+        torch.onnx.export(module, example, str(tmp), opset_version=OPSET, dynamo=False, **names)
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -29,6 +29,34 @@ MAX_FRAMES_PER_CALL = 256
 """Frames per network call when many are ready at once (offline): bounds memory."""
 
 
+class FrameStep(torch.nn.Module):
+    """The network of a causal :class:`SpectralMaskNet` over some frames, state in and out:
+    what :class:`FrameEngine` calls, and what the ONNX export of such a model holds
+    (:func:`lightsep.export.export_onnx`; ``web/lightsep.js`` runs it).
+
+    ``forward(magnitude, state)``: ``(1, audio_channels, bins, frames)`` STFT magnitudes
+    (``sqrt(re^2 + im^2 + 1e-12)`` of Hann-windowed ``n_fft``-sample frames) and the GRU
+    state ``(layers, 1, hidden)`` after the frames before (zeros at the start:
+    :meth:`initial_state`) -> the direct sources' masks ``(1, sources - 1, audio_channels,
+    bins, frames)`` and the state after these frames.
+    """
+
+    def __init__(self, model: SpectralMaskNet):
+        super().__init__()
+        if not getattr(model, "causal", False):
+            raise ValueError("frame-by-frame separation needs a causal model (a one-way GRU)")
+        self.model = model
+
+    def initial_state(self) -> torch.Tensor:
+        """The state at the start of a signal: zeros, ``(layers, 1, hidden)``."""
+        config = self.model.config
+        return torch.zeros(config["layers"], 1, config["hidden"], device=self.model.window.device)
+
+    def forward(self, magnitude: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        masks, state = self.model.masks_and_state(magnitude, state)
+        return masks[:, :-1], state
+
+
 class FrameEngine(BlockInput):
     """Incremental separation of ``(channels, n)`` blocks at the model's rate.
 
@@ -39,8 +67,7 @@ class FrameEngine(BlockInput):
     """
 
     def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu"):
-        if not getattr(model, "causal", False):
-            raise ValueError("frame-by-frame separation needs a causal model (a one-way GRU)")
+        self.step = FrameStep(model)
         self.model, self.channels, self.device = model, channels, torch.device(device)
         self.sources = len(model.sources)
         self.n_fft, self.hop = model.n_fft, model.hop
@@ -51,7 +78,7 @@ class FrameEngine(BlockInput):
         self._input_start = 0
         self._received = 0
         self._next_frame = 0  # frame j covers samples [j*hop - half, j*hop + half)
-        self._state: torch.Tensor | None = None
+        self._state = self.step.initial_state().to(self.device)
         # output accumulators cover samples [emitted, emitted + length)
         self._sum = np.zeros((self.sources - 1, channels, 0))
         self._envelope = np.zeros(0)
@@ -86,7 +113,7 @@ class FrameEngine(BlockInput):
         silence = torch.zeros(1, self.channels, self.n_fft // 2 + 1, 1, device=self.device)
         with torch.inference_mode():
             for _ in range(passes):
-                self.model.masks_and_state(silence, None)
+                self.step(silence, self._state)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -112,8 +139,8 @@ class FrameEngine(BlockInput):
         frames = torch.from_numpy(np.stack([self._segment(s) for s in starts], axis=-1)).to(self.device)  # (C, n_fft, N)
         with torch.inference_mode():
             spectrum = torch.fft.rfft(frames * self._window_t[None, :, None], dim=1)  # (C, bins, N)
-            masks, self._state = self.model.masks_and_state(_magnitude(spectrum)[None], self._state)
-            estimates = torch.fft.irfft(masks[0, :-1] * spectrum[None], n=self.n_fft, dim=2)  # (S-1, C, n_fft, N)
+            masks, self._state = self.step(_magnitude(spectrum)[None], self._state)
+            estimates = torch.fft.irfft(masks[0] * spectrum[None], n=self.n_fft, dim=2)  # (S-1, C, n_fft, N)
         estimates = estimates.cpu().numpy().astype(np.float64) * self.window[None, None, :, None]
         end = starts[-1] + self.n_fft
         self._grow(end)

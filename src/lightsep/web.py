@@ -35,7 +35,7 @@ WEB_ROOT = PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() els
 OVERLAP = 0.5
 """The page's segment overlap, :class:`lightsep.Separator`'s default."""
 
-PAGE_FILES = ("index.html", "app.js", "worker.js", "lightsep.js", "views.js", "style.css")
+PAGE_FILES = ("index.html", "app.js", "worker.js", "live-worklet.js", "lightsep.js", "views.js", "style.css")
 """The page's own files: the only ones served from ``web/`` itself."""
 
 REQUEST_TIMEOUT_S = 10.0
@@ -64,9 +64,11 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
     from .models.registry import PRESETS
     from .separator import SILENCE_GATE_RANGE_DB, silence_floor
 
+    from .separator import frame_streamed
+
     difference = model.difference_source
     floor = silence_floor(model)
-    return {
+    description = {
         "name": name,
         "description": PRESETS[name].description if name in PRESETS else str(name),
         "url": "models/" + quote(f"{name}.onnx", safe=""),  # a checkpoint's path may hold any character
@@ -82,7 +84,13 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
         "segments_per_call": SEGMENTS_PER_CALL,
         "silence_floor_db": floor,
         "silence_open_db": None if floor is None else floor + SILENCE_GATE_RANGE_DB,
+        "kind": "segments",
     }
+    if frame_streamed(model):  # its export is the frame step (lightsep.frames.FrameStep): web/lightsep.js's FrameEngine runs it
+        config = model.config
+        description.update(kind="frames", n_fft=model.n_fft, hop=model.hop, state_shape=[config["layers"], 1, config["hidden"]],
+                           latency_samples=model.n_fft - 1)  # fmt: skip
+    return description
 
 
 def prepare_models(names=WEB_MODELS, random_weights: bool = False) -> tuple[list[dict], dict[str, Path]]:

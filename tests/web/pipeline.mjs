@@ -3,7 +3,7 @@
 // compare with lightsep's own.
 import fs from "node:fs";
 import path from "node:path";
-import { convertChannels, encodeWav, overlapAdd, resample, silenceGate, sniffSampleRate } from "../../web/lightsep.js";
+import { FrameEngine, SilenceGate, convertChannels, encodeWav, overlapAdd, resample, silenceGate, sniffSampleRate } from "../../web/lightsep.js";
 
 const dir = process.argv[2];
 const spec = JSON.parse(fs.readFileSync(path.join(dir, "spec.json"), "utf8"));
@@ -62,6 +62,55 @@ write("overlap_add_joint.f32", (await overlapAdd(signal, { ...meta, audio_channe
 for (const count of [1, 3]) write(`convert-${count}.f32`, convertChannels(signal, count));
 write("convert-up.f32", convertChannels([signal[0]], 2));
 write("gate.f32", [silenceGate(signal, spec.rate, spec.floor_db, spec.open_db)]);
+// the same gate over the signal in uneven blocks
+const gate = new SilenceGate(spec.rate, spec.floor_db, spec.open_db);
+const blockGains = [];
+for (let at = 0, k = 0; at < signal[0].length; k++) {
+  const n = [1, 700, 37, 2048][k % 4];
+  blockGains.push(gate.gains(signal.map((c) => c.subarray(at, at + n))));
+  at += n;
+}
+write("gate-blocks.f32", blockGains);
+
+// frame by frame, with a stand-in for a causal model's frame step (test_web.py's FakeCausalModel):
+// the first source's mask is m / (m + 1 + state), the state after a frame 0.9 state + 0.1 mean(m)
+const frameMeta = { ...spec.frames, direct_sources: [0], sources: ["a", "rest"], state_shape: [1, 1, 1] };
+const step = async (magnitude, frames, state) => {
+  const values = magnitude.length / frames;
+  const masks = new Float32Array(magnitude.length);
+  let s = state[0];
+  for (let k = 0; k < frames; k++) {
+    let mean = 0;
+    for (let v = 0; v < values; v++) {
+      const m = magnitude[v * frames + k];
+      masks[v * frames + k] = m / (m + 1 + s);
+      mean += m;
+    }
+    s = Math.fround(0.9 * s + (0.1 * mean) / values);
+  }
+  return { masks, state: Float32Array.of(s) };
+};
+const wholeEngine = new FrameEngine(frameMeta, step);
+const whole = [await wholeEngine.push(signal), await wholeEngine.flush()];
+const blockEngine = new FrameEngine(frameMeta, step);
+const blocks = [];
+for (let at = 0, k = 0; at < signal[0].length; k++) {
+  const n = [441, 1, 3000, 128][k % 4];
+  blocks.push(await blockEngine.push(signal.map((c) => c.subarray(at, at + n))));
+  at += n;
+}
+blocks.push(await blockEngine.flush());
+const joined = (parts) => signal.map((_, c) => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p[0][c].length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p[0][c], at);
+    at += p[0][c].length;
+  }
+  return out;
+});
+write("frames-whole.f32", joined(whole));
+write("frames-blocks.f32", joined(blocks));
 for (const [from, to] of spec.resample) write(`resample-${from}-${to}.f32`, resample(signal, from, to));
 const rates = {};
 for (const name of spec.sniff) rates[name] = sniffSampleRate(new Uint8Array(fs.readFileSync(path.join(dir, name))));
