@@ -101,8 +101,8 @@ def main() -> None:
     import torch
 
     from lightsep.audio import write_audio
-    from lightsep.separator import Separator, streaming_backend
     from lightsep.stream_cli import run_stream
+    from lightsep.streaming import realtime_separator
 
     torch.set_num_threads(1)
     audio, rate = music(args.seconds, args.input)
@@ -115,10 +115,11 @@ def main() -> None:
             print(f"{'model':<27} {'path':>4} {'backend':>9} {'block':>6} {'latency':>8} {'p50':>7} {'p99':>7} {'max':>7} {'margin':>7} {'late':>5} "
                   f"{'underruns':>9} {'mean vs first':>13}")  # fmt: skip
             first_mean = {}
-            backends = [streaming_backend() if b == "auto" else b for b in args.backends]
-            for name, backend, path in [(n, b, p) for n in args.models for b in backends for p in args.paths]:
-                separator = Separator(name, batch_size=1, random_weights=args.random_weights, resample_quality=args.resample_quality,
-                                      backend=backend, threads=1)  # fmt: skip
+            for name, backend, path in [(n, b, p) for n in args.models for b in args.backends for p in args.paths]:
+                # what lightsep stream runs ("auto": ONNX Runtime when installed, torch for a frame-streamed model)
+                separator = realtime_separator(name, backend=backend, threads=1, resample_quality=args.resample_quality,
+                                               random_weights=args.random_weights)  # fmt: skip
+                backend = separator.backend
                 for block_ms in args.blocks_ms:
                     if path == "cli":
                         out = Path(tmp) / f"{name}-{backend}-{block_ms:g}"

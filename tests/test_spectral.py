@@ -74,9 +74,8 @@ def test_the_convolutional_stft_is_torchs():
     assert torch.allclose(expected, x, atol=1e-5)  # and it reconstructs
 
 
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_onnx_equals_torch(tmp_path, bidirectional):
-    model = small(bidirectional=bidirectional)
+def test_onnx_equals_torch(tmp_path):
+    model = small()  # a causal one exports its frame step instead (tests/test_export.py)
     session = ort.InferenceSession(str(export_onnx(model, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
     for batch in (1, 3):
         x = 0.1 * torch.randn(batch, 2, model.context_samples)

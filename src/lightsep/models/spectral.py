@@ -261,8 +261,14 @@ class SpectralMaskNet(SeparationModel):
         recurrent, state = self.recurrent(encoded, state)
         decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
         logits = self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands)
-        logits = self.expand_bands(logits)  # (B, N, S, C, bins)
-        return torch.softmax(logits, dim=2).permute(0, 2, 3, 4, 1), state
+        if len(self.sources) == 2:
+            # a softmax over two sources is the sigmoid of their difference, and expanding bands
+            # to bins is linear: one expansion instead of two, the same masks up to rounding
+            first = torch.sigmoid(self.expand_bands(logits[:, :, 0] - logits[:, :, 1]))  # (B, N, C, bins)
+            masks = torch.stack([first, 1 - first], dim=2)
+        else:
+            masks = torch.softmax(self.expand_bands(logits), dim=2)  # (B, N, S, C, bins)
+        return masks.permute(0, 2, 3, 4, 1), state
 
     @property
     def causal(self) -> bool:
