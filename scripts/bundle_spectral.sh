@@ -10,6 +10,15 @@
 #    models, Spleeter 2stems (benchmarks/peers_setup.py converts its weights), the mixture and
 #    the ideal ratio mask.
 # 3. Bundling: RUN/best.pt into src/lightsep/pretrained/ with its manifest.
+# With "live" (after scripts/train-spectral.sh live): the causal streaming model instead.
+# 1. Validation: runs/spectral-2stem-live/best.pt (the checkpoint of lowest validation loss)
+#    and the streaming model it replaces as lightsep stream's default,
+#    proposed-2stem-lowlatency. 2. Test, in one table: spectral-2stem-live, the offline model
+#    of its family (spectral-2stem) and proposed-2stem-lowlatency, each as lightsep stream
+#    runs it at the clips' 44.1 kHz (the live model at its own rate, no resampler;
+#    proposed-2stem-lowlatency through soxr's LQ). A streamed result equals the offline one
+#    with the same settings (tests), so lightsep evaluate scores what the stream gives.
+#    3. Bundling, as below.
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -28,6 +37,27 @@ evaluate() {  # evaluate OUT_NAME MODEL [OPTIONS...]
     [[ -f "$out/summary.json" ]] || OMP_NUM_THREADS=1 "$bin/lightsep" evaluate -m "$model" --data "$data" --out "$out" --quiet "$@" \
         > "eval/$1.log" 2>&1
 }
+if [[ "${1:-}" == live ]]; then
+    live=runs/spectral-2stem-live
+    (evaluate spectral-2stem-live-valid "$live/best.pt" --subset train --tracks "${valid[@]}"
+     evaluate spectral-2stem-live-musdb7 "$live/best.pt") &
+    first=$!
+    (evaluate proposed-2stem-lowlatency-lq-valid proposed-2stem-lowlatency --resample-quality LQ --subset train --tracks "${valid[@]}"
+     evaluate proposed-2stem-lowlatency-lq-musdb7 proposed-2stem-lowlatency --resample-quality LQ
+     evaluate spectral-2stem-musdb7 spectral-2stem) &
+    second=$!
+    wait "$first"
+    wait "$second"
+    echo "validation (23 musdb18-7 train/ clips, paper split):"
+    "$bin/python" scripts/results_table.py "spectral-2stem-live=eval/spectral-2stem-live-valid" \
+        "proposed-2stem-lowlatency (LQ)=eval/proposed-2stem-lowlatency-lq-valid"
+    echo "test (50 musdb18-7 test/ clips):"
+    "$bin/python" scripts/results_table.py "spectral-2stem-live=eval/spectral-2stem-live-musdb7" \
+        "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem-lowlatency (LQ)=eval/proposed-2stem-lowlatency-lq-musdb7"
+    "$bin/python" scripts/bundle_pretrained.py --run "$live" --eval eval/spectral-2stem-live-musdb7 --valid eval/spectral-2stem-live-valid
+    exit 0
+fi
+
 [[ -f "$("$bin/python" -c 'from lightsep.pretrained import peer_checkpoint_path as p; print(p("spleeter-2stem"))')" ]] \
     || "$bin/python" benchmarks/peers_setup.py --spleeter-only
 

@@ -517,8 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--two-stems", metavar="STEM", help="write only STEM and no_STEM (the rest), e.g. vocals")
     sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav")
     sep.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=16, help="16/24-bit PCM or 32-bit float (wav)")
-    sep.add_argument("--overlap", type=float, default=0.5,
-                     help="segment overlap in [0, 0.95] (default 0.5; 0.25 computes 2/3 of the segments)")
+    sep.add_argument("--overlap", type=float, default=None,
+                     help="segment overlap in [0, 0.95] (default: the model's, 0.5, or 0.25 for the spectral models; "
+                          "0.25 computes 2/3 of the segments of 0.5)")
     sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
     sep.add_argument("--batch-size", type=_positive_int, default=16, help="segments per forward pass (default 16)")
@@ -541,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("-o", "--out", default="streamed", help="output folder (default: streamed)")
     stream.add_argument("-m", "--model", default=STREAM_MODEL, help=f"model (default: {STREAM_MODEL})")
     stream.add_argument("--block-ms", type=_positive_float, default=20.0, help="block length in milliseconds (default 20)")
-    stream.add_argument("--overlap", type=float, default=0.5)
+    stream.add_argument("--overlap", type=float, default=None, help="segment overlap (default: the model's)")
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
     stream.add_argument("--rate", type=_positive_int, default=44100, help="raw PCM: sample rate (default 44100)")
     stream.add_argument("--channels", type=_positive_int, default=2, help="raw PCM: channels (default 2)")
@@ -576,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="eval", help="output folder (default: eval)")
     ev.add_argument("--tracks", nargs="+", metavar="NAME", help="only these tracks")
     ev.add_argument("-j", "--jobs", type=_positive_int, default=1, help="tracks in parallel")
-    ev.add_argument("--overlap", type=float, default=0.5)
+    ev.add_argument("--overlap", type=float, default=None, help="segment overlap (default: the model's)")
     ev.add_argument("--downmix", action="store_true", help="separate the mono downmix and copy it to every channel (Wave-U-Net's M3)")
     ev.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
                     help="how the model runs (onnx-int8: to measure int8 quantisation's effect on SDR)")

@@ -220,7 +220,7 @@ def evaluate_dataset(
     subset: str = "test",
     tracks: list[str] | None = None,
     jobs: int = 1,
-    overlap: float = 0.5,
+    overlap: float | None = None,
     downmix: bool = False,
     progress: bool = False,
     backend: str = "torch",
@@ -265,7 +265,7 @@ def evaluate_dataset(
     summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
     name = estimator if isinstance(estimator, str) else estimator.name
     summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
-                    "overlap": overlap, "backend": backend, "resample_quality": resample_quality})  # fmt: skip
+                    "overlap": getattr(estimator, "overlap", overlap), "backend": backend, "resample_quality": resample_quality})  # fmt: skip
     with atomic_path(out_dir / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -128,7 +128,8 @@ class Separator:
     Args:
         model: a model name (``lightsep info`` lists them), a checkpoint path, or a model.
         device: ``"cpu"`` or ``"cuda"`` (torch backend).
-        overlap: fraction of each segment shared with the next (default 0.5).
+        overlap: fraction of each segment shared with the next (default: the model's
+            ``default_overlap``, 0.5, or 0.25 for the spectral models).
         backend: ``"torch"``, ``"onnx"`` (ONNX Runtime on an export of the same model) or
             ``"onnx-int8"`` (the export with int8 weights).
         batch_size: segments per forward pass (default 16; with overlapping segments that
@@ -154,7 +155,7 @@ class Separator:
         self,
         model: str | os.PathLike | SeparationModel = SEPARATE_MODEL,
         device: str | torch.device = "cpu",
-        overlap: float = 0.5,
+        overlap: float | None = None,
         backend: str = "torch",
         batch_size: int = 16,
         threads: int | None = None,
@@ -168,7 +169,7 @@ class Separator:
             raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if resample_quality not in RESAMPLE_QUALITIES:
             raise LightsepError(f"unknown resampling quality {resample_quality!r}; choose one of {', '.join(RESAMPLE_QUALITIES)}")
-        if not 0.0 <= overlap <= MAX_OVERLAP:
+        if overlap is not None and not 0.0 <= overlap <= MAX_OVERLAP:
             raise LightsepError(f"overlap must be in [0, {MAX_OVERLAP}], got {overlap}")
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -182,7 +183,8 @@ class Separator:
             raise LightsepError(f"{self.model.name} runs frame by frame with its recurrent state, on the torch backend only "
                                 f"(not {backend})")  # fmt: skip
         self.device = torch.device(device)
-        self.overlap, self.batch_size, self.backend = overlap, batch_size, backend
+        self.overlap = self.model.default_overlap if overlap is None else overlap
+        self.batch_size, self.backend = batch_size, backend
         self.nan_to_zero = nan_to_zero
         self.resample_quality = resample_quality
         self.silence_floor_db = silence_floor(self.model, silence_floor_db)

@@ -32,8 +32,6 @@ WEB_ROOT = PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() els
 """The app's files: the installed package's, else a source checkout's ``web/``."""
 
 
-OVERLAP = 0.5
-"""The page's segment overlap, :class:`lightsep.Separator`'s default."""
 
 PAGE_FILES = ("index.html", "app.js", "worker.js", "live-worklet.js", "lightsep.js", "views.js", "style.css")
 """The page's own files: the only ones served from ``web/`` itself."""
@@ -59,8 +57,9 @@ def check_web_root(root: Path = WEB_ROOT) -> None:
         raise LightsepError(f"{ort_dist(root)}: ONNX Runtime Web is not installed; run: npm ci --prefix {root} (scripts/setup.sh does)")
 
 
-def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
-    """What the page needs to know of a model to run its ONNX export as the Separator does."""
+def model_description(name: str, model, overlap: float | None = None) -> dict:
+    """What the page needs to know of a model to run its ONNX export as the Separator does
+    (``overlap``: the model's ``default_overlap``, as the Separator's, unless given)."""
     from .models.registry import PRESETS
     from .separator import SILENCE_GATE_RANGE_DB, silence_floor
 
@@ -80,7 +79,7 @@ def model_description(name: str, model, overlap: float = OVERLAP) -> dict:
         "context_samples": model.context_samples,
         "output_samples": model.output_samples,
         "output_offset": model.output_offset,
-        "hop": hop_samples(model.output_samples, overlap),
+        "hop": hop_samples(model.output_samples, model.default_overlap if overlap is None else overlap),
         "segments_per_call": SEGMENTS_PER_CALL,
         "silence_floor_db": floor,
         "silence_open_db": None if floor is None else floor + SILENCE_GATE_RANGE_DB,

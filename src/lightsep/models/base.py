@@ -31,6 +31,8 @@ class SeparationModel(nn.Module):
     silence_gate: bool = True
     """Whether separation closes this model's estimates on silent input
     (:class:`~lightsep.gate.SilenceGate`)."""
+    default_overlap: float = 0.5
+    """The segment overlap :class:`~lightsep.separator.Separator` uses when not told."""
 
     sources: tuple[str, ...]
     sample_rate: int
