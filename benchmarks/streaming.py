@@ -1,7 +1,7 @@
 """Live streaming on one thread: latency and processing time per block, paced in real time.
 
     .venv/bin/python benchmarks/streaming.py [--seconds 60] [--blocks-ms 10 20 50] [--busy]
-        [--models proposed-2stem-lowlatency proposed-2stem] [--no-pace] [--input SONG]
+        [--models spectral-2stem-live proposed-2stem-lowlatency] [--no-pace] [--input SONG]
 
 Each model streams the same music (the demo song's mixture, repeated to ``--seconds``),
 through ``lightsep stream``'s own loop (:func:`lightsep.stream_cli.run_stream`) with its
@@ -84,7 +84,7 @@ def spinners(count: int) -> list[subprocess.Popen]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["proposed-2stem-lowlatency", "proposed-2stem"])
+    parser.add_argument("--models", nargs="+", default=["spectral-2stem-live", "proposed-2stem-lowlatency"])
     parser.add_argument("--blocks-ms", nargs="+", type=float, default=[10.0, 20.0, 50.0])
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per run (default 60)")
     parser.add_argument("--busy", action="store_true", help="keep the other cores busy meanwhile")

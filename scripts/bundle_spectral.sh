@@ -35,7 +35,7 @@ evaluate() {  # evaluate OUT_NAME MODEL [OPTIONS...]
     local out="eval/$1" model="$2"
     shift 2
     [[ -f "$out/summary.json" ]] || OMP_NUM_THREADS=1 "$bin/lightsep" evaluate -m "$model" --data "$data" --out "$out" --quiet "$@" \
-        > "eval/$1.log" 2>&1
+        > "$out.log" 2>&1
 }
 if [[ "${1:-}" == live ]]; then
     live=runs/spectral-2stem-live

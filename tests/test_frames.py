@@ -82,11 +82,16 @@ def test_streaming_equals_offline_and_states_its_latency():
     assert StreamingSeparator(Separator(model, batch_size=1), 48000, 2).latency > 511 * 48000 / 44100  # a resampler's delay on top
 
 
-def test_the_backend_and_the_realtime_path():
+def test_the_onnx_backend_runs_the_exported_frame_step_as_torch_does():
+    from lightsep.separator import streaming_backend
+
     model = causal()
-    with pytest.raises(LightsepError, match="torch backend only"):
-        Separator(model, backend="onnx")
-    assert realtime_separator(model).backend == "torch"  # auto: torch for a model that streams by frames
+    audio = signal(9000, seed=6)
+    torch_out = Separator(model, backend="torch").separate(audio, 44100)
+    onnx_out = Separator(model, backend="onnx").separate(audio, 44100)
+    for name in torch_out:
+        assert np.abs(torch_out[name] - onnx_out[name]).max() < 1e-4
+    assert realtime_separator(model).backend == streaming_backend()  # auto: ONNX Runtime when installed, as for every model
 
 
 def test_the_live_preset_states_under_60_ms_at_44100(tmp_path, capsys):
@@ -100,4 +105,23 @@ def test_the_live_preset_states_under_60_ms_at_44100(tmp_path, capsys):
     song = write_audio(tmp_path / "song.wav", signal(44100), 44100, bit_depth=32)
     assert main(["stream", str(song), "-m", str(checkpoint), "-o", str(tmp_path / "out"), "--no-pace"]) == 0
     out = capsys.readouterr().out
-    assert f"latency: {1000 * stream.latency_seconds:.0f} ms" in out and "(torch," in out
+    from lightsep.separator import streaming_backend
+
+    assert f"latency: {1000 * stream.latency_seconds:.0f} ms" in out and f"({streaming_backend()}," in out
+
+
+def test_the_default_stream_is_the_bundled_live_model_and_equals_offline():
+    from lightsep.defaults import STREAM_MODEL
+
+    audio = signal(3 * 44100, seed=5)
+    audio[:, 30000:40000] = 0.0  # silence: the gate closes
+    with StreamingSeparator.realtime(sample_rate=44100, channels=2) as stream:  # lightsep stream's defaults, trained weights
+        assert stream.separator.model.name == STREAM_MODEL == "spectral-2stem-live"
+        assert stream.latency == 2047 and stream.latency_seconds <= 0.060  # at 44.1 kHz, everything included
+        blocks = [stream.push(audio[:, i : i + 882]) for i in range(0, audio.shape[1], 882)] + [stream.flush()]
+    streamed = np.concatenate(blocks, axis=-1)[..., stream.latency : stream.latency + audio.shape[1]]
+    offline = Separator(STREAM_MODEL, backend=stream.separator.backend).separate(audio, 44100)
+    for k, name in enumerate(stream.sources):
+        assert np.abs(streamed[k] - offline[name]).max() < 1e-5, name
+    assert stream.underruns == 0
+    assert np.abs(offline["vocals"][:, 31000:39000]).max() == 0.0  # the gate

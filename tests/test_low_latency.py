@@ -204,11 +204,13 @@ def test_the_api_streams_as_lightsep_stream_does(tmp_path, capsys):
     import gc
 
     from lightsep.cli import main
+    from lightsep.defaults import STREAM_MODEL
     from lightsep.separator import streaming_backend
     from lightsep.streaming import StreamingSeparator
 
-    stream = StreamingSeparator.realtime("proposed-2stem-lowlatency", 44100, 2)
+    stream = StreamingSeparator.realtime(sample_rate=44100, channels=2)  # lightsep stream's default model
     separator = stream.separator
+    assert separator.model.name == STREAM_MODEL
     assert (separator.batch_size, separator.backend, separator.resample_quality) == (1, streaming_backend(), "LQ")
     before = gc.get_freeze_count()
     with stream:

@@ -318,16 +318,24 @@ def test_page_pipeline_matches_python(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def web_page():
+def web_page(tmp_path_factory):
+    """The page with the default models, in a Chromium whose microphone is a file (live mode's
+    tests): a 440 Hz tone, 44.1 kHz stereo, looped."""
     reason = browser.missing()
     if reason:
         pytest.skip(reason)
     if not (ort_dist() / "ort.wasm.min.mjs").is_file():
         pytest.skip("web/node_modules missing: npm ci --prefix web (scripts/setup.sh)")
+    rate = 44100
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)
+    microphone = tmp_path_factory.mktemp("microphone") / "microphone.wav"
+    sf.write(microphone, np.stack([tone, 0.5 * tone], axis=1), rate, subtype="PCM_16")
+    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}")
     server = make_server(0)
     serve_in_thread(server)
     try:
-        with browser.chromium_page(address(server)) as page:
+        with browser.chromium_page(address(server), flags=flags) as page:
+            page.microphone = microphone
             yield page
     finally:
         server.shutdown()
@@ -387,31 +395,6 @@ def test_page_reports_bad_files_and_keeps_working(web_page, song_clip, tmp_path)
 # -- live mode: the microphone (a fake one) and a playing file -------------------------------
 
 
-@pytest.fixture(scope="module")
-def live_page(tmp_path_factory):
-    """The page with the live model (random weights: this is about the mechanics), in a
-    Chromium whose microphone is a file: a 440 Hz tone, 44.1 kHz stereo, looped."""
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    if not (ort_dist() / "ort.wasm.min.mjs").is_file():
-        pytest.skip("web/node_modules missing: npm ci --prefix web (scripts/setup.sh)")
-    rate = 44100
-    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)
-    microphone = tmp_path_factory.mktemp("live") / "microphone.wav"
-    sf.write(microphone, np.stack([tone, 0.5 * tone], axis=1), rate, subtype="PCM_16")
-    server = make_server(0, ["spectral-2stem-live"], random_weights=True)
-    serve_in_thread(server)
-    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone}")
-    try:
-        with browser.chromium_page(address(server), flags=flags) as page:
-            page.microphone = microphone
-            yield page
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _run_live(page, start, seconds: float) -> dict:
     page.select_option("#live-stem", "-1")  # hear the mixture: the stems summed, so the input itself
     start()
@@ -427,20 +410,20 @@ def _run_live(page, start, seconds: float) -> dict:
     return live
 
 
-def test_live_mode_separates_the_microphone(live_page):
-    assert live_page.is_visible("#live")
-    live = _run_live(live_page, lambda: live_page.click("#live-mic"), seconds=2.0)
-    assert live["error"] is None, (live, live_page.console_messages)
+def test_live_mode_separates_the_microphone(web_page):
+    assert web_page.is_visible("#live")
+    live = _run_live(web_page, lambda: web_page.click("#live-mic"), seconds=2.0)
+    assert live["error"] is None, (live, web_page.console_messages)
     assert live["modelMs"] == pytest.approx(1000 * 2047 / 44100, abs=0.05)  # n_fft - 1 samples at the model's rate
     assert live["latencyMs"] <= 60.0 and f"{live['latencyMs']:.1f} ms latency" in live["status"]
     stats = live["stats"]
     assert stats["received"] >= 2.0 * live["rate"]  # the worklet sent what it heard to the worker
     assert live["frames"] >= 0.5 * stats["received"] / live["hop"]  # and the worker kept separating it
     assert stats["peak"] > 0.01  # the separated stems (summed) are heard, not silence
-    assert not [m for m in live_page.console_messages if m.startswith(("error", "pageerror"))]
+    assert not [m for m in web_page.console_messages if m.startswith(("error", "pageerror"))]
 
 
-def test_live_mode_separates_a_playing_file(live_page):
-    live = _run_live(live_page, lambda: live_page.set_input_files("#live-file", str(live_page.microphone)), seconds=1.0)
-    assert live["error"] is None, (live, live_page.console_messages)
+def test_live_mode_separates_a_playing_file(web_page):
+    live = _run_live(web_page, lambda: web_page.set_input_files("#live-file", str(web_page.microphone)), seconds=1.0)
+    assert live["error"] is None, (live, web_page.console_messages)
     assert live["status"].startswith("File") and live["frames"] > 0 and live["stats"]["peak"] > 0.01

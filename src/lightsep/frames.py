@@ -57,6 +57,23 @@ class FrameStep(torch.nn.Module):
         return masks[:, :-1], state
 
 
+class OnnxFrameStep:
+    """:class:`FrameStep` run by ONNX Runtime on the model's export (``session``, from
+    :func:`lightsep.export.onnx_session`): the same function, with a fraction of PyTorch's
+    cost per call on one frame, which is what streaming runs."""
+
+    def __init__(self, session, model: SpectralMaskNet):
+        self.session, self.model = session, model
+
+    def initial_state(self) -> torch.Tensor:
+        config = self.model.config
+        return torch.zeros(config["layers"], 1, config["hidden"])
+
+    def __call__(self, magnitude: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        masks, state = self.session.run(None, {"magnitude": magnitude.cpu().numpy(), "state": state.cpu().numpy()})
+        return torch.from_numpy(masks), torch.from_numpy(state)
+
+
 class FrameEngine(BlockInput):
     """Incremental separation of ``(channels, n)`` blocks at the model's rate.
 
@@ -64,10 +81,12 @@ class FrameEngine(BlockInput):
         model: a causal :class:`SpectralMaskNet` (in eval mode).
         channels: the signal's channels (the model's own count).
         device: where the network runs.
+        step: what runs the network (:class:`FrameStep` of ``model`` by default, or an
+            :class:`OnnxFrameStep`).
     """
 
-    def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu"):
-        self.step = FrameStep(model)
+    def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu", step=None):
+        self.step = FrameStep(model) if step is None else step
         self.model, self.channels, self.device = model, channels, torch.device(device)
         self.sources = len(model.sources)
         self.n_fft, self.hop = model.n_fft, model.hop

@@ -179,9 +179,6 @@ class Separator:
             raise LightsepError(f"silence_floor_db must be a level in dBFS from -400 to 0 (or None: no gate), got {silence_floor_db!r}")
         device = check_device(device)
         self.model = resolve_model(model, device, random_weights)
-        if frame_streamed(self.model) and backend != "torch":
-            raise LightsepError(f"{self.model.name} runs frame by frame with its recurrent state, on the torch backend only "
-                                f"(not {backend})")  # fmt: skip
         self.device = torch.device(device)
         self.overlap = self.model.default_overlap if overlap is None else overlap
         self.batch_size, self.backend = batch_size, backend
@@ -250,7 +247,10 @@ class Separator:
         if frame_streamed(self.model):
             from .frames import FrameEngine
 
-            return FrameEngine(self.model, channels, self.device)
+            from .frames import OnnxFrameStep
+
+            step = OnnxFrameStep(self._onnx, self.model) if self._onnx is not None else None
+            return FrameEngine(self.model, channels, self.device, step)
         return OverlapAdd(self.segment_function(channels), channels, len(self.model.sources), self.model.context_samples,
                           self.model.output_samples, self.model.output_offset, self.overlap, self.batch_size,
                           self.span_function())  # fmt: skip

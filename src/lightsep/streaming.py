@@ -28,16 +28,14 @@ from .separator import SeparationStream, Separator, streaming_backend
 def realtime_separator(
     model: str = REALTIME_MODEL, backend: str = "auto", threads: int = 1, resample_quality: str = "LQ", **options
 ) -> Separator:
-    """The :class:`Separator` that ``lightsep stream`` runs: one segment at a time
-    (``batch_size=1``), one thread, soxr's LQ resampler (half HQ's delay, even output), and
-    ONNX Runtime when it is installed (``backend="auto"``: on one segment at a time it is the
-    faster one). ``options`` go to :class:`Separator` as they are (``overlap``,
-    ``nan_to_zero``, ``random_weights``, ...)."""
+    """The :class:`Separator` that ``lightsep stream`` runs: one segment (or, for a model
+    that streams by frames, one frame) at a time (``batch_size=1``), one thread, soxr's LQ
+    resampler (half HQ's delay, even output), and ONNX Runtime when it is installed
+    (``backend="auto"``: on one segment or frame at a time it is the faster one). ``options``
+    go to :class:`Separator` as they are (``overlap``, ``nan_to_zero``, ``random_weights``,
+    ...)."""
     if backend == "auto":
-        from .separator import frame_streamed, resolve_model
-
-        model = resolve_model(model, random_weights=options.pop("random_weights", False))
-        backend = "torch" if frame_streamed(model) else streaming_backend()  # a frame-streamed model runs on torch
+        backend = streaming_backend()
     return Separator(model, batch_size=1, threads=threads, backend=backend, resample_quality=resample_quality, **options)
 
 
@@ -106,7 +104,7 @@ class StreamingSeparator:
         context manager, as the command does, to keep the garbage collector's full
         collections out of the blocks (:func:`frozen_heap`)::
 
-            with StreamingSeparator.realtime("proposed-2stem-lowlatency", 44100, 2) as stream:
+            with StreamingSeparator.realtime("spectral-2stem-live", 44100, 2) as stream:
                 for block in blocks:                  # (2, n) float32, any n
                     stems = stream.push(block)        # (2 sources, 2, n), `stream.latency` late
                 tail = stream.flush()

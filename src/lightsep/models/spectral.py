@@ -200,6 +200,13 @@ class SpectralMaskNet(SeparationModel):
         lower_weight = expand[lower, np.arange(self.bins)]
         self.register_buffer("expand_weight", torch.from_numpy(lower_weight.astype(np.float32)), persistent=False)
         self.register_buffer("pool", torch.from_numpy(np.ascontiguousarray(pool)), persistent=False)
+        # the same pooling as two scatter-adds: each bin goes to its two neighbouring bands
+        # (``pool``'s two entries per row; the dense product reads a (bins, bands) matrix for
+        # every frame, which is most of a streamed frame's memory traffic)
+        pool_lower = pool[np.arange(self.bins), lower]
+        pool_upper = np.where(upper != lower, pool[np.arange(self.bins), upper], 0.0)
+        self.register_buffer("pool_lower", torch.from_numpy(pool_lower.astype(np.float32)), persistent=False)
+        self.register_buffer("pool_upper", torch.from_numpy(pool_upper.astype(np.float32)), persistent=False)
         self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
         features = audio_channels * bands
         self.input_norm = nn.LayerNorm(features)
@@ -259,7 +266,7 @@ class SpectralMaskNet(SeparationModel):
         stream frame by frame this way (:class:`lightsep.frames.FrameEngine`) and gives what
         one call on all the frames gives."""
         batch, channels, _, frames = magnitude.shape
-        banded = torch.matmul(magnitude.transpose(2, 3), self.pool)  # (B, C, N, bands)
+        banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
         encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
         recurrent, state = self.recurrent(encoded, state)
@@ -278,6 +285,16 @@ class SpectralMaskNet(SeparationModel):
     def causal(self) -> bool:
         """Whether each frame's masks depend only on it and the frames before (a one-way GRU)."""
         return not self.config["bidirectional"]
+
+    def pool_bands(self, values: torch.Tensor) -> torch.Tensor:
+        """``(..., bins)`` -> ``(..., bands)``: each band the weighted mean of the bins that
+        :meth:`expand_bands` interpolates from it (``pool``). ONNX exports keep the dense
+        product (a matrix multiplication every runtime has)."""
+        if torch.onnx.is_in_onnx_export():
+            return torch.matmul(values, self.pool)
+        out = values.new_zeros(values.shape[:-1] + (self.bands,))
+        out.index_add_(-1, self.expand_lower, values * self.pool_lower)
+        return out.index_add_(-1, self.expand_upper, values * self.pool_upper)
 
     def expand_bands(self, values: torch.Tensor) -> torch.Tensor:
         """``(..., bands)`` -> ``(..., bins)``: each bin interpolated linearly between its two
