@@ -4,7 +4,7 @@ without loading PyTorch).
 ``spectral-2stem`` separates by default because it beat the paper's ``proposed-2stem`` on the
 validation clips (docs/pretrained.md, "Which model is the default"); the paper's models stay,
 by name. Streaming defaults to the spectral family's causal model, ``spectral-2stem-live``:
-46 ms of latency at 44.1 kHz against the paper's streaming model's 149 ms, and no worse on
+46 ms of latency at 44.1 kHz against the paper's streaming model's 149 ms, and better on
 the validation clips (docs/pretrained.md, "The live model"); ``proposed-2stem-lowlatency``
 stays, by name.
 """
