@@ -664,19 +664,40 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+_ONNX_COMMANDS = ("separate", "stream", "evaluate", "export", "web")
+
+
+def _import_native_modules(command: str | None) -> None:
+    """Import the compiled modules the command will use while Ctrl-C still ends the process
+    at once (:func:`_interrupted_while_starting`): a ``KeyboardInterrupt`` raised inside a
+    compiled module's import can abort the process (PyTorch's and ONNX Runtime's pybind11
+    bindings: "terminate called after throwing ... KeyboardInterrupt") or leave the module
+    half loaded ("cannot load module more than once per process"), instead of one line."""
+    import importlib
+    import importlib.util
+
+    names = ["numpy", "torch"]
+    if command in _ONNX_COMMANDS:
+        names += [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name)]
+    for name in names:
+        importlib.import_module(name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns its exit status (``lightsep.errors``: 0 done, 1 problems
     found by check-data, 2 a usage or input error, 3 an internal error, 128 + N for signal
     N)."""
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C unwinds as KeyboardInterrupt
+    starting = signal.getsignal(signal.SIGINT) is _interrupted_while_starting
     show_warning = warnings.showwarning
     warnings.showwarning = _show_warning
     stdout = sys.stdout
     sys.stdout = _ReaderMayLeave(stdout)
     try:
         with signals.interrupting():
-            args = build_parser().parse_args(argv)  # inside: a Ctrl-C while it imports is an interruption too
+            args = build_parser().parse_args(argv)
+            if starting:
+                _import_native_modules(args.command)
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C unwinds as KeyboardInterrupt
             return args.func(args)
     except Interrupted as exc:
         print(f"lightsep: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
