@@ -116,7 +116,7 @@ def main() -> None:
                   f"{'underruns':>9} {'mean vs first':>13}")  # fmt: skip
             first_mean = {}
             for name, backend, path in [(n, b, p) for n in args.models for b in args.backends for p in args.paths]:
-                # what lightsep stream runs ("auto": ONNX Runtime when installed, torch for a frame-streamed model)
+                # what lightsep stream runs ("auto": ONNX Runtime when installed, else torch)
                 separator = realtime_separator(name, backend=backend, threads=1, resample_quality=args.resample_quality,
                                                random_weights=args.random_weights)  # fmt: skip
                 backend = separator.backend

@@ -328,8 +328,6 @@ function setUpLive() {
   $("live-mic").onclick = () => startLive(null);
   $("live-file").onchange = () => $("live-file").files[0] && startLive($("live-file").files[0]);
   $("live-stop").onclick = () => stopLive();
-  page.startLive = startLive;
-  page.stopLive = stopLive;
   $("live").hidden = false;
 }
 

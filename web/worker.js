@@ -113,11 +113,10 @@ async function startLive({ modelUrl, meta, port }) {
   const gate = meta.silence_floor_db === null ? null : new SilenceGate(meta.sample_rate, meta.silence_floor_db, meta.silence_open_db);
   // a frame of silence first, so that the first real frame is not the slowest (as the Python stream's warm-up)
   await frameStep(model, meta)(new Float32Array(meta.audio_channels * (meta.n_fft / 2 + 1)), 1, new Float32Array(engine.state.length));
-  const state = { port, engine, pending: [], queue: Promise.resolve(), received: 0, emitted: 0, frames: 0, busiestMs: 0, stopped: false };
+  const state = { port, engine, pending: [], queue: Promise.resolve(), busiestMs: 0, stopped: false };
   live = state;
   port.onmessage = ({ data }) => {
     if (state.stopped) return;
-    state.received += data.input[0].length;
     state.pending.push(data.input);
     state.queue = state.queue.then(() => liveBlock(state, meta, gate, data.input)).catch((error) => {
       state.stopped = true;
@@ -134,12 +133,10 @@ async function liveBlock(state, meta, gate, block) {
   const direct = await state.engine.push(block);
   const n = direct[0][0].length;
   if (state.engine.nextFrame > framesBefore) state.busiestMs = Math.max(state.busiestMs, performance.now() - started);
-  state.frames = state.engine.nextFrame;
   if (!n) return;
   const mixture = takePending(state, n);
   const stems = assembleStems(mixture, direct, meta, meta.sample_rate, gate);
   const flat = Object.values(stems).flat();
-  state.emitted += n;
   state.port.postMessage({ stems: flat }, flat.map((a) => a.buffer));
 }
 
@@ -168,7 +165,7 @@ function stopLive() {
 }
 
 function liveStats() {
-  return live ? { received: live.received, emitted: live.emitted, frames: live.frames, busiestMs: live.busiestMs } : null;
+  return live ? { frames: live.engine.nextFrame, busiestMs: live.busiestMs } : null;
 }
 
 self.onmessage = async ({ data }) => {

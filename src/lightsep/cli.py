@@ -282,7 +282,9 @@ def _export(args: argparse.Namespace) -> int:
     model = resolve_model(args.model, random_weights=args.random_weights)
     path = export_onnx(model, args.output, int8=args.int8)
     if frame_streamed(model):
-        state = f"({model.config['layers']}, 1, {model.config['hidden']})"
+        from .frames import state_shape
+
+        state = str(state_shape(model))
         signature = (f"its frame step: magnitude (1, {model.audio_channels}, {model.bins}, frames), state {state} -> "
                      f"masks (1, {len(model.sources) - 1}, {model.audio_channels}, {model.bins}, frames) of {list(model.sources[:-1])}, "
                      f"state_out {state}")  # fmt: skip
@@ -664,10 +666,7 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
-_ONNX_COMMANDS = ("separate", "stream", "evaluate", "export", "web")
-
-
-def _import_native_modules(command: str | None) -> None:
+def _import_native_modules(args: argparse.Namespace) -> None:
     """Import the compiled modules the command will use while Ctrl-C still ends the process
     at once (:func:`_interrupted_while_starting`): a ``KeyboardInterrupt`` raised inside a
     compiled module's import can abort the process (PyTorch's and ONNX Runtime's pybind11
@@ -677,7 +676,7 @@ def _import_native_modules(command: str | None) -> None:
     import importlib.util
 
     names = ["numpy", "torch"]
-    if command in _ONNX_COMMANDS:
+    if args.command in ("export", "web") or getattr(args, "backend", "torch") != "torch":  # auto: ONNX Runtime when installed
         names += [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name)]
     for name in names:
         importlib.import_module(name)
@@ -696,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with signals.interrupting():
             args = build_parser().parse_args(argv)
             if starting:
-                _import_native_modules(args.command)
+                _import_native_modules(args)
                 signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C unwinds as KeyboardInterrupt
             return args.func(args)
     except Interrupted as exc:

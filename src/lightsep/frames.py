@@ -29,6 +29,11 @@ MAX_FRAMES_PER_CALL = 256
 """Frames per network call when many are ready at once (offline): bounds memory."""
 
 
+def state_shape(model: SpectralMaskNet) -> tuple[int, int, int]:
+    """The recurrent state a causal model's frame step carries: ``(layers, 1, hidden)``."""
+    return model.config["layers"], 1, model.config["hidden"]
+
+
 class FrameStep(torch.nn.Module):
     """The network of a causal :class:`SpectralMaskNet` over some frames, state in and out:
     what :class:`FrameEngine` calls, and what the ONNX export of such a model holds
@@ -48,9 +53,8 @@ class FrameStep(torch.nn.Module):
         self.model = model
 
     def initial_state(self) -> torch.Tensor:
-        """The state at the start of a signal: zeros, ``(layers, 1, hidden)``."""
-        config = self.model.config
-        return torch.zeros(config["layers"], 1, config["hidden"], device=self.model.window.device)
+        """The state at the start of a signal: zeros, :func:`state_shape`."""
+        return torch.zeros(state_shape(self.model), device=self.model.window.device)
 
     def forward(self, magnitude: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         masks, state = self.model.masks_and_state(magnitude, state)
@@ -66,8 +70,7 @@ class OnnxFrameStep:
         self.session, self.model = session, model
 
     def initial_state(self) -> torch.Tensor:
-        config = self.model.config
-        return torch.zeros(config["layers"], 1, config["hidden"])
+        return torch.zeros(state_shape(self.model))
 
     def __call__(self, magnitude: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         masks, state = self.session.run(None, {"magnitude": magnitude.cpu().numpy(), "state": state.cpu().numpy()})

@@ -245,9 +245,7 @@ class Separator:
         :class:`~lightsep.frames.FrameEngine` (state carried frame to frame) for a model that
         streams by frames, else :class:`OverlapAdd` over fixed segments."""
         if frame_streamed(self.model):
-            from .frames import FrameEngine
-
-            from .frames import OnnxFrameStep
+            from .frames import FrameEngine, OnnxFrameStep
 
             step = OnnxFrameStep(self._onnx, self.model) if self._onnx is not None else None
             return FrameEngine(self.model, channels, self.device, step)

@@ -32,7 +32,6 @@ WEB_ROOT = PACKAGED_WEB_ROOT if (PACKAGED_WEB_ROOT / "index.html").is_file() els
 """The app's files: the installed package's, else a source checkout's ``web/``."""
 
 
-
 PAGE_FILES = ("index.html", "app.js", "worker.js", "live-worklet.js", "lightsep.js", "views.js", "style.css")
 """The page's own files: the only ones served from ``web/`` itself."""
 
@@ -61,9 +60,7 @@ def model_description(name: str, model, overlap: float | None = None) -> dict:
     """What the page needs to know of a model to run its ONNX export as the Separator does
     (``overlap``: the model's ``default_overlap``, as the Separator's, unless given)."""
     from .models.registry import PRESETS
-    from .separator import SILENCE_GATE_RANGE_DB, silence_floor
-
-    from .separator import frame_streamed
+    from .separator import SILENCE_GATE_RANGE_DB, frame_streamed, silence_floor
 
     difference = model.difference_source
     floor = silence_floor(model)
@@ -86,8 +83,9 @@ def model_description(name: str, model, overlap: float | None = None) -> dict:
         "kind": "segments",
     }
     if frame_streamed(model):  # its export is the frame step (lightsep.frames.FrameStep): web/lightsep.js's FrameEngine runs it
-        config = model.config
-        description.update(kind="frames", n_fft=model.n_fft, hop=model.hop, state_shape=[config["layers"], 1, config["hidden"]],
+        from .frames import state_shape
+
+        description.update(kind="frames", n_fft=model.n_fft, hop=model.hop, state_shape=list(state_shape(model)),
                            latency_samples=model.n_fft - 1)  # fmt: skip
     return description
 
