@@ -12,6 +12,9 @@
 # spectral-2stem trained on from its bundled weights (configs/spectral-2stem-continued.toml),
 # at the lowest CPU priority so that it only takes what the other lane leaves:
 #   scripts/train-spectral.sh continue
+# The same beside its twin with pitch/tempo augmentation (configs/spectral-2stem-resample.toml),
+# one lane each, to choose the augmentation on validation:
+#   scripts/train-spectral.sh resample
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -34,21 +37,19 @@ if [[ "${1:-}" == continue ]]; then
     train spectral-2stem-continued
     exit $?
 fi
-if [[ "${1:-}" == calibrate ]]; then  # 4000 steps each, side by side
-    train spectral-2stem --max-iterations 4000 &
+side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at once
+    local first second status=0
+    train "$1" "${@:3}" &
     first=$!
-    train spectral-2stem-instrumental --max-iterations 4000 &
+    train "$2" "${@:3}" &
     second=$!
-    status=0
     wait "$first" || status=1
     wait "$second" || status=1
-    exit $status
-fi
-train spectral-2stem &
-lane1=$!
-train spectral-4stem &
-lane2=$!
-status=0
-wait "$lane1" || status=1
-wait "$lane2" || status=1
-exit $status
+    return $status
+}
+
+case "${1:-}" in
+    resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
+    calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
+    *) side_by_side spectral-2stem spectral-4stem ;;
+esac

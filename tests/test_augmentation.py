@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from helpers import make_musdb_hq
+from lightsep.audio import write_audio
 from lightsep.config import ConfigError, load_config
 from lightsep.data import AudioCache, TrainingSegments, list_tracks
-from lightsep.data.sampler import Augmentation, random_eq
+from lightsep.data.sampler import Augmentation, change_speed, random_eq
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,52 @@ def test_an_eq_of_zero_db_changes_nothing_and_shelves_act_where_they_should():
     assert abs(10 * np.log10(ratio[(freqs > 600) & (freqs < 1500)].mean())) < 0.5
 
 
+def peak_hz(audio: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(audio[0] * np.hanning(audio.shape[-1])))
+    return float(np.fft.rfftfreq(audio.shape[-1], 1 / rate)[spectrum.argmax()])
+
+
+def test_change_speed_raises_pitch_by_its_factor_and_keeps_the_length():
+    rate, length = 22050, 8192
+    t = np.arange(16384) / rate
+    tone = np.stack([np.sin(2 * np.pi * 441.0 * t)] * 2).astype(np.float32)
+    for factor in (2 ** (-2 / 12), 1.0, 2 ** (2 / 12)):
+        played = change_speed(tone, factor, length)
+        assert played.shape == (2, length) and played.dtype == np.float32
+        assert abs(peak_hz(played, rate) - 441.0 * factor) < 5.0
+    with pytest.raises(ValueError, match="cannot make"):
+        change_speed(tone[:, :8000], 1.0, 8192)
+
+
+def test_resampling_moves_every_source_of_an_example_by_the_same_interval(tmp_path):
+    """Two tones a fifth apart stay a fifth apart (the sources stay together), within the
+    configured range, and the mixture is still the sum; with probability 0 nothing moves."""
+    rate, seconds = 22050, 2.0
+    t = np.arange(int(rate * seconds)) / rate
+    folder = tmp_path / "hq" / "train" / "tones"
+    tones = {"vocals": 660.0, "drums": 0.0, "bass": 0.0, "other": 440.0}
+    for name, hz in tones.items():
+        audio = 0.3 * np.sin(2 * np.pi * hz * t) if hz else np.zeros_like(t)
+        write_audio(folder / f"{name}.wav", np.stack([audio] * 2).astype(np.float32), rate, bit_depth=32)
+    write_audio(folder / "mixture.wav", np.zeros((2, t.size), np.float32), rate, bit_depth=32)
+    tracks = list_tracks(tmp_path / "hq")
+    moved = []
+    for probability in (0.0, 1.0):
+        data = segments(tracks, tmp_path, augmentation=Augmentation(resample=probability, resample_semitones=2.0))
+        for i in range(8):
+            mixture, targets = data[i]
+            assert torch.allclose(mixture, targets.sum(0), atol=1e-5)
+            vocals, other = peak_hz(targets[0].numpy(), rate), peak_hz(targets[3].numpy(), rate)
+            assert abs(vocals / other - 1.5) < 0.03
+            factor = other / 440.0
+            assert 2 ** (-2 / 12) - 0.02 < factor < 2 ** (2 / 12) + 0.02
+            if probability == 0.0:
+                assert abs(factor - 1) < 0.02
+            else:
+                moved.append(abs(factor - 1) > 0.02)
+    assert sum(moved) >= 4  # most draws move by more than the peak's resolution
+
+
 def test_track_weights_choose_the_datasets(tracks, tmp_path):
     only_last = segments(tracks, tmp_path, track_weights=[0.0, 0.0, 1.0])
     counts = np.bincount([only_last._track(np.random.default_rng(i)) for i in range(50)], minlength=3)
@@ -73,7 +120,9 @@ def test_dataset_and_augmentation_settings_are_checked(tmp_path):
     for setting, message in [("data.valid_dataset='c'", "is not one of data.datasets' names"),
                              ("data.augment.remix=1.5", "is a probability"),
                              ("data.root='z'", "not both"),
-                             ("data.augment.eq_db=-1", "eq_db")]:  # fmt: skip
+                             ("data.augment.eq_db=-1", "eq_db"),
+                             ("data.augment.resample=2", "is a probability"),
+                             ("data.augment.resample_semitones=0", "resample_semitones")]:  # fmt: skip
         with pytest.raises(ConfigError, match=message):
             load_config(config, [setting])
     config.write_text('[model]\nname = "tiny"\n[[data.datasets]]\nname = "a"\nroot = "x"\nsplit = "half"\n')

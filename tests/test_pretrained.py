@@ -3,10 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from lightsep import Separator
 from lightsep.checkpoint import save_checkpoint
 from lightsep.errors import CheckpointError
+from lightsep.checkpoint import load_checkpoint
 from lightsep.models.registry import build_model
 from lightsep.pretrained import (
     PRETRAINED_DIR,
@@ -46,6 +48,21 @@ def test_a_changed_checkpoint_is_refused(tiny_bundle):
     (folder / "tiny.json").unlink()
     with pytest.raises(CheckpointError, match="without a manifest"):
         pretrained_checkpoint("tiny", folder)
+
+
+LONGER = dict(context_samples=131072, output_start=4096, output_samples=122880)
+
+
+def test_a_model_trained_on_other_segments_is_bundled_at_its_presets_geometry(tmp_path):
+    trained = build_model("spectral-2stem", **LONGER)
+    checkpoint = save_checkpoint(trained, tmp_path / "best.pt", {"step": 3})
+    path = bundle(checkpoint, {"training": {"steps": 3}}, tmp_path / "pretrained")
+    bundled = load_checkpoint(tmp_path / "pretrained" / "spectral-2stem.pt")
+    assert bundled.config == build_model("spectral-2stem").config != trained.config
+    assert all(torch.equal(a, b) for a, b in zip(bundled.state_dict().values(), trained.state_dict().values()))
+    info = json.loads(path.read_text())
+    assert info["trained_geometry"] == LONGER and info["training"] == {"steps": 3}
+    assert info["parameters"] == sum(p.numel() for p in trained.parameters())
 
 
 @pytest.mark.parametrize("name", bundled_models())

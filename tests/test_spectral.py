@@ -29,6 +29,15 @@ def test_presets_are_lightweight_and_cheaper_than_the_papers_model(name):
     assert gflops_per_audio_second(model) < 0.6 * gflops_per_audio_second(build_model("proposed-2stem"))
 
 
+def test_the_default_overlap_is_one_crossfade_whatever_the_segment():
+    # 0.28 s: a quarter of the output of the segments the models are trained on, a twentieth
+    # of segments four times as long, and the same time at 44.1 kHz
+    assert build_model("spectral-2stem").default_overlap == 0.25
+    assert build_model("spectral-2stem", context_samples=131072, output_samples=122880).default_overlap == 0.05
+    assert build_model("spectral-2stem-live").default_overlap == 0.25
+    assert small(output_samples=1024).default_overlap == 0.5  # capped
+
+
 @pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")])
 def test_shapes_and_the_stems_sum_to_the_mixture(sources):
     model = small(sources)

@@ -258,6 +258,18 @@ def test_resume_refuses_another_configuration(tiny_config, dataset, tmp_path, ca
     assert code == 2 and "differs in: training.main.lr" in capsys.readouterr().err
 
 
+def test_resume_compares_the_network_not_how_the_configuration_spelled_it(tiny_config, dataset, tmp_path, capsys):
+    # a run whose configuration now gives the preset's own arguments explicitly (as the spectral
+    # configurations give their training geometry) is the same run; other arguments are not
+    run_to_end(tiny_config, dataset, tmp_path / "run", 2)
+    same = ["--set", "model.args={context_samples = 1024}"]
+    common = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--resume",
+              "--quiet", "--max-iterations", "3"]  # fmt: skip
+    assert main(common + same) == 0, capsys.readouterr().err
+    assert main(common + ["--set", "model.args={separable_kernel = 3}"]) == 2
+    assert "differs in: model.args" in capsys.readouterr().err
+
+
 def test_resume_takes_a_new_time_budget(tiny_config, dataset, tmp_path, capsys):
     # a long run goes on across sessions with a larger max_seconds; the examples it has seen stay the same
     run_to_end(tiny_config, dataset, tmp_path / "run", 2)

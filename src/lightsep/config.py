@@ -62,6 +62,10 @@ class AugmentSection:
     """Probability, per source, of a random EQ: low and high shelves (below 200 Hz, above
     4 kHz) of up to ``eq_db`` dB each way."""
     eq_db: float = 6.0
+    resample: float = 0.0
+    """Probability, per example, of playing all its sources faster or slower by resampling
+    (pitch and tempo together, the sources still in time), by up to ``resample_semitones``."""
+    resample_semitones: float = 2.0
 
 
 @dataclass
@@ -245,10 +249,12 @@ def _check(config: TrainConfig) -> None:
     _require(not data.valid_dataset or data.valid_dataset in names,
              f"data.valid_dataset {data.valid_dataset!r} is not one of data.datasets' names {names}")  # fmt: skip
     augment = data.augment
-    for key in ("remix", "channel_swap", "polarity", "eq"):
+    for key in ("remix", "channel_swap", "polarity", "eq", "resample"):
         value = getattr(augment, key)
         _require(math.isfinite(value) and 0 <= value <= 1, f"data.augment.{key} is a probability in [0, 1], got {value}")
     _require(math.isfinite(augment.eq_db) and 0 <= augment.eq_db <= 24, f"data.augment.eq_db must be in [0, 24], got {augment.eq_db}")
+    _require(math.isfinite(augment.resample_semitones) and 0 < augment.resample_semitones <= 12,
+             f"data.augment.resample_semitones must be in (0, 12], got {augment.resample_semitones}")  # fmt: skip
     _require(len(training.betas) == 2 and all(math.isfinite(b) and 0 <= b < 1 for b in training.betas),
              f"training.betas must be two numbers in [0, 1), got {training.betas}")  # fmt: skip
     _require(0 <= training.seed < 2**63, f"training.seed must be in [0, 2**63), got {training.seed}")

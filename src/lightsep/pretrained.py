@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import count_parameters
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .errors import CheckpointError
 from .fileio import atomic_path
 
@@ -70,14 +70,29 @@ def peer_checkpoint_path(name: str) -> Path:
 def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = PRETRAINED_DIR) -> Path:
     """Copy a trained checkpoint in as the bundled weights of its model, with a manifest of
     ``info`` (training data, seeds, recipe, steps, time, hardware, test scores) plus the
-    model name, parameter count and the file's sha256. Returns the manifest's path."""
+    model name, parameter count and the file's sha256. Returns the manifest's path.
+
+    A checkpoint whose model differs from its preset only in the segment geometry (trained on
+    other segments than the preset separates with) is bundled at the preset's geometry, with
+    the same weights; the manifest's ``trained_geometry`` keeps the one it was trained on."""
+    from .models.registry import GEOMETRY_ARGUMENTS, PRESETS, build_model, differing_arguments
+
     model = load_checkpoint(checkpoint)
     name = model.name
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.pt"
-    with atomic_path(target) as tmp:
-        shutil.copyfile(checkpoint, tmp)
+    separating = build_model(name) if name in PRESETS else model
+    differ = set(differing_arguments(model.config, separating.config))
+    if differ and differ <= GEOMETRY_ARGUMENTS and type(separating) is type(model):
+        separating.load_state_dict(model.state_dict())
+        trained = {key: model.config[key] for key in sorted(GEOMETRY_ARGUMENTS)}
+        info = {**info, "trained_geometry": trained}
+        save_checkpoint(separating, target, read_checkpoint(checkpoint).get("metadata"))
+        model = separating
+    else:
+        with atomic_path(target) as tmp:
+            shutil.copyfile(checkpoint, tmp)
     entry = {"name": name, "checkpoint": target.name, "sha256": sha256_of(target), "bytes": target.stat().st_size,
              "parameters": count_parameters(model), **info}  # fmt: skip
     path = folder / f"{name}.json"

@@ -47,7 +47,7 @@ from .data.tracks import DatasetError
 from .errors import LightsepError
 from .fileio import atomic_path, check_output_folder, remove_stale_partials
 from .models.base import SeparationModel
-from .models.registry import build_model
+from .models.registry import GEOMETRY_ARGUMENTS, build_model, differing_arguments
 
 STATE_FORMAT = "lightsep-training-state"
 PHASES = ("main", "finetune")
@@ -213,20 +213,13 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
         train, model.sources, gain_range=(data.gain_min, data.gain_max),
         examples_per_epoch=config.training.iterations_per_epoch * largest_batch, seed=config.training.seed,
         track_weights=weights, augmentation=Augmentation(augment.remix, augment.channel_swap, augment.polarity, augment.eq,
-                                                         augment.eq_db), **common,
+                                                         augment.eq_db, augment.resample, augment.resample_semitones),
+        **common,
     )  # fmt: skip
     validation = ValidationSegments(valid, model.sources, **common)
     names = {"train": [t.name for t in train], "valid": [t.name for t in valid],
              "datasets": {name: [len(tr), len(va)] for name, _, tr, va in splits}}  # fmt: skip
     return training, validation, names
-
-
-GEOMETRY_ARGUMENTS = {"context_samples", "output_start", "output_samples"}
-
-
-def _differing_keys(a: dict, b: dict) -> list[str]:
-    """The keys whose values differ between ``a`` and ``b`` (absent counts as None), sorted."""
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def initial_weights(model: SeparationModel, source: str) -> None:
@@ -245,7 +238,7 @@ def initial_weights(model: SeparationModel, source: str) -> None:
     if not path.exists():
         raise ConfigError(f"model.init: {source}: no such checkpoint file, nor a model name with bundled weights")
     loaded = load_checkpoint(path)
-    differ = _differing_keys(loaded.config, model.config)
+    differ = differing_arguments(loaded.config, model.config)
     if type(loaded) is not type(model) or not set(differ) <= GEOMETRY_ARGUMENTS:
         raise ConfigError(f"model.init: {source} holds a {loaded.name} that differs from this run's {model.name} "
                           f"(in {', '.join(differ) or type(loaded).__name__})")  # fmt: skip
@@ -351,8 +344,12 @@ class Trainer:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise LightsepError(f"{path}: not a lightsep training state")
         saved, current = _comparable(state["config"]), _comparable(self.config.to_dict())
+        # the network itself, not how the configuration named it: a preset whose defaults
+        # changed since, given explicitly now, is the same network
+        saved["model.args"] = state["model"].get("model_args")
+        current["model.args"] = self.model.config
         if saved != current:
-            diff = _differing_keys(saved, current)
+            diff = differing_arguments(saved, current)
             raise ConfigError(f"{path}: the run was made with another configuration (differs in: {', '.join(diff)})")
         self.model.load_state_dict(state["model"]["state_dict"])
         self.config.model.init = state["config"]["model"].get("init", "")  # where the run really started
@@ -602,6 +599,11 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     # model.init only chooses the first weights: a resumed run takes its own from state.pt;
     # a phase's time budget may grow (or shrink) across sessions, and a run may be renamed
     # (a calibration run that goes on as the real one): neither changes the examples seen
+    # augmentations added since, switched off, change nothing: a run saved before they existed
+    # compares equal
+    if not flat.get("data.augment.resample"):
+        flat.pop("data.augment.resample", None)
+        flat.pop("data.augment.resample_semitones", None)
     for key in ("name", "run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
                 "data.root", "data.ccmixter", "model.init", "training.main.max_seconds",
                 "training.finetune.max_seconds"):  # fmt: skip

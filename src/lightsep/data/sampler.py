@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 import torch
 from torch.utils.data import Dataset
 
@@ -77,10 +78,17 @@ class Augmentation:
     polarity: float = 0.0  # per source: inverted
     eq: float = 0.0  # per source: random low and high shelves of up to eq_db
     eq_db: float = 6.0
+    resample: float = 0.0  # per example: all sources played faster or slower (pitch and tempo together)
+    resample_semitones: float = 2.0
 
     @property
     def active(self) -> bool:
-        return any((self.remix, self.channel_swap, self.polarity, self.eq))
+        return any((self.remix, self.channel_swap, self.polarity, self.eq, self.resample))
+
+    @property
+    def largest_factor(self) -> float:
+        """The largest playback-speed factor a resampled example can have (1 without them)."""
+        return 2.0 ** (self.resample_semitones / 12.0) if self.resample else 1.0
 
 
 EQ_LOW_HZ, EQ_HIGH_HZ = 200.0, 4000.0
@@ -102,6 +110,17 @@ def random_eq(audio: np.ndarray, sample_rate: int, low_db: float, high_db: float
     gain_db = low_db * shelf(EQ_LOW_HZ, True) + high_db * shelf(EQ_HIGH_HZ, False)
     spectrum = np.fft.rfft(audio, axis=-1) * (10.0 ** (gain_db / 20.0))
     return np.fft.irfft(spectrum, n=n, axis=-1).astype(np.float32)
+
+
+def change_speed(audio: np.ndarray, factor: float, length: int) -> np.ndarray:
+    """The first ``length`` samples of ``(channels, n)`` played ``factor`` times faster
+    (higher in pitch and shorter for ``factor > 1``), by resampling with soxr: the input's
+    first ``round(length * factor)`` samples become ``length``. ``n`` must be at least that."""
+    needed = int(round(length * factor))
+    if audio.shape[-1] < needed:
+        raise ValueError(f"{audio.shape[-1]} samples cannot make {length} at speed {factor}")
+    out = soxr.resample(np.ascontiguousarray(audio[..., :needed].T), needed, length, quality="MQ").T
+    return np.ascontiguousarray(_window(out, 0, length))
 
 
 class TrainingSegments(_Segments):
@@ -141,6 +160,9 @@ class TrainingSegments(_Segments):
                 raise DatasetError("track weights must be one non-negative number per track, not all zero")
             self.probabilities = weights / weights.sum()
         self.vocal_tracks, self.vocal_probabilities = self._vocal_partners(tracks)
+        # with resampling, windows are read long enough to be played at the largest speed
+        factor = self.augmentation.largest_factor
+        self.read_samples = self.context_samples if factor == 1 else int(np.ceil(self.context_samples * factor)) + 1
 
     def _vocal_partners(self, tracks: list[Track]) -> tuple[np.ndarray, np.ndarray | None]:
         """The tracks whose vocals pair with vocal-less tracks, and their probabilities;
@@ -175,7 +197,7 @@ class TrainingSegments(_Segments):
         return int(rng.choice(len(self.probabilities), p=self.probabilities))
 
     def _start(self, rng: np.random.Generator, k: int) -> int:
-        return int(rng.integers(0, max(self.tracks.lengths[k] - self.context_samples, 0) + 1))
+        return int(rng.integers(0, max(self.tracks.lengths[k] - self.read_samples, 0) + 1))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -183,14 +205,16 @@ class TrainingSegments(_Segments):
         sources = self.tracks.audio[k]
         start = self._start(rng, k)
         low, high = self.gain_range
-        scaled = {name: _window(audio, start, self.context_samples) * np.float32(rng.uniform(low, high))
+        scaled = {name: _window(audio, start, self.read_samples) * np.float32(rng.uniform(low, high))
                   for name, audio in sources.items()}  # fmt: skip
         if "vocals" not in sources and self.vocal_probabilities is not None:  # an instrumental track
             partner = int(self.vocal_tracks[rng.choice(len(self.vocal_tracks), p=self.vocal_probabilities)])
             vocals = self.tracks.audio[partner]["vocals"]
-            scaled["vocals"] = _window(vocals, self._start(rng, partner), self.context_samples) * np.float32(rng.uniform(low, high))
+            scaled["vocals"] = _window(vocals, self._start(rng, partner), self.read_samples) * np.float32(rng.uniform(low, high))
         if self.augmentation.active:  # its own generator: the draws above stay the paper sampler's
             scaled = self._augment(np.random.default_rng([self.seed, self.epoch, index, 1]), scaled)
+        else:
+            scaled = {name: audio[..., : self.context_samples] for name, audio in scaled.items()}
         mixture = sum(scaled.values())
         targets = make_targets(scaled, self.targets)
         targets = targets[..., self.output_offset : self.output_offset + self.output_samples]
@@ -198,7 +222,8 @@ class TrainingSegments(_Segments):
 
 
     def _augment(self, rng: np.random.Generator, sources: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Remix, channel swap, polarity and EQ, in that order, each drawn from ``rng``."""
+        """Remix, channel swap, polarity, EQ and resampling, in that order, each drawn from
+        ``rng``. Takes windows of ``read_samples`` and returns ``context_samples``."""
         a = self.augmentation
         out = dict(sources)
         if rng.random() < a.remix:  # every source from its own track and offset, with its own gain
@@ -207,7 +232,7 @@ class TrainingSegments(_Segments):
                 k = self._track(rng)
                 track = self.tracks.audio[k]
                 if name in track:
-                    out[name] = _window(track[name], self._start(rng, k), self.context_samples) * np.float32(rng.uniform(low, high))
+                    out[name] = _window(track[name], self._start(rng, k), self.read_samples) * np.float32(rng.uniform(low, high))
         for name, audio in out.items():
             swap, invert, equalise = rng.random(3)
             lows_highs = rng.uniform(-a.eq_db, a.eq_db, 2)
@@ -218,7 +243,10 @@ class TrainingSegments(_Segments):
             if equalise < a.eq:
                 audio = random_eq(audio, self.tracks.sample_rate, *lows_highs)
             out[name] = audio
-        return out
+        resample, semitones = rng.random(), rng.uniform(-a.resample_semitones, a.resample_semitones)
+        if resample < a.resample:  # every source at the same speed: they stay in time together
+            return {name: change_speed(audio, 2.0 ** (semitones / 12.0), self.context_samples) for name, audio in out.items()}
+        return {name: audio[..., : self.context_samples] for name, audio in out.items()}
 
 
 class ValidationSegments(_Segments):

@@ -41,6 +41,16 @@ class ModelPreset:
 
 
 _WUN_CONTEXT = dict(output_type="difference", context=True)
+GEOMETRY_ARGUMENTS = {"context_samples", "output_start", "output_samples"}
+"""The constructor arguments that set a model's segment geometry and no weight's shape: a
+model's weights load into the same model with other values of these."""
+
+
+def differing_arguments(a: dict, b: dict) -> list[str]:
+    """The keys whose values differ between ``a`` and ``b`` (absent counts as None), sorted."""
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
 # The spectrogram-mask family's offline geometry: 1.49 s of context, of which the middle
 # 1.11 s is output (0.19 s of context each side); docs/architecture.md says why.
 _SPECTRAL = dict(context_samples=32768, output_start=4096, output_samples=24576)
