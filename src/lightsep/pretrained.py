@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import count_parameters
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError
 from .fileio import atomic_path
 
@@ -88,7 +88,7 @@ def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = P
         separating.load_state_dict(model.state_dict())
         trained = {key: model.config[key] for key in sorted(GEOMETRY_ARGUMENTS)}
         info = {**info, "trained_geometry": trained}
-        save_checkpoint(separating, target, read_checkpoint(checkpoint).get("metadata"))
+        save_checkpoint(separating, target, model.metadata)
         model = separating
     else:
         with atomic_path(target) as tmp:
