@@ -352,6 +352,31 @@ def test_the_silence_gate_is_the_same_however_the_input_is_cut():
     assert np.any(gated["vocals"][:, 6000:20000])  # without the gate the model's biases sound
 
 
+def test_the_silence_gates_shortcuts_give_the_gains_of_its_formula():
+    from lightsep.gate import STEPS, SilenceGate, running_max
+
+    rate = 8000
+    gate = SilenceGate(rate)
+    # levels across the whole ramp, at the open level to the last float32, and loud stretches
+    open_level = np.float32(10 ** (gate.open_db / 20))
+    levels = np.concatenate([np.geomspace(1e-6, 1.0, 3000), np.full(500, 0.5), np.nextafter(open_level, [0, 1], dtype=np.float32),
+                             np.full(400, open_level), np.full(700, 0.8), np.zeros(300)]).astype(np.float32)  # fmt: skip
+    signs = np.where(np.arange(levels.size) % 2, 1, -1).astype(np.float32)
+    audio = np.stack([levels * signs, 0.5 * levels])
+    cuts = [0, 1234, 3100, 3450, levels.size]  # [3100, 3450) and its window before: loud throughout
+    got = np.concatenate([gate(audio[:, a:b]) for a, b in zip(cuts, cuts[1:])])
+    # the formula (gate.py's docstring), on the whole signal at once
+    peaks = np.concatenate([np.zeros(gate.window - 1, np.float32), np.abs(audio).max(axis=0)])
+    with np.errstate(divide="ignore"):
+        level_db = 20.0 * np.log10(running_max(peaks, gate.window).astype(np.float64))
+    fraction = np.clip((level_db - gate.floor_db) / (gate.open_db - gate.floor_db), 0.0, 1.0)
+    steps = np.concatenate([np.zeros(gate.window - 1, np.int64), np.rint(fraction * STEPS).astype(np.int64)])
+    sums = np.concatenate([[0], np.cumsum(steps)])
+    expected = ((sums[gate.window :] - sums[: -gate.window]) / (STEPS * gate.window)).astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
+    assert got.min() == 0.0 and 0.0 < got[1500] < 1.0 and np.all(got[3300:3500] == 1.0)
+
+
 # --------------------------------------------------------------------------------------
 # 8. Killed runs
 # --------------------------------------------------------------------------------------

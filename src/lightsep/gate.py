@@ -49,6 +49,7 @@ class SilenceGate:
         self.window = max(1, round(window_seconds * sample_rate))
         self._peaks = np.zeros(self.window - 1, np.float32)  # the last window - 1 input peaks (silence before the start)
         self._levels = np.zeros(self.window - 1, np.int64)  # the last window - 1 unsmoothed gains, in steps
+        self._surely_open = np.float32(10.0 ** (self.open_db / 20.0) * (1.0 + 1e-5))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         """``(channels, n)`` input -> ``(n,)`` float32 gains for those samples."""
@@ -58,11 +59,28 @@ class SilenceGate:
         peaks = np.concatenate([self._peaks, np.abs(block).max(axis=0)])
         envelope = running_max(peaks, self.window)  # (n,): the peak over each sample's last window
         self._peaks = peaks[n:]
-        with np.errstate(divide="ignore"):
-            level_db = 20.0 * np.log10(envelope.astype(np.float64))
-        fraction = np.clip((level_db - self.floor_db) / (self.open_db - self.floor_db), 0.0, 1.0)
-        levels = np.concatenate([self._levels, np.rint(fraction * STEPS).astype(np.int64)])
-        sums = np.concatenate([[0], np.cumsum(levels)])
-        smoothed = sums[self.window :] - sums[: -self.window]  # (n,): exact integer sums over each window
+        levels = np.concatenate([self._levels, self._levels_of(envelope)])
         self._levels = levels[n:]
-        return (smoothed / (STEPS * self.window)).astype(np.float32)
+        gains = np.ones(n, np.float32)
+        # a gain is the sum of `window` levels from its own on; past the last level below
+        # STEPS every window is fully open (most of any music), and the gain exactly 1
+        partial = np.flatnonzero(levels < STEPS)
+        if partial.size:
+            last = min(int(partial[-1]), n - 1)  # the gains [0, last] see a level below STEPS
+            sums = np.concatenate([[0], np.cumsum(levels[: last + self.window])])
+            smoothed = sums[self.window :] - sums[: -self.window]  # exact integer sums over each window
+            gains[: last + 1] = smoothed / (STEPS * self.window)
+        return gains
+
+    def _levels_of(self, envelope: np.ndarray) -> np.ndarray:
+        """Unsmoothed gains in steps: ``STEPS`` times the envelope's place between the floor and
+        the open level, in dB. The logarithm is taken only below ``_surely_open`` (a hair above
+        the open level, where the gain is certainly whole): the same values, for less work."""
+        levels = np.full(envelope.shape, STEPS, np.int64)
+        below = envelope < self._surely_open
+        if below.any():
+            with np.errstate(divide="ignore"):
+                level_db = 20.0 * np.log10(envelope[below].astype(np.float64))
+            fraction = np.clip((level_db - self.floor_db) / (self.open_db - self.floor_db), 0.0, 1.0)
+            levels[below] = np.rint(fraction * STEPS).astype(np.int64)
+        return levels
