@@ -243,23 +243,6 @@ class SpectralMaskNet(SeparationModel):
             return 0, min(last_frame * self.hop + self.n_fft // 2 - 1, self.context_samples - 1)
         return 0, self.context_samples - 1
 
-    # -- transforms ------------------------------------------------------------------------
-
-    def _stft(self, signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(n, time)`` -> real, imaginary ``(n, bins, frames)``."""
-        if torch.onnx.is_in_onnx_export():
-            return self.conv_stft(signal)
-        spectrum = torch.stft(signal, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant",
-                              return_complex=True)  # fmt: skip
-        return spectrum.real, spectrum.imag
-
-    def _istft(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
-        """real, imaginary ``(n, bins, frames)`` -> ``(n, context_samples)``."""
-        if torch.onnx.is_in_onnx_export():
-            return self.conv_stft.inverse(real, imag)
-        return torch.istft(torch.complex(real, imag), self.n_fft, self.hop, window=self.window, center=True,
-                           length=self.context_samples)  # fmt: skip
-
     # -- the network -------------------------------------------------------------------------
 
     def masks(self, magnitude: torch.Tensor) -> torch.Tensor:
@@ -273,13 +256,7 @@ class SpectralMaskNet(SeparationModel):
         ``(layers * directions, batch, hidden per direction)``. A causal model separates a
         stream frame by frame this way (:class:`lightsep.frames.FrameEngine`) and gives what
         one call on all the frames gives."""
-        batch, channels, _, frames = magnitude.shape
-        banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
-        features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
-        encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
-        recurrent, state = self.recurrent(encoded, state)
-        decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
-        logits = self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands)
+        logits, state = self._mask_logits(magnitude, state)  # (B, N, S, C, bands)
         if len(self.sources) == 2:
             # a softmax over two sources is the sigmoid of their difference, and expanding bands
             # to bins is linear: one expansion instead of two, the same masks up to rounding
@@ -288,6 +265,28 @@ class SpectralMaskNet(SeparationModel):
         else:
             masks = torch.softmax(self.expand_bands(logits), dim=2)  # (B, N, S, C, bins)
         return masks.permute(0, 2, 3, 4, 1), state
+
+    def direct_masks(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """The masks of every source but the last (the difference source), laid out as the
+        spectrogram is: ``(batch, channels, bins, frames)`` magnitudes -> ``(batch,
+        sources - 1, channels, bins, frames)``, contiguous. The same values as :meth:`masks`'s
+        up to rounding, for less work: the logits are put in that layout while they are
+        bands, before expanding to bins, and no mask is made for the last source."""
+        logits = self._mask_logits(magnitude)[0].permute(0, 2, 3, 4, 1)  # (B, S, C, bands, N)
+        if len(self.sources) == 2:
+            return torch.sigmoid(self.expand_bands(logits[:, :1] - logits[:, 1:], dim=-2))
+        return torch.softmax(self.expand_bands(logits, dim=-2), dim=1)[:, :-1]
+
+    def _mask_logits(self, magnitude: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch, channels, bins, frames)`` magnitudes -> mask logits ``(batch, frames,
+        sources, channels, bands)`` and the GRU's state after the frames."""
+        batch, channels, _, frames = magnitude.shape
+        banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
+        features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
+        encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
+        recurrent, state = self.recurrent(encoded, state)
+        decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
+        return self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands), state
 
     @property
     def causal(self) -> bool:
@@ -304,23 +303,32 @@ class SpectralMaskNet(SeparationModel):
         out.index_add_(-1, self.expand_lower, values * self.pool_lower)
         return out.index_add_(-1, self.expand_upper, values * self.pool_upper)
 
-    def expand_bands(self, values: torch.Tensor) -> torch.Tensor:
-        """``(..., bands)`` -> ``(..., bins)``: each bin interpolated linearly between its two
-        neighbouring bands (the interpolation matrix's two entries per column)."""
-        lower = values.index_select(-1, self.expand_lower)
-        upper = values.index_select(-1, self.expand_upper)
-        return upper + (lower - upper) * self.expand_weight
+    def expand_bands(self, values: torch.Tensor, dim: int = -1) -> torch.Tensor:
+        """Bands to bins along ``dim`` (negative; ``(..., bands)`` -> ``(..., bins)`` by
+        default): each bin interpolated linearly between its two neighbouring bands (the
+        interpolation matrix's two entries per column)."""
+        lower = values.index_select(dim, self.expand_lower)
+        upper = values.index_select(dim, self.expand_upper)
+        weight = self.expand_weight.reshape((-1,) + (1,) * (-1 - dim))  # along dim
+        return upper + (lower - upper) * weight
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, channels, time = mixture.shape
-        real, imag = self._stft(mixture.reshape(batch * channels, time))
-        bins, frames = real.shape[-2:]
-        real, imag = real.reshape(batch, channels, bins, frames), imag.reshape(batch, channels, bins, frames)
-        magnitude = torch.sqrt(real * real + imag * imag + 1e-12)
-        masks = self.masks(magnitude)[:, :-1]  # (B, S-1, C, bins, N): the last source is the difference
-        estimated = len(self.sources) - 1
-        shape = (batch * estimated * channels, bins, frames)
-        direct = self._istft((masks * real[:, None]).reshape(shape), (masks * imag[:, None]).reshape(shape))
+        estimated = len(self.sources) - 1  # the last source is the difference
+        shape = (batch * estimated * channels, -1, self.frames)
+        if torch.onnx.is_in_onnx_export():  # real and imaginary parts: ONNX has no complex type
+            real, imag = self.conv_stft(mixture.reshape(batch * channels, time))
+            real, imag = real.reshape(batch, channels, self.bins, -1), imag.reshape(batch, channels, self.bins, -1)
+            masks = self.direct_masks(torch.sqrt(real * real + imag * imag + 1e-12))  # (B, S-1, C, bins, N)
+            direct = self.conv_stft.inverse((masks * real[:, None]).reshape(shape), (masks * imag[:, None]).reshape(shape))
+        else:
+            spectrum = torch.stft(mixture.reshape(batch * channels, time), self.n_fft, self.hop, window=self.window,
+                                  center=True, pad_mode="constant", return_complex=True)  # fmt: skip
+            spectrum = spectrum.reshape(batch, 1, channels, self.bins, -1)
+            real, imag = spectrum.real, spectrum.imag
+            masks = self.direct_masks(torch.sqrt(real * real + imag * imag + 1e-12)[:, 0])
+            direct = torch.istft((masks * spectrum).reshape(shape), self.n_fft, self.hop, window=self.window, center=True,
+                                 length=self.context_samples)  # fmt: skip
         direct = direct.reshape(batch, estimated, channels, time)
         start, length = self.output_start, self.output_samples
         direct = direct[..., start : start + length]
