@@ -8,6 +8,13 @@ training and validation), the weights it started from (with their own manifest's
 training), the recipe, the steps and training time, the hardware, the test scores of
 ``lightsep evaluate`` (EVAL/summary.json), and the sha256 that loading verifies. Everything
 in it is read from the files the run and the evaluation wrote.
+
+    python scripts/bundle_pretrained.py --bundled spectral-2stem --eval EVAL [--valid VALID]
+
+bundles the weights already bundled under that name again, keeping their manifest's data,
+training and hardware and replacing its scores with EVAL's (and VALID's): for weights that
+now separate differently (another segment geometry: ``lightsep.pretrained.bundle`` converts
+a checkpoint to its preset's) when the run folder is long gone.
 """
 
 from __future__ import annotations
@@ -200,15 +207,58 @@ def validation_info(folder: Path) -> dict:
     return {"command": evaluate_command(summary, tracks), "tracks": summary["tracks"], "sdr": scores(summary)}
 
 
+COMPUTED = ("name", "checkpoint", "sha256", "bytes", "parameters")
+"""Manifest entries that ``bundle`` computes from the weights."""
+
+
+def rebundle_info(manifest: Path, evaluation: Path | None, validation: Path | None) -> dict:
+    """A bundled manifest's entries with the scores of a new evaluation and validation (each
+    kept as it was when not given)."""
+    info = {key: value for key, value in json.loads(manifest.read_text()).items() if key not in COMPUTED}
+    info["rebundled"] = datetime.date.today().isoformat()
+    if validation:
+        info["validation"] = validation_info(validation)
+    if not evaluation:
+        return info
+    summary = json.loads((evaluation / "summary.json").read_text())
+    tracks = sorted(p.stem for p in (evaluation / summary.get("subset", "test")).glob("*.json"))
+    info["test"] = {**info.get("test", {}), "command": evaluate_command(summary, tracks), "tracks": summary["tracks"],
+                    "track_names": tracks, "sdr": scores(summary)}  # fmt: skip
+    return info
+
+
+def rebundle(name: str, evaluation: Path | None, validation: Path | None, folder: Path | None = None) -> Path:
+    """Bundle the weights bundled as ``name`` in ``folder`` (lightsep's own by default) again
+    (:func:`rebundle_info`); the checkpoint is read from a copy, since the bundle replaces it."""
+    import shutil
+    import tempfile
+
+    from lightsep.pretrained import PRETRAINED_DIR
+
+    folder = Path(folder or PRETRAINED_DIR)
+    info = rebundle_info(folder / f"{name}.json", evaluation, validation)
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / f"{name}.pt"
+        shutil.copyfile(folder / f"{name}.pt", copy)
+        return bundle(copy, info, folder)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, required=True, help="a finished training run folder")
-    parser.add_argument("--eval", type=Path, required=True, help="its 'lightsep evaluate' output folder")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, help="a finished training run folder")
+    source.add_argument("--bundled", metavar="MODEL", help="bundle this model's bundled weights again, with new scores")
+    parser.add_argument("--eval", type=Path, help="its 'lightsep evaluate' output folder on the test clips (needed with --run)")
     parser.add_argument("--init-manifest", type=Path, help="the manifest of the weights the run started from (model.init)")
     parser.add_argument("--valid", type=Path, help="its 'lightsep evaluate' folder on the validation clips")
     args = parser.parse_args()
+    if args.run and not args.eval:
+        parser.error("--run needs --eval")
     try:
-        path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest, args.valid))
+        if args.bundled:
+            path = rebundle(args.bundled, args.eval, args.valid)
+        else:
+            path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest, args.valid))
     except (LightsepError, OSError, KeyError) as exc:
         detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"bundle_pretrained: error: {detail}", file=sys.stderr)

@@ -9,7 +9,7 @@ from lightsep import Separator
 from lightsep.checkpoint import save_checkpoint
 from lightsep.errors import CheckpointError
 from lightsep.checkpoint import load_checkpoint
-from lightsep.models.registry import build_model
+from lightsep.models.registry import SPECTRAL_TRAINING_GEOMETRY, build_model
 from lightsep.pretrained import (
     PRETRAINED_DIR,
     bundle,
@@ -38,6 +38,38 @@ def test_bundle_writes_a_manifest_that_loading_verifies(tiny_bundle):
     assert pretrained_checkpoint("proposed-4stem", folder) is None
 
 
+def _bundle_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bundle_pretrained.py"
+    spec = importlib.util.spec_from_file_location("bundle_pretrained", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rebundling_converts_the_geometry_keeps_the_training_and_takes_new_scores(tmp_path):
+    trained = build_model("spectral-2stem", **SPECTRAL_TRAINING_GEOMETRY)
+    folder = tmp_path / "pretrained"
+    old_scores = {"vocals": {"sisec18": 1.0, "pooled": 1.0}}
+    bundle(save_checkpoint(trained, tmp_path / "best.pt"), {"training": {"steps": 3}, "test": {"sdr": old_scores}}, folder)
+    # an evaluation of the converted weights: lightsep evaluate's summary and per-track files
+    evaluation = tmp_path / "eval"
+    (evaluation / "test").mkdir(parents=True)
+    (evaluation / "test" / "Some - Song.json").write_text("{}")
+    target = {"SDR": {"sisec18": {"median": 4.5}, "pooled": {"median": 4.25}}}
+    summary = {"tracks": 1, "targets": {"vocals": target, "accompaniment": target}, "subset": "test"}
+    (evaluation / "summary.json").write_text(json.dumps(summary))
+    path = _bundle_script().rebundle("spectral-2stem", evaluation, None, folder)
+    info = json.loads(path.read_text())
+    assert info["training"] == {"steps": 3} and info["trained_geometry"] == SPECTRAL_TRAINING_GEOMETRY
+    assert info["test"]["sdr"]["vocals"] == {"sisec18": 4.5, "pooled": 4.25} and info["test"]["track_names"] == ["Some - Song"]
+    bundled = load_checkpoint(pretrained_checkpoint("spectral-2stem", folder))  # the manifest's sha256 holds
+    assert bundled.config == build_model("spectral-2stem").config
+    assert all(torch.equal(a, b) for a, b in zip(bundled.state_dict().values(), trained.state_dict().values()))
+
+
 def test_a_changed_checkpoint_is_refused(tiny_bundle):
     folder, _, _ = tiny_bundle
     data = bytearray((folder / "tiny.pt").read_bytes())
@@ -50,18 +82,15 @@ def test_a_changed_checkpoint_is_refused(tiny_bundle):
         pretrained_checkpoint("tiny", folder)
 
 
-LONGER = dict(context_samples=131072, output_start=4096, output_samples=122880)
-
-
-def test_a_model_trained_on_other_segments_is_bundled_at_its_presets_geometry(tmp_path):
-    trained = build_model("spectral-2stem", **LONGER)
+def test_a_model_trained_on_shorter_segments_is_bundled_at_its_presets_geometry(tmp_path):
+    trained = build_model("spectral-2stem", **SPECTRAL_TRAINING_GEOMETRY)
     checkpoint = save_checkpoint(trained, tmp_path / "best.pt", {"step": 3})
     path = bundle(checkpoint, {"training": {"steps": 3}}, tmp_path / "pretrained")
     bundled = load_checkpoint(tmp_path / "pretrained" / "spectral-2stem.pt")
     assert bundled.config == build_model("spectral-2stem").config != trained.config
     assert all(torch.equal(a, b) for a, b in zip(bundled.state_dict().values(), trained.state_dict().values()))
     info = json.loads(path.read_text())
-    assert info["trained_geometry"] == LONGER and info["training"] == {"steps": 3}
+    assert info["trained_geometry"] == SPECTRAL_TRAINING_GEOMETRY and info["training"] == {"steps": 3}
     assert info["parameters"] == sum(p.numel() for p in trained.parameters())
 
 

@@ -10,6 +10,7 @@ from lightsep.analysis import count_parameters, gflops_per_audio_second
 from lightsep.checkpoint import load_checkpoint, save_checkpoint
 from lightsep.export import export_onnx
 from lightsep.models import build_model
+from lightsep.models.registry import SPECTRAL_TRAINING_GEOMETRY
 from lightsep.models.spectral import ConvSTFT, SpectralMaskNet, band_centres, interpolation_matrix
 from lightsep.separator import Separator
 from lightsep.streaming import StreamingSeparator
@@ -31,9 +32,9 @@ def test_presets_are_lightweight_and_cheaper_than_the_papers_model(name):
 
 def test_the_default_overlap_is_one_crossfade_whatever_the_segment():
     # 0.28 s: a quarter of the output of the segments the models are trained on, a twentieth
-    # of segments four times as long, and the same time at 44.1 kHz
-    assert build_model("spectral-2stem").default_overlap == 0.25
-    assert build_model("spectral-2stem", context_samples=131072, output_samples=122880).default_overlap == 0.05
+    # of the longer ones the bundled models separate with, and the same time at 44.1 kHz
+    assert build_model("spectral-2stem", **SPECTRAL_TRAINING_GEOMETRY).default_overlap == 0.25
+    assert build_model("spectral-2stem").default_overlap == 0.05
     assert build_model("spectral-2stem-live").default_overlap == 0.25
     assert small(output_samples=1024).default_overlap == 0.5  # capped
 

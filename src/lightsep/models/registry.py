@@ -51,9 +51,13 @@ def differing_arguments(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-# The spectrogram-mask family's offline geometry: 1.49 s of context, of which the middle
-# 1.11 s is output (0.19 s of context each side); docs/architecture.md says why.
-_SPECTRAL = dict(context_samples=32768, output_start=4096, output_samples=24576)
+SPECTRAL_TRAINING_GEOMETRY = dict(context_samples=32768, output_start=4096, output_samples=24576)
+"""The segments the spectrogram-mask family trains on: 1.49 s of context, of which the middle
+1.11 s is output (0.19 s of context each side); spectral-4stem also separates with them."""
+SPECTRAL_LONG_GEOMETRY = dict(context_samples=131072, output_start=4096, output_samples=122880)
+"""The segments spectral-2stem separates with: four times as long (5.94 s, the middle 5.57 s
+output), with the same weights (a bidirectional GRU runs on any number of frames). As good on
+the validation clips, with about two thirds of the work; docs/architecture.md, "Geometry"."""
 
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
@@ -70,12 +74,12 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     "spectral-2stem": ModelPreset(
         "SpectralMaskNet",
-        dict(sources=TWO_STEMS, **_SPECTRAL),
+        dict(sources=TWO_STEMS, **SPECTRAL_LONG_GEOMETRY),
         "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
     ),
     "spectral-4stem": ModelPreset(
         "SpectralMaskNet",
-        dict(sources=FOUR_STEMS, **_SPECTRAL),
+        dict(sources=FOUR_STEMS, **SPECTRAL_TRAINING_GEOMETRY),
         "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): four MUSDB18 stems",
     ),
     "spectral-2stem-live": ModelPreset(
