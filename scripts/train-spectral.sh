@@ -15,6 +15,9 @@
 # The same beside its twin with pitch/tempo augmentation (configs/spectral-2stem-resample.toml),
 # one lane each, to choose the augmentation on validation:
 #   scripts/train-spectral.sh resample
+# spectral-2stem with a 2048-point STFT (configs/spectral-2stem-fft2048.toml), one lane, from
+# random weights, to compare with spectral-2stem on validation:
+#   scripts/train-spectral.sh fft2048
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,6 +33,10 @@ train() {  # train CONFIG_NAME [OPTIONS...]: run or resume configs/CONFIG_NAME.t
 
 if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
     train spectral-2stem-live
+    exit $?
+fi
+if [[ "${1:-}" == fft2048 ]]; then
+    train spectral-2stem-fft2048
     exit $?
 fi
 if [[ "${1:-}" == continue ]]; then
