@@ -15,8 +15,9 @@ means 20x faster than real time.
   own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
 - The spectrogram-mask models (spectral-2stem, spectral-4stem): stereo models, so both
-  channels go through one forward pass; their default 25% overlap (as good as 50% on the
-  validation clips, docs/architecture.md), and spectral-2stem at 50% too.
+  channels go through one forward pass, at their default overlap (a 0.28 s crossfade: 5% of
+  spectral-2stem's 5.57 s segments, 25% of spectral-4stem's 1.11 s ones; docs/architecture.md),
+  and spectral-2stem at 25% too.
 - Spleeter 2stems (the quality peer): lightsep's port of its model (``SpleeterNet``, Spleeter's
   two U-Nets on 512 frames of a 4096-point STFT at 44.1 kHz) through ``lightsep.Separator``
   with no overlap, as Spleeter itself computes each frame once; its real weights when
@@ -125,7 +126,12 @@ def htdemucs_runner(threads: int):
     return run
 
 
-def lightsep_contender(name: str, backend: str, overlap: float):
+def lightsep_contender(name: str, backend: str, overlap: float | None = None):
+    """A row for lightsep's ``name``; ``overlap`` ``None``: the model's default."""
+    if overlap is None:
+        from lightsep.models import build_model
+
+        overlap = build_model(name).default_overlap
     return (name, backend, overlap, lambda threads: lightsep_runner(name, backend, overlap, threads))
 
 
@@ -139,10 +145,10 @@ CONTENDERS = [
     lightsep_contender("proposed-4stem", "torch", 0.5),
     lightsep_contender("proposed-4stem", "onnx", 0.5),
     lightsep_contender("proposed-4stem", "onnx-int8", 0.5),
+    lightsep_contender("spectral-2stem", "torch"),
     lightsep_contender("spectral-2stem", "torch", 0.25),
-    lightsep_contender("spectral-2stem", "torch", 0.5),
-    lightsep_contender("spectral-2stem", "onnx", 0.25),
-    lightsep_contender("spectral-4stem", "torch", 0.25),
+    lightsep_contender("spectral-2stem", "onnx"),
+    lightsep_contender("spectral-4stem", "torch"),
     lightsep_contender("spleeter-2stem", "torch", 0.0),
     lightsep_contender("waveunet-m4", "torch", 0.0),
     lightsep_contender("waveunet-m6", "torch", 0.0),
