@@ -18,6 +18,8 @@
 # spectral-2stem with a 2048-point STFT (configs/spectral-2stem-fft2048.toml), one lane, from
 # random weights, to compare with spectral-2stem on validation:
 #   scripts/train-spectral.sh fft2048
+# the same with a wider GRU (configs/spectral-2stem-fft2048-wide.toml), in the other lane:
+#   scripts/train-spectral.sh fft2048-wide
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -35,8 +37,8 @@ if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
     train spectral-2stem-live
     exit $?
 fi
-if [[ "${1:-}" == fft2048 ]]; then
-    train spectral-2stem-fft2048
+if [[ "${1:-}" == fft2048* ]]; then  # fft2048 or fft2048-wide
+    train "spectral-2stem-$1"
     exit $?
 fi
 if [[ "${1:-}" == continue ]]; then
