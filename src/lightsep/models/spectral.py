@@ -325,9 +325,13 @@ class SpectralMaskNet(SeparationModel):
             spectrum = torch.stft(mixture.reshape(batch * channels, time), self.n_fft, self.hop, window=self.window,
                                   center=True, pad_mode="constant", return_complex=True)  # fmt: skip
             spectrum = spectrum.reshape(batch, 1, channels, self.bins, -1)
-            real, imag = spectrum.real, spectrum.imag
-            masks = self.direct_masks(torch.sqrt(real * real + imag * imag + 1e-12)[:, 0])
-            direct = torch.istft((masks * spectrum).reshape(shape), self.n_fft, self.hop, window=self.window, center=True,
+            # the same sums as above, on the bins as pairs of reals (contiguous, unlike .real)
+            squares = torch.view_as_real(spectrum).square()
+            masks = self.direct_masks((squares[..., 0] + squares[..., 1]).add_(1e-12).sqrt_()[:, 0])
+            # real masks times complex bins, as pairs of reals: the same products, without
+            # first making the masks complex
+            masked = torch.view_as_complex(torch.view_as_real(spectrum) * masks[..., None])
+            direct = torch.istft(masked.reshape(shape), self.n_fft, self.hop, window=self.window, center=True,
                                  length=self.context_samples)  # fmt: skip
         direct = direct.reshape(batch, estimated, channels, time)
         start, length = self.output_start, self.output_samples
