@@ -70,6 +70,20 @@ def test_rebundling_converts_the_geometry_keeps_the_training_and_takes_new_score
     assert all(torch.equal(a, b) for a, b in zip(bundled.state_dict().values(), trained.state_dict().values()))
 
 
+def test_a_checkpoint_is_saved_as_it_will_be_bundled(tmp_path):
+    from lightsep.pretrained import save_at_preset_geometry
+
+    trained = build_model("spectral-2stem", **SPECTRAL_TRAINING_GEOMETRY)
+    checkpoint = save_checkpoint(trained, tmp_path / "best.pt", {"step": 7})
+    converted = load_checkpoint(save_at_preset_geometry(checkpoint, tmp_path / "separating.pt"))
+    assert converted.config == build_model("spectral-2stem").config != trained.config
+    assert converted.metadata == {"step": 7}
+    assert all(torch.equal(a, b) for a, b in zip(converted.state_dict().values(), trained.state_dict().values()))
+    # a network that differs from its preset in more than the geometry is written as it is
+    other = save_checkpoint(build_model("spectral-2stem", hidden=64), tmp_path / "other.pt")
+    assert load_checkpoint(save_at_preset_geometry(other, tmp_path / "same.pt")).config["hidden"] == 64
+
+
 def test_a_changed_checkpoint_is_refused(tiny_bundle):
     folder, _, _ = tiny_bundle
     data = bytearray((folder / "tiny.pt").read_bytes())

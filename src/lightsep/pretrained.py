@@ -12,12 +12,15 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import count_parameters
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError
 from .fileio import atomic_path
+
+if TYPE_CHECKING:
+    from .models.base import SeparationModel
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -67,6 +70,30 @@ def peer_checkpoint_path(name: str) -> Path:
     return default_cache_dir() / "peers" / f"{name}.pt"
 
 
+def at_preset_geometry(model: SeparationModel) -> SeparationModel:
+    """``model`` with the segment geometry of its preset: the same weights in a model built
+    from the preset when the two differ only in ``GEOMETRY_ARGUMENTS`` (a model trained on
+    other segments than its preset separates with), else ``model`` itself."""
+    from .models.registry import GEOMETRY_ARGUMENTS, PRESETS, build_model, differing_arguments
+
+    if model.name not in PRESETS:
+        return model
+    separating = build_model(model.name)
+    differ = set(differing_arguments(model.config, separating.config))
+    if not differ or not differ <= GEOMETRY_ARGUMENTS or type(separating) is not type(model):
+        return model
+    separating.load_state_dict(model.state_dict())
+    separating.metadata = model.metadata
+    return separating
+
+
+def save_at_preset_geometry(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write ``checkpoint`` at its preset's geometry (:func:`at_preset_geometry`) to ``out``:
+    the weights as they would be bundled, to evaluate them as they will separate."""
+    model = load_checkpoint(checkpoint)
+    return save_checkpoint(at_preset_geometry(model), out, model.metadata)
+
+
 def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = PRETRAINED_DIR) -> Path:
     """Copy a trained checkpoint in as the bundled weights of its model, with a manifest of
     ``info`` (training data, seeds, recipe, steps, time, hardware, test scores) plus the
@@ -75,21 +102,17 @@ def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = P
     A checkpoint whose model differs from its preset only in the segment geometry (trained on
     other segments than the preset separates with) is bundled at the preset's geometry, with
     the same weights; the manifest's ``trained_geometry`` keeps the one it was trained on."""
-    from .models.registry import GEOMETRY_ARGUMENTS, PRESETS, build_model, differing_arguments
+    from .models.registry import GEOMETRY_ARGUMENTS
 
-    model = load_checkpoint(checkpoint)
-    name = model.name
+    trained = load_checkpoint(checkpoint)
+    name = trained.name
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.pt"
-    separating = build_model(name) if name in PRESETS else model
-    differ = set(differing_arguments(model.config, separating.config))
-    if differ and differ <= GEOMETRY_ARGUMENTS and type(separating) is type(model):
-        separating.load_state_dict(model.state_dict())
-        trained = {key: model.config[key] for key in sorted(GEOMETRY_ARGUMENTS)}
-        info = {**info, "trained_geometry": trained}
-        save_checkpoint(separating, target, model.metadata)
-        model = separating
+    model = at_preset_geometry(trained)
+    if model is not trained:
+        info = {**info, "trained_geometry": {key: trained.config[key] for key in sorted(GEOMETRY_ARGUMENTS)}}
+        save_checkpoint(model, target, trained.metadata)
     else:
         with atomic_path(target) as tmp:
             shutil.copyfile(checkpoint, tmp)
