@@ -15,8 +15,8 @@ means 20x faster than real time.
   own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
 - The spectrogram-mask models (spectral-2stem, spectral-4stem): stereo models, so both
-  channels go through one forward pass, at their default overlap (a 0.28 s crossfade: 5% of
-  spectral-2stem's 5.57 s segments, 25% of spectral-4stem's 1.11 s ones; docs/architecture.md),
+  channels go through one forward pass, at their default overlap (a 0.28 s crossfade: 0.107 of
+  spectral-2stem's 2.60 s output, 0.25 of spectral-4stem's 1.11 s; docs/architecture.md),
   and spectral-2stem at 25% too.
 - Spleeter 2stems (the quality peer): lightsep's port of its model (``SpleeterNet``, Spleeter's
   two U-Nets on 512 frames of a 4096-point STFT at 44.1 kHz) through ``lightsep.Separator``

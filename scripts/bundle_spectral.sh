@@ -61,9 +61,14 @@ fi
 [[ -f "$("$bin/python" -c 'from lightsep.pretrained import peer_checkpoint_path as p; print(p("spleeter-2stem"))')" ]] \
     || "$bin/python" benchmarks/peers_setup.py --spleeter-only
 
-(evaluate spectral-2stem-valid runs/spectral-2stem/best.pt --subset train --tracks "${valid[@]}"
+# spectral-2stem is scored as it will separate: its best.pt at the preset's segment geometry
+# (docs/architecture.md, "Geometry"), the weights as bundled
+run2=runs/spectral-2stem-fft2048
+"$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
+    "$run2/best.pt" "$run2/best-separating.pt"
+(evaluate spectral-2stem-valid "$run2/best-separating.pt" --subset train --tracks "${valid[@]}"
  evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}"
- evaluate spectral-2stem-musdb7 runs/spectral-2stem/best.pt
+ evaluate spectral-2stem-musdb7 "$run2/best-separating.pt"
  evaluate proposed-2stem-musdb7 proposed-2stem
  evaluate spleeter-2stem-musdb7 spleeter-2stem
  evaluate mixture-musdb7 mixture) &
@@ -85,5 +90,5 @@ echo "test (50 musdb18-7 test/ clips):"
     "Spleeter 2stems=eval/spleeter-2stem-musdb7" "spectral-4stem=eval/spectral-4stem-musdb7" \
     "proposed-4stem=eval/proposed-4stem-musdb7" "mixture=eval/mixture-musdb7" "ideal ratio mask=eval/oracle-irm-musdb7"
 
-"$bin/python" scripts/bundle_pretrained.py --run runs/spectral-2stem --eval eval/spectral-2stem-musdb7 --valid eval/spectral-2stem-valid
+"$bin/python" scripts/bundle_pretrained.py --run "$run2" --eval eval/spectral-2stem-musdb7 --valid eval/spectral-2stem-valid
 "$bin/python" scripts/bundle_pretrained.py --run runs/spectral-4stem --eval eval/spectral-4stem-musdb7 --valid eval/spectral-4stem-valid

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, then separate the example song that ships with the repository
-# (examples/procedural-song/) with the bundled proposed-2stem model. Writes the stems and a
-# picture under demo-output/ and prints each stem's SDR against the true stems. Offline.
+# (examples/everything-is-remixed-lithium/) with the default model, spectral-2stem. Writes
+# the stems and a picture under demo-output/ and prints each stem's SDR against the true stems. Offline.
 # Arguments go to examples/demo.py, e.g. `bash scripts/demo.sh -m proposed-4stem`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The spectrogram-mask family's bundled weights (configs/spectral-{2,4}stem.toml), in two
+# The spectrogram-mask family's bundled weights (configs/spectral-2stem-fft2048.toml and
+# configs/spectral-4stem.toml), in two
 # lanes of one thread each on a 2-core CPU. Rerunning resumes: a run with a state.pt goes on
 # from it (--resume; a larger max_seconds in its config extends its budget), a finished one
 # ends at once. Needs the data of scripts/get_real_music.py (docs/data.md). Logs:
 # runs/spectral-*.log. Then scripts/bundle_spectral.sh scores the runs and bundles them.
 #
 # The 2-stem recipe was chosen on musdb18-7 validation against its twin with the
-# instrumental datasets, both started from random weights side by side (docs/pretrained.md):
+# instrumental datasets, both started from random weights side by side (docs/pretrained.md),
+# with the first bundled network (configs/spectral-2stem.toml, STFT 1024/256):
 #   scripts/train-spectral.sh calibrate
 # The causal streaming model (configs/spectral-2stem-live.toml): scripts/train-spectral.sh live
 # spectral-2stem trained on from its bundled weights (configs/spectral-2stem-continued.toml),
@@ -18,6 +20,9 @@
 # spectral-2stem with a 2048-point STFT (configs/spectral-2stem-fft2048.toml), one lane, from
 # random weights, to compare with spectral-2stem on validation:
 #   scripts/train-spectral.sh fft2048
+# (the bundled spectral-2stem since), and the first bundled pair (spectral-2stem with the
+# 1024-point STFT, which configs/spectral-2stem-continued.toml and -resample start from):
+#   scripts/train-spectral.sh first
 # the same with a wider GRU (configs/spectral-2stem-fft2048-wide.toml), in the other lane:
 #   scripts/train-spectral.sh fft2048-wide
 set -euo pipefail
@@ -60,5 +65,6 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 case "${1:-}" in
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
-    *) side_by_side spectral-2stem spectral-4stem ;;
+    first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
+    *) side_by_side spectral-2stem-fft2048 spectral-4stem ;;
 esac

@@ -54,10 +54,14 @@ def differing_arguments(a: dict, b: dict) -> list[str]:
 SPECTRAL_TRAINING_GEOMETRY = dict(context_samples=32768, output_start=4096, output_samples=24576)
 """The segments the spectrogram-mask family trains on: 1.49 s of context, of which the middle
 1.11 s is output (0.19 s of context each side); spectral-4stem also separates with them."""
-SPECTRAL_LONG_GEOMETRY = dict(context_samples=131072, output_start=4096, output_samples=122880)
-"""The segments spectral-2stem separates with: four times as long (5.94 s, the middle 5.57 s
-output), with the same weights (a bidirectional GRU runs on any number of frames). As good on
-the validation clips, with about two thirds of the work; docs/architecture.md, "Geometry"."""
+SPECTRAL_LONG_GEOMETRY = dict(context_samples=65536, output_start=4096, output_samples=57344)
+"""The segments spectral-2stem separates with: twice as long as it trained on (2.97 s, the
+middle 2.60 s output), with the same weights (a bidirectional GRU runs on any number of
+frames). Chosen on the validation clips over the training segments and over 5.94 s ones, and
+less work than the training segments; docs/architecture.md, "Geometry"."""
+SPECTRAL_2STEM_STFT = dict(n_fft=2048, hop=512)
+"""spectral-2stem's STFT at 22.05 kHz: 93 ms windows (as Spleeter's and Open-Unmix's 4096
+points at 44.1 kHz), chosen on validation over 1024/256 (docs/architecture.md)."""
 
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
@@ -74,8 +78,8 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     "spectral-2stem": ModelPreset(
         "SpectralMaskNet",
-        dict(sources=TWO_STEMS, **SPECTRAL_LONG_GEOMETRY),
-        "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
+        dict(sources=TWO_STEMS, **SPECTRAL_2STEM_STFT, **SPECTRAL_LONG_GEOMETRY),
+        "spectrogram masks (STFT 2048/512 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
     ),
     "spectral-4stem": ModelPreset(
         "SpectralMaskNet",

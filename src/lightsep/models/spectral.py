@@ -222,7 +222,7 @@ class SpectralMaskNet(SeparationModel):
     @property
     def default_overlap(self) -> float:
         """The fraction of a segment's output shared with the next: ``crossfade_samples_22k``
-        at this model's rate (0.25 of a 1.11 s output, 0.05 of a 5.57 s one), at most 0.5."""
+        at this model's rate (0.25 of a 1.11 s output, 0.107 of a 2.60 s one), at most 0.5."""
         crossfade = round(self.crossfade_samples_22k * self.sample_rate / 22050)
         return min(0.5, crossfade / self.output_samples)
 
