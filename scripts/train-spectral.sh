@@ -23,6 +23,8 @@
 # (the bundled spectral-2stem since), and the first bundled pair (spectral-2stem with the
 # 1024-point STFT, which configs/spectral-2stem-continued.toml and -resample start from):
 #   scripts/train-spectral.sh first
+# spectral-4stem with the 2048-point STFT (configs/spectral-4stem-fft2048.toml), one lane:
+#   scripts/train-spectral.sh 4stem-fft2048
 # the same with a wider GRU (configs/spectral-2stem-fft2048-wide.toml), in the other lane:
 #   scripts/train-spectral.sh fft2048-wide
 set -euo pipefail
@@ -40,6 +42,10 @@ train() {  # train CONFIG_NAME [OPTIONS...]: run or resume configs/CONFIG_NAME.t
 
 if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
     train spectral-2stem-live
+    exit $?
+fi
+if [[ "${1:-}" == 4stem-fft2048 ]]; then
+    train spectral-4stem-fft2048
     exit $?
 fi
 if [[ "${1:-}" == fft2048* ]]; then  # fft2048 or fft2048-wide
