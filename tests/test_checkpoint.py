@@ -50,7 +50,9 @@ def test_truncated_checkpoint_fails_clearly(tmp_path):
     "content,message",
     [
         (b"", "empty file"),
-        (b"this is not a checkpoint", "truncated or corrupt"),
+        (b"this is not a checkpoint", "not a lightsep checkpoint .not a file torch.save wrote"),
+        (b"PK\x03\x04 a zip archive cut short", "truncated or corrupt"),
+        (b"\x80\x02 a pickle cut short", "truncated or corrupt|not a lightsep checkpoint"),
     ],
 )
 def test_garbage_fails_clearly(tmp_path, content, message):

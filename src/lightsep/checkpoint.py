@@ -62,6 +62,11 @@ def save_atomically(data: dict[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
+TORCH_SAVE_STARTS = (b"PK\x03\x04", b"\x80\x02")
+"""How a file that ``torch.save`` wrote begins: a zip archive, or in its legacy format a
+pickle of protocol 2 (its default)."""
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load and validate a checkpoint dictionary; raise :class:`CheckpointError` with a
     one-line reason for a missing, truncated, foreign or malformed file."""
@@ -72,6 +77,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    with open(path, "rb") as file:
+        start = file.read(4)
+    if not start.startswith(TORCH_SAVE_STARTS):
+        # neither a zip archive (torch.save's format) nor a pickle (its legacy one): say so,
+        # rather than whatever error the unpickler happens to meet in arbitrary bytes
+        raise CheckpointError(f"{path}: not a lightsep checkpoint (not a file torch.save wrote)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
