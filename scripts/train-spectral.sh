@@ -40,23 +40,6 @@ train() {  # train CONFIG_NAME [OPTIONS...]: run or resume configs/CONFIG_NAME.t
     OMP_NUM_THREADS=1 "$bin/lightsep" train --config "configs/$name.toml" "${resume[@]}" --quiet "$@" >> "runs/$name.log" 2>&1
 }
 
-if [[ "${1:-}" == live ]]; then  # the causal streaming model, one lane
-    train spectral-2stem-live
-    exit $?
-fi
-if [[ "${1:-}" == 4stem-fft2048 ]]; then
-    train spectral-4stem-fft2048
-    exit $?
-fi
-if [[ "${1:-}" == fft2048* ]]; then  # fft2048 or fft2048-wide
-    train "spectral-2stem-$1"
-    exit $?
-fi
-if [[ "${1:-}" == continue ]]; then
-    renice -n 19 $$ >/dev/null
-    train spectral-2stem-continued
-    exit $?
-fi
 side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at once
     local first second status=0
     train "$1" "${@:3}" &
@@ -69,6 +52,13 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 }
 
 case "${1:-}" in
+    live) train spectral-2stem-live ;;  # the causal streaming model, one lane
+    fft2048 | fft2048-wide) train "spectral-2stem-$1" ;;
+    4stem-fft2048) train spectral-4stem-fft2048 ;;
+    continue)
+        renice -n 19 $$ >/dev/null
+        train spectral-2stem-continued
+        ;;
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
