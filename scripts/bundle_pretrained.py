@@ -130,13 +130,30 @@ def scores(summary: dict) -> dict:
             for target, values in summary["targets"].items()}  # fmt: skip
 
 
+def read_evaluation(folder: Path, subset: str) -> tuple[dict, list[str]]:
+    """A ``lightsep evaluate`` folder's summary and the names of its scored tracks (``subset``
+    when the summary does not say which it scored)."""
+    summary = json.loads((folder / "summary.json").read_text())
+    tracks = sorted(p.stem for p in (folder / summary.get("subset", subset)).glob("*.json"))
+    return summary, tracks
+
+
+def scores_on_test_clips(summary: dict, tracks: list[str]) -> dict:
+    """The manifest's ``test`` entry: the scores on the test clips and how they were made."""
+    return {
+        "command": evaluate_command(summary, tracks),
+        "tracks": summary["tracks"],
+        "track_names": tracks,
+        "metric": "SDR (dB), BSS Eval v4, 1 s windows; sisec18: median of track medians; pooled: median of all frames",
+        "sdr": scores(summary),
+    }
+
+
 def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None, validation: Path | None = None) -> dict:
     best = read_checkpoint(run / "best.pt")["metadata"]
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     progress, config = state["progress"], state["config"]
-    summary = json.loads((evaluation / "summary.json").read_text())
-    subset = summary.get("subset", "test")
-    tracks = sorted(p.stem for p in (evaluation / subset).glob("*.json"))
+    summary, tracks = read_evaluation(evaluation, "test")
     corpus_root = Path(best["data_root"])
     description = corpus_root / "lightsep-corpus.json"  # a lightsep corpus describes itself
     corpus = json.loads(description.read_text())["parameters"] if description.exists() else None
@@ -187,13 +204,7 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
             "torch": torch.__version__,
             "shared_with": next((text for prefix, text in SHARED_WITH.items() if config["name"].startswith(prefix)), ""),
         },
-        "test": {
-            "command": evaluate_command(summary, tracks),
-            "tracks": summary["tracks"],
-            "track_names": tracks,
-            "metric": "SDR (dB), BSS Eval v4, 1 s windows; sisec18: median of track medians; pooled: median of all frames",
-            "sdr": scores(summary),
-        },
+        "test": scores_on_test_clips(summary, tracks),
         **({"validation": validation_info(validation)} if validation else {}),
         "created": datetime.date.today().isoformat(),
     }
@@ -201,9 +212,7 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
 
 def validation_info(folder: Path) -> dict:
     """SDR on the validation clips (what chose the default model), from an evaluate folder."""
-    summary = json.loads((folder / "summary.json").read_text())
-    subset = summary.get("subset", "train")
-    tracks = sorted(p.stem for p in (folder / subset).glob("*.json"))
+    summary, tracks = read_evaluation(folder, "train")
     return {"command": evaluate_command(summary, tracks), "tracks": summary["tracks"], "sdr": scores(summary)}
 
 
@@ -218,12 +227,8 @@ def rebundle_info(manifest: Path, evaluation: Path | None, validation: Path | No
     info["rebundled"] = datetime.date.today().isoformat()
     if validation:
         info["validation"] = validation_info(validation)
-    if not evaluation:
-        return info
-    summary = json.loads((evaluation / "summary.json").read_text())
-    tracks = sorted(p.stem for p in (evaluation / summary.get("subset", "test")).glob("*.json"))
-    info["test"] = {**info.get("test", {}), "command": evaluate_command(summary, tracks), "tracks": summary["tracks"],
-                    "track_names": tracks, "sdr": scores(summary)}  # fmt: skip
+    if evaluation:
+        info["test"] = scores_on_test_clips(*read_evaluation(evaluation, "test"))
     return info
 
 
