@@ -125,7 +125,8 @@ def test_the_stream_command_runs_onnx_runtime_when_it_is_installed(tmp_path, cap
 
     src = write_audio(tmp_path / "in.wav", (0.1 * np.random.default_rng(4).standard_normal((2, 8000))).astype(np.float32), 44100)
     assert main(["stream", str(src), "-m", "tiny", "-o", str(tmp_path / "s"), "--no-pace"]) == 0
-    assert "with tiny (onnx, 1 thread(s))" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "with tiny (onnx, 1 thread(s))" in out and "(stated: context + hop + resampling)" in out
 
 
 def test_an_unknown_resampling_quality_is_refused():

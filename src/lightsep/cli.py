@@ -297,6 +297,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _stream(args: argparse.Namespace) -> int:
     from .fileio import check_output_folder
+    from .separator import frame_streamed
     from .stream_cli import run_stream
     from .streaming import realtime_separator
 
@@ -314,7 +315,8 @@ def _stream(args: argparse.Namespace) -> int:
         print(f"lightsep: {report.ended}: stopped, the stems of what arrived were written", file=sys.stderr)
     print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
           f"with {separator.name} ({separator.backend}, {args.threads} thread(s))")  # fmt: skip
-    print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: context + hop + resampling), "
+    stated = "one STFT frame" if frame_streamed(separator.model) else "context + hop"
+    print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: {stated} + resampling), "
           f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
     print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
           f"max {1000 * report.max_block_seconds:.1f} ms; real-time margin {report.realtime_margin:.1f}x; "

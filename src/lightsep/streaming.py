@@ -4,7 +4,9 @@
 block of ``n`` samples it returns ``n`` samples of each stem: the separated audio delayed by
 exactly ``latency`` samples (zeros before it starts). ``flush`` returns the last ``latency``
 samples. The latency is the model's context beyond its output region plus one hop of the
-overlap-add, plus the resamplers' filter delays when the stream's rate is not the model's.
+overlap-add (for a causal spectrogram-mask model, run frame by frame: its STFT frame less one
+sample, :mod:`lightsep.frames`), plus the resamplers' filter delays when the stream's rate is
+not the model's.
 The result, with the delay removed, is identical to offline separation with the same
 settings.
 """
