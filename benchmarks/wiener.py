@@ -29,10 +29,11 @@ def separate(model, mixture: np.ndarray, rate: int, iterations: int) -> dict[str
 
     audio = soxr.resample(mixture.T, rate, model.sample_rate, "HQ").T.astype(np.float32)
     with torch.no_grad():
-        real, imag = model._stft(torch.from_numpy(audio))  # (channels, bins, frames)
-        magnitude = torch.sqrt(real**2 + imag**2 + 1e-12)
+        stft = torch.stft(torch.from_numpy(audio), model.n_fft, model.hop, window=model.window, center=True,
+                          pad_mode="constant", return_complex=True)  # (channels, bins, frames), as the model's  # fmt: skip
+        magnitude = stft.abs()
         masks = model.masks(magnitude[None])[0].numpy()  # (sources, channels, bins, frames)
-    spectrum = (real + 1j * imag).numpy()
+    spectrum = stft.numpy()
     if iterations == 0:
         estimates = masks * spectrum[None]
     else:  # norbert's layout: (frames, bins, channels, sources)

@@ -169,3 +169,25 @@ def test_the_sparse_band_expansion_is_the_interpolation_matrix():
     values = torch.randn(3, 5, model.bands)
     dense = values @ torch.from_numpy(interpolation_matrix(model.bins, model.bands, SMALL["full_resolution_bins"]))
     assert torch.allclose(model.expand_bands(values), dense, atol=1e-6)
+
+
+def test_the_wiener_benchmark_masks_as_the_model_does():
+    # benchmarks/wiener.py separates whole clips with the model's masks (0 iterations) or
+    # norbert's filter on them; without the filter it must be the model's own separation
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "wiener.py"
+    spec = importlib.util.spec_from_file_location("wiener_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    model = small(output_start=0, output_samples=None)
+    mixture = 0.1 * torch.randn(2, model.context_samples)
+    with torch.no_grad():
+        expected = model(mixture[None])[0].numpy()
+    stems = benchmark.separate(model, mixture.numpy(), model.sample_rate, 0)
+    for j, name in enumerate(model.sources):
+        assert np.abs(stems[name] - expected[j]).max() < 1e-5
+    pytest.importorskip("norbert")
+    filtered = benchmark.separate(model, mixture.numpy(), model.sample_rate, 1)
+    assert np.abs(filtered["vocals"] + filtered["accompaniment"] - mixture.numpy()).max() < 1e-4
