@@ -270,6 +270,46 @@ def test_resume_compares_the_network_not_how_the_configuration_spelled_it(tiny_c
     assert "differs in: model.args" in capsys.readouterr().err
 
 
+def test_the_snr_loss_is_each_sources_error_in_decibels_with_silent_sources_left_out():
+    from lightsep.training import separation_loss, snr_terms
+
+    generator = torch.Generator().manual_seed(0)
+    targets = torch.randn(3, 2, 2, 500, generator=generator)
+    targets[2, 0] = 0.0  # example 2's first source is silent
+    estimates = targets + 0.1 * torch.randn(targets.shape, generator=generator)
+    values, present = snr_terms(estimates, targets, snr_max_db=30.0)
+    error = (estimates - targets).square().sum(dim=(2, 3))
+    energy = targets.square().sum(dim=(2, 3))
+    mixture = targets.sum(dim=1).square().sum(dim=(1, 2))[:, None]
+    assert torch.allclose(values, 10 * torch.log10(error + 1e-3 * energy + 1e-8 * mixture), atol=1e-4)
+    assert present.tolist() == [[1, 1], [1, 1], [0, 1]]
+    assert torch.isclose(separation_loss(estimates, targets, "snr"), values[present.bool()].mean())
+    # a perfect estimate is worth the ceiling, snr_max_db below the source, and no more
+    perfect, _ = snr_terms(targets, targets, snr_max_db=20.0)
+    assert torch.allclose(perfect[:2], 10 * torch.log10(energy[:2] * 1e-2), atol=1e-3)
+    # zero padding (weight 0) counts neither in the error nor in the source's energy
+    padded = torch.cat([targets, torch.randn(3, 2, 2, 100, generator=generator)], dim=-1)
+    weight = torch.cat([torch.ones(3, 500), torch.zeros(3, 100)], dim=1)
+    again, _ = snr_terms(torch.cat([estimates, torch.zeros(3, 2, 2, 100)], dim=-1), padded, 30.0, weight)
+    assert torch.allclose(again, values, atol=1e-4)
+    assert separation_loss(estimates, targets) == torch.nn.functional.mse_loss(estimates, targets)
+
+
+def test_a_run_with_the_snr_loss_validates_with_it_and_resumes_only_with_it(tiny_config, dataset, tmp_path, capsys):
+    run_to_end(tiny_config, dataset, tmp_path / "run", 5, "--set", "training.loss=snr")  # an epoch is 4
+    progress = read_state(tmp_path / "run" / "state.pt")["progress"]
+    losses = [h["valid_loss"] for h in progress["history"]]
+    assert losses and all(-100 < loss < 100 for loss in losses)  # decibels, not a mean square
+    common = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--resume",
+              "--quiet", "--max-iterations", "6"]  # fmt: skip
+    assert main(common) == 2 and "differs in: training.loss" in capsys.readouterr().err
+    assert main(common + ["--set", "training.loss=snr"]) == 0, capsys.readouterr().err
+    with pytest.raises(ConfigError, match="training.loss must be 'mse' or 'snr', got 'l1'"):
+        load_config(tiny_config, ["training.loss=l1"])
+    with pytest.raises(ConfigError, match=r"training.snr_max_db must be in \(0, 100\]"):
+        load_config(tiny_config, ["training.snr_max_db=0"])
+
+
 def test_resume_takes_a_new_time_budget(tiny_config, dataset, tmp_path, capsys):
     # a long run goes on across sessions with a larger max_seconds; the examples it has seen stay the same
     run_to_end(tiny_config, dataset, tmp_path / "run", 2)

@@ -119,6 +119,14 @@ class TrainingSection:
     """Average the training loss over N iterations per row of the CSV log."""
     max_iterations: int = 0
     """Stop after this many iterations in all (0: no limit); the state stays resumable."""
+    loss: str = "mse"
+    """``mse`` (the paper's: the squared error over every output sample of the batch) or
+    ``snr``: each source of each example's error in decibels, with a ceiling, silent sources
+    left out (:func:`lightsep.training.snr_terms`), so quiet passages count as much as loud
+    ones, as they do in the SiSEC18 median over one-second frames. The validation loss is the
+    same."""
+    snr_max_db: float = 30.0
+    """The ``snr`` loss's ceiling: an error this far below its source counts as none."""
 
 
 @dataclass
@@ -268,6 +276,9 @@ def _check(config: TrainConfig) -> None:
                  f"training.{phase}.max_seconds must be 0 or more, got {section.max_seconds}")  # fmt: skip
     for key in ("iterations_per_epoch", "checkpoint_every", "log_every"):
         _require(getattr(training, key) >= 1, f"training.{key} must be at least 1, got {getattr(training, key)}")
+    _require(training.loss in ("mse", "snr"), f"training.loss must be 'mse' or 'snr', got {training.loss!r}")
+    _require(math.isfinite(training.snr_max_db) and 0 < training.snr_max_db <= 100,
+             f"training.snr_max_db must be in (0, 100], got {training.snr_max_db}")  # fmt: skip
     _require(training.max_iterations >= 0, f"training.max_iterations must be 0 or more, got {training.max_iterations}")
     _require(run.device in ("auto", "cpu", "cuda"), f"run.device must be auto, cpu or cuda, got {run.device!r}")
     _require(0 <= run.threads <= 1024, f"run.threads must be in [0, 1024], got {run.threads}")

@@ -250,23 +250,69 @@ def initial_weights(model: SeparationModel, source: str) -> None:
 # --------------------------------------------------------------------------------------
 
 
+SILENT_SOURCE_DB = -40.0
+"""A source this far below its example's mixture (energy over the segment) counts as silent:
+the ``snr`` loss leaves it out, as the SiSEC18 scores leave out frames of a silent
+reference."""
+
+
+def snr_terms(
+    estimates: torch.Tensor, targets: torch.Tensor, snr_max_db: float = 30.0, weight: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each source's error in decibels, one value per example and source: ``(batch, sources,
+    channels, time)`` estimates and targets (``weight``, ``(batch, time)``, zero on padding)
+    -> ``(batch, sources)`` values ``10 log10(|s - ŝ|² + τ|s|²)``, with ``τ = 10^(-snr_max_db /
+    10)``, so that an error ``snr_max_db`` below its source counts as (about) none, and
+    ``(batch, sources)`` weights: 1 where the source is present, 0 where it is silent
+    (:data:`SILENT_SOURCE_DB` below the mixture).
+
+    Up to the reference's energy, which no estimate changes, the value is minus the source's
+    signal-to-noise ratio with a ceiling (Wisdom et al., "What's all the fuss about free
+    universal sound separation data?", 2021, call it the thresholded SNR): every example's
+    error counts in proportion to how large it is for that example, not in absolute terms,
+    as in the SiSEC18 median over one-second frames, where a quiet passage counts as much as
+    a loud one."""
+    if weight is not None:
+        estimates, targets = estimates * weight[:, None, None], targets * weight[:, None, None]
+    error = (estimates - targets).square().sum(dim=(2, 3))
+    energy = targets.square().sum(dim=(2, 3))
+    mixture_energy = targets.sum(dim=1).square().sum(dim=(1, 2))[:, None]
+    ceiling = 10.0 ** (-snr_max_db / 10.0)
+    values = 10.0 * torch.log10(error + ceiling * energy + 1e-8 * mixture_energy + 1e-12)
+    present = (energy > 10.0 ** (SILENT_SOURCE_DB / 10.0) * mixture_energy).to(values.dtype)
+    return values, present
+
+
+def separation_loss(estimates: torch.Tensor, targets: torch.Tensor, kind: str = "mse", snr_max_db: float = 30.0) -> torch.Tensor:
+    """The training loss of a batch, ``(batch, sources, channels, time)`` each: ``mse`` over
+    every output sample, or ``snr``, the mean of :func:`snr_terms` over the examples' sources
+    that are not silent."""
+    if kind == "snr":
+        values, present = snr_terms(estimates, targets, snr_max_db)
+        return (values * present).sum() / present.sum().clamp(min=1.0)
+    return torch.nn.functional.mse_loss(estimates, targets)
+
+
 def optimisation_step(
     module: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     mixture: torch.Tensor,
     targets: torch.Tensor,
     autocast: contextlib.AbstractContextManager | None = None,
+    loss: str = "mse",
+    snr_max_db: float = 30.0,
 ) -> torch.Tensor:
-    """One step of the recipe: MSE over every source output sample of the batch, backward,
-    optimiser step. Returns the (detached) loss."""
+    """One step of the recipe: the loss (:func:`separation_loss`; the paper's MSE over every
+    source output sample of the batch), backward, optimiser step. Returns the (detached)
+    loss."""
     module.train()
     with autocast or contextlib.nullcontext():
         estimates = module(mixture)
-    loss = torch.nn.functional.mse_loss(estimates.float(), targets)
+    value = separation_loss(estimates.float(), targets, loss, snr_max_db)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    value.backward()
     optimizer.step()
-    return loss.detach()
+    return value.detach()
 
 
 class Trainer:
@@ -417,7 +463,9 @@ class Trainer:
 
     def train_step(self, mixture: torch.Tensor, targets: torch.Tensor) -> float:
         mixture, targets = mixture.to(self.world.device), targets.to(self.world.device)
-        value = optimisation_step(self._train_module, self.optimizer, mixture, targets, self._autocast())
+        training = self.config.training
+        value = optimisation_step(self._train_module, self.optimizer, mixture, targets, self._autocast(), training.loss,
+                                  training.snr_max_db)  # fmt: skip
         if self.world.size > 1:
             dist.all_reduce(value)
             value /= self.world.size
@@ -425,7 +473,9 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> float:
-        """MSE over every source sample of the whole validation tracks (zero padding excluded)."""
+        """The training loss on the whole validation tracks (zero padding excluded): MSE over
+        every source sample, or :func:`snr_terms`' mean over the segments' sources that are
+        not silent, each segment weighted by the share of it that is not padding."""
         self.model.eval()
         self._broadcast_model(buffers_only=True)  # normalisation statistics: rank 0's, which best.pt gets
         data = self.validation_data
@@ -436,6 +486,12 @@ class Trainer:
             mixture, targets, weight = (t.to(self.world.device) for t in (mixture, targets, weight))
             with self._autocast():
                 estimates = self.model(mixture)
+            if self.config.training.loss == "snr":
+                values, present = snr_terms(estimates.float(), targets, self.config.training.snr_max_db, weight)
+                counted = present * weight.mean(dim=1, keepdim=True)  # (batch, sources)
+                total[0] += (values * counted).sum().double()
+                total[1] += counted.sum().double()
+                continue
             error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
             total[0] += (error * weight).sum().double()
             total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
@@ -604,6 +660,9 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     if not flat.get("data.augment.resample"):
         flat.pop("data.augment.resample", None)
         flat.pop("data.augment.resample_semitones", None)
+    if flat.get("training.loss", "mse") == "mse":
+        flat.pop("training.loss", None)
+        flat.pop("training.snr_max_db", None)
     for key in ("name", "run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
                 "data.root", "data.ccmixter", "model.init", "training.main.max_seconds",
                 "training.finetune.max_seconds"):  # fmt: skip
