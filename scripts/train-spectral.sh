@@ -27,6 +27,12 @@
 #   scripts/train-spectral.sh 4stem-fft2048
 # the same with a wider GRU (configs/spectral-2stem-fft2048-wide.toml), in the other lane:
 #   scripts/train-spectral.sh fft2048-wide
+# the bundled spectral-2stem trained on with the thresholded-SNR loss
+# (configs/spectral-2stem-snr.toml), one lane:
+#   scripts/train-spectral.sh snr
+# and, in the other lane, with the MSE and pitch/tempo augmentation
+# (configs/spectral-2stem-fft2048-resample.toml):
+#   scripts/train-spectral.sh fft2048-resample
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -53,7 +59,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide) train "spectral-2stem-$1" ;;
+    fft2048 | fft2048-wide | fft2048-resample | snr) train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
         renice -n 19 $$ >/dev/null
