@@ -133,10 +133,12 @@ eq = 0.5
 
 @pytest.fixture
 def mixed_config(tiny_config, dataset, tmp_path):
-    """The tiny recipe on two datasets with every augmentation, from given weights."""
+    """The tiny recipe on two datasets with every augmentation, from given weights, with a
+    moving average of the weights."""
     more = make_musdb_hq(tmp_path / "more", {"train": ["p", "q"]}, seconds=1.5)
     init = save_checkpoint(build_model("tiny"), tmp_path / "init.pt")
     text = tiny_config.read_text().replace("[data]\nworkers = 0\n", "")
+    text = text.replace("[training]\n", "[training]\nema_decay = 0.9\n")  # validated and saved: the average
     text = text.replace('[model]\nname = "tiny"', f'[model]\nname = "tiny"\ninit = "{init}"')
     path = tmp_path / "mixed.toml"
     path.write_text(text + MIXED.format(hq=dataset, more=more))
@@ -178,6 +180,9 @@ def test_sigkill_and_resume_is_bit_identical(tiny_config, mixed_config, dataset,
         for key, tensor in values.items():
             assert torch.equal(tensor, b["optimizer"]["state"][slot][key])
     assert a["progress"]["history"] == b["progress"]["history"]
+    assert ("average" in a) == ("average" in b) == (recipe == "mixed")
+    for name, tensor in a.get("average", {}).items():
+        assert torch.equal(tensor, b["average"][name]), name
     straight_log = [l.split(",")[:5] for l in (tmp_path / "straight" / "log.csv").read_text().splitlines()]
     killed_log = [l.split(",")[:5] for l in (killed / "log.csv").read_text().splitlines()]
     assert straight_log == killed_log  # the log is rewritten past the resume point, not duplicated
@@ -308,6 +313,20 @@ def test_a_run_with_the_snr_loss_validates_with_it_and_resumes_only_with_it(tiny
         load_config(tiny_config, ["training.loss=l1"])
     with pytest.raises(ConfigError, match=r"training.snr_max_db must be in \(0, 100\]"):
         load_config(tiny_config, ["training.snr_max_db=0"])
+
+
+def test_with_a_moving_average_the_average_is_validated_and_saved(tiny_config, dataset, tmp_path, capsys):
+    run_to_end(tiny_config, dataset, tmp_path / "run", 0, "--set", "training.ema_decay=0.5", "--set", "training.main.max_epochs=1",
+               "--set", "training.finetune.enabled=false")  # fmt: skip
+    state = read_state(tmp_path / "run" / "state.pt")
+    assert state["progress"]["finished"] and state["progress"]["step"] == 4
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["state_dict"]
+    average = {name.removeprefix("module."): tensor for name, tensor in state["average"].items() if name.startswith("module.")}
+    trained = state["model"]["state_dict"]
+    assert best.keys() == trained.keys() and all(torch.equal(best[name], average[name]) for name in best)
+    assert any(not torch.equal(best[name], trained[name]) for name in best)  # not the last trained weights
+    with pytest.raises(ConfigError, match=r"training.ema_decay must be in \[0, 1\), got 1.0"):
+        load_config(tiny_config, ["training.ema_decay=1.0"])
 
 
 def test_resume_takes_a_new_time_budget(tiny_config, dataset, tmp_path, capsys):

@@ -329,6 +329,7 @@ class Trainer:
         self.training_data, self.validation_data, self.track_names = build_datasets(config, self.model)
         self.progress = Progress()
         self.optimizer = self._new_optimizer("main")
+        self.average = self._new_average()
         self._train_module = self._wrap(self.model)
 
     # -- set-up ---------------------------------------------------------------------------
@@ -350,6 +351,22 @@ class Trainer:
     def _new_optimizer(self, phase: str) -> torch.optim.Optimizer:
         betas = tuple(self.config.training.betas)
         return torch.optim.Adam(self.model.parameters(), lr=self._phase(phase).lr, betas=betas)
+
+    def _new_average(self) -> torch.optim.swa_utils.AveragedModel | None:
+        """The exponential moving average of the weights (``training.ema_decay``), or None.
+        Buffers are averaged too (normalisation statistics); its first update copies."""
+        decay = self.config.training.ema_decay
+        if not decay:
+            return None
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        return AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    @property
+    def evaluated_model(self) -> SeparationModel:
+        """The weights that are validated and saved as ``best.pt``: the average when there
+        is one, else the trained weights."""
+        return self.model if self.average is None else self.average.module
 
     def _autocast(self):
         if self.config.run.bf16:
@@ -376,6 +393,8 @@ class Trainer:
             "progress": asdict(self.progress),
             "rng": rng_state(),
         }
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
         save_atomically(state, self.state_path)
 
     def load_state(self) -> None:
@@ -402,9 +421,13 @@ class Trainer:
         self.progress = Progress(**state["progress"])
         self.optimizer = self._new_optimizer(self.progress.phase)
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.average is not None:
+            self.average.load_state_dict(state["average"])
         set_rng_state(state["rng"])
         self._truncate_log(self.progress.step)
-        self._broadcast_model()  # every process resumes rank 0's model
+        for module in (self.model, self.average):  # every process resumes rank 0's weights
+            if module is not None:
+                self._broadcast_model(module)
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -466,6 +489,8 @@ class Trainer:
         training = self.config.training
         value = optimisation_step(self._train_module, self.optimizer, mixture, targets, self._autocast(), training.loss,
                                   training.snr_max_db)  # fmt: skip
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         if self.world.size > 1:
             dist.all_reduce(value)
             value /= self.world.size
@@ -476,8 +501,8 @@ class Trainer:
         """The training loss on the whole validation tracks (zero padding excluded): MSE over
         every source sample, or :func:`snr_terms`' mean over the segments' sources that are
         not silent, each segment weighted by the share of it that is not padding."""
-        self.model.eval()
-        self._broadcast_model(buffers_only=True)  # normalisation statistics: rank 0's, which best.pt gets
+        model = self.evaluated_model.eval()
+        self._broadcast_model(model, buffers_only=True)  # normalisation statistics: rank 0's, which best.pt gets
         data = self.validation_data
         indices = list(range(self.world.rank, len(data), self.world.size))
         loader = DataLoader(torch.utils.data.Subset(data, indices), batch_size=16, num_workers=0)
@@ -485,7 +510,7 @@ class Trainer:
         for mixture, targets, weight in loader:
             mixture, targets, weight = (t.to(self.world.device) for t in (mixture, targets, weight))
             with self._autocast():
-                estimates = self.model(mixture)
+                estimates = model(mixture)
             if self.config.training.loss == "snr":
                 values, present = snr_terms(estimates.float(), targets, self.config.training.snr_max_db, weight)
                 counted = present * weight.mean(dim=1, keepdim=True)  # (batch, sources)
@@ -584,7 +609,8 @@ class Trainer:
                 self.model.load_state_dict(state)
             # only rank 0 reads best.pt (it is also the only writer, so it never reads a file
             # being replaced); the others receive its weights
-            self._broadcast_model()
+            self._broadcast_model(self.model)
+            self.average = self._new_average()  # from the fine-tuning's first weights
             p.phase, p.epoch, p.iteration, p.bad_epochs = "finetune", 0, 0, 0
             p.finetune_from_step = p.best_step
             p.phase_started_seconds = p.seconds
@@ -593,12 +619,13 @@ class Trainer:
             p.finished = True
         self.save_state()
 
-    def _broadcast_model(self, buffers_only: bool = False) -> None:
-        """Give every process rank 0's parameters and buffers, or only its buffers (a no-op
-        on one process). DistributedDataParallel keeps the parameters equal while training,
-        but each process's forward passes update its own normalisation statistics."""
+    def _broadcast_model(self, model: torch.nn.Module, buffers_only: bool = False) -> None:
+        """Give every process rank 0's parameters and buffers of ``model``, or only its
+        buffers (a no-op on one process). DistributedDataParallel keeps the parameters equal
+        while training, but each process's forward passes update its own normalisation
+        statistics."""
         if self.world.size > 1:
-            tensors = self.model.buffers() if buffers_only else self.model.state_dict().values()
+            tensors = model.buffers() if buffers_only else model.state_dict().values()
             for tensor in tensors:
                 dist.broadcast(tensor, src=0)
 
@@ -622,7 +649,7 @@ class Trainer:
                     "data_root": str(self.config.data.root), "datasets": self.track_names["datasets"],
                     "train_tracks": len(self.track_names["train"]),
                     "valid_tracks": len(self.track_names["valid"]), "config": self.config.to_dict()}  # fmt: skip
-        save_checkpoint(self.model, self.run_dir / "best.pt", metadata)
+        save_checkpoint(self.evaluated_model, self.run_dir / "best.pt", metadata)
 
     def _bar(self, start: int, total: int):
         if not self.progress_bar:
@@ -663,6 +690,8 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     if flat.get("training.loss", "mse") == "mse":
         flat.pop("training.loss", None)
         flat.pop("training.snr_max_db", None)
+    if not flat.get("training.ema_decay"):
+        flat.pop("training.ema_decay", None)
     for key in ("name", "run.dir", "run.device", "run.threads", "data.workers", "training.max_iterations", "description",
                 "data.root", "data.ccmixter", "model.init", "training.main.max_seconds",
                 "training.finetune.max_seconds"):  # fmt: skip
