@@ -33,6 +33,12 @@
 # and, in the other lane, with the MSE and pitch/tempo augmentation
 # (configs/spectral-2stem-fft2048-resample.toml):
 #   scripts/train-spectral.sh fft2048-resample
+# spectral-2stem's recipe with pitch/tempo augmentation from random weights
+# (configs/spectral-2stem-fft2048-scratch-resample.toml), one lane:
+#   scripts/train-spectral.sh fft2048-scratch-resample
+# the bundled spectral-2stem trained on with a moving average of its weights
+# (configs/spectral-2stem-fft2048-ema.toml), in the other lane:
+#   scripts/train-spectral.sh fft2048-ema
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -59,7 +65,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | snr) train "spectral-2stem-$1" ;;
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr) train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
         renice -n 19 $$ >/dev/null
