@@ -300,33 +300,31 @@ def test_the_snr_loss_is_each_sources_error_in_decibels_with_silent_sources_left
     assert separation_loss(estimates, targets) == torch.nn.functional.mse_loss(estimates, targets)
 
 
-def test_a_run_with_the_snr_loss_validates_with_it_and_resumes_only_with_it(tiny_config, dataset, tmp_path, capsys):
-    run_to_end(tiny_config, dataset, tmp_path / "run", 5, "--set", "training.loss=snr")  # an epoch is 4
-    progress = read_state(tmp_path / "run" / "state.pt")["progress"]
-    losses = [h["valid_loss"] for h in progress["history"]]
-    assert losses and all(-100 < loss < 100 for loss in losses)  # decibels, not a mean square
-    common = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--resume",
-              "--quiet", "--max-iterations", "6"]  # fmt: skip
-    assert main(common) == 2 and "differs in: training.loss" in capsys.readouterr().err
-    assert main(common + ["--set", "training.loss=snr"]) == 0, capsys.readouterr().err
-    with pytest.raises(ConfigError, match="training.loss must be 'mse' or 'snr', got 'l1'"):
-        load_config(tiny_config, ["training.loss=l1"])
-    with pytest.raises(ConfigError, match=r"training.snr_max_db must be in \(0, 100\]"):
-        load_config(tiny_config, ["training.snr_max_db=0"])
-
-
-def test_with_a_moving_average_the_average_is_validated_and_saved(tiny_config, dataset, tmp_path, capsys):
-    run_to_end(tiny_config, dataset, tmp_path / "run", 0, "--set", "training.ema_decay=0.5", "--set", "training.main.max_epochs=1",
+def test_snr_loss_and_moving_average_runs_validate_save_and_resume_as_configured(tiny_config, dataset, tmp_path, capsys):
+    options = ["--set", "training.loss=snr", "--set", "training.ema_decay=0.5"]
+    run_to_end(tiny_config, dataset, tmp_path / "run", 0, *options, "--set", "training.main.max_epochs=1",
                "--set", "training.finetune.enabled=false")  # fmt: skip
     state = read_state(tmp_path / "run" / "state.pt")
     assert state["progress"]["finished"] and state["progress"]["step"] == 4
+    losses = [h["valid_loss"] for h in state["progress"]["history"]]
+    assert len(losses) == 1 and -100 < losses[0] < 100  # decibels, not a mean square
+    # the average is what was validated and saved, not the last trained weights
     best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)["state_dict"]
     average = {name.removeprefix("module."): tensor for name, tensor in state["average"].items() if name.startswith("module.")}
     trained = state["model"]["state_dict"]
     assert best.keys() == trained.keys() and all(torch.equal(best[name], average[name]) for name in best)
-    assert any(not torch.equal(best[name], trained[name]) for name in best)  # not the last trained weights
-    with pytest.raises(ConfigError, match=r"training.ema_decay must be in \[0, 1\), got 1.0"):
-        load_config(tiny_config, ["training.ema_decay=1.0"])
+    assert any(not torch.equal(best[name], trained[name]) for name in best)
+    # a run resumes only with the loss and the average it started with
+    common = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--resume",
+              "--quiet", "--set", "training.main.max_epochs=1", "--set", "training.finetune.enabled=false"]  # fmt: skip
+    assert main(common + options[:2]) == 2 and "differs in: training.ema_decay" in capsys.readouterr().err
+    assert main(common + options[2:]) == 2 and "differs in: training.loss" in capsys.readouterr().err
+    assert main(common + options) == 0, capsys.readouterr().err
+    for override, message in [("training.loss=l1", "training.loss must be 'mse' or 'snr', got 'l1'"),
+                              ("training.snr_max_db=0", r"training.snr_max_db must be in \(0, 100\]"),
+                              ("training.ema_decay=1.0", r"training.ema_decay must be in \[0, 1\), got 1.0")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            load_config(tiny_config, [override])
 
 
 def test_resume_takes_a_new_time_budget(tiny_config, dataset, tmp_path, capsys):
