@@ -25,8 +25,6 @@ from lightsep.separator import resolve_model
 
 
 def separate(model, mixture: np.ndarray, rate: int, iterations: int) -> dict[str, np.ndarray]:
-    import norbert
-
     audio = soxr.resample(mixture.T, rate, model.sample_rate, "HQ").T.astype(np.float32)
     with torch.no_grad():
         stft = torch.stft(torch.from_numpy(audio), model.n_fft, model.hop, window=model.window, center=True,
@@ -37,6 +35,8 @@ def separate(model, mixture: np.ndarray, rate: int, iterations: int) -> dict[str
     if iterations == 0:
         estimates = masks * spectrum[None]
     else:  # norbert's layout: (frames, bins, channels, sources)
+        import norbert  # only for the filter: the masks alone need nothing more
+
         power = (masks * magnitude.numpy()[None]).transpose(3, 2, 1, 0).astype(np.float64)
         estimates = norbert.wiener(power, spectrum.transpose(2, 1, 0).astype(np.complex128), iterations=iterations).transpose(3, 2, 1, 0)
     estimates = torch.from_numpy(np.ascontiguousarray(estimates)).to(torch.complex64)
