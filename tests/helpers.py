@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from lightsep.audio import write_audio
 
 STEM_LEVELS = {"drums": 0.1, "bass": 0.2, "other": 0.3, "vocals": 0.4}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative_path: str) -> ModuleType:
+    """A file of the repository that is not part of the package (a script, a benchmark, an
+    example), loaded as a module: ``load_script("benchmarks/wiener.py")``."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def stem_signal(name: str, seconds: float, rate: int, channels: int = 2, seed: int = 0) -> np.ndarray:

@@ -1,12 +1,13 @@
 """The README's first command: ``examples/demo.py`` on the example song that ships with the repository."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import load_script
 
 pytest.importorskip("museval")
 pytest.importorskip("matplotlib")
@@ -16,10 +17,7 @@ DEMO = ROOT / "examples" / "demo.py"
 
 
 def load_demo():
-    spec = importlib.util.spec_from_file_location("lightsep_demo", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/demo.py")
 
 
 @pytest.mark.parametrize("song,seconds,silent", [("everything-is-remixed-lithium", 18, {"bass"}), ("procedural-song", 10, set())])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import load_script
 from lightsep import Separator
 from lightsep.checkpoint import save_checkpoint
 from lightsep.errors import CheckpointError
@@ -39,14 +40,7 @@ def test_bundle_writes_a_manifest_that_loading_verifies(tiny_bundle):
 
 
 def _bundle_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bundle_pretrained.py"
-    spec = importlib.util.spec_from_file_location("bundle_pretrained", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/bundle_pretrained.py")
 
 
 def test_rebundling_converts_the_geometry_keeps_the_training_and_takes_new_scores(tmp_path):

@@ -6,6 +6,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from helpers import load_script
 from lightsep.analysis import count_parameters, gflops_per_audio_second
 from lightsep.checkpoint import load_checkpoint, save_checkpoint
 from lightsep.export import export_onnx
@@ -174,13 +175,7 @@ def test_the_sparse_band_expansion_is_the_interpolation_matrix():
 def test_the_wiener_benchmark_masks_as_the_model_does():
     # benchmarks/wiener.py separates whole clips with the model's masks (0 iterations) or
     # norbert's filter on them; without the filter it must be the model's own separation
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "wiener.py"
-    spec = importlib.util.spec_from_file_location("wiener_benchmark", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_script("benchmarks/wiener.py")
     model = small(output_start=0, output_samples=None)
     mixture = 0.1 * torch.randn(2, model.context_samples)
     with torch.no_grad():
