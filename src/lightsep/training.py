@@ -516,10 +516,10 @@ class Trainer:
                 counted = present * weight.mean(dim=1, keepdim=True)  # (batch, sources)
                 total[0] += (values * counted).sum().double()
                 total[1] += counted.sum().double()
-                continue
-            error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
-            total[0] += (error * weight).sum().double()
-            total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
+            else:
+                error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
+                total[0] += (error * weight).sum().double()
+                total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
         if self.world.size > 1:
             dist.all_reduce(total)
         return float(total[0] / total[1])
