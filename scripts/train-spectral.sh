@@ -39,6 +39,12 @@
 # the bundled spectral-2stem trained on with a moving average of its weights
 # (configs/spectral-2stem-fft2048-ema.toml), in the other lane:
 #   scripts/train-spectral.sh fft2048-ema
+# the bundled spectral-2stem trained on with the 2.97 s segments it separates with
+# (configs/spectral-2stem-long.toml), one lane:
+#   scripts/train-spectral.sh long
+# and the same with the instrumental datasets at a small weight
+# (configs/spectral-2stem-instrumental-ema.toml), in the other lane:
+#   scripts/train-spectral.sh instrumental-ema
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -65,7 +71,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr) train "spectral-2stem-$1" ;;
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema) train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
         renice -n 19 $$ >/dev/null
