@@ -18,7 +18,7 @@ class LiveProcessor extends AudioWorkletProcessor {
     this.played = 0;
     this.debt = 0; // samples played as silence that are still to come back
     this.underruns = 0;
-    this.peak = 0; // the loudest sample played since the last report
+    this.loudest = 0; // the loudest sample played since the start (0: only silence so far)
     this.port.onmessage = ({ data }) => {
       if (data.worker) {
         this.worker = data.worker;
@@ -56,13 +56,12 @@ class LiveProcessor extends AudioWorkletProcessor {
         if (this.listen < 0) for (let s = 0; s < this.sources; s++) value += stems[s * this.channels + channel][at];
         else value = stems[this.listen * this.channels + channel][at];
         output[c][i] = value;
-        this.peak = Math.max(this.peak, Math.abs(value));
+        this.loudest = Math.max(this.loudest, Math.abs(value));
       }
     }
     if (missing) this.underruns++;
     if (this.played % 8192 < n) {
-      this.port.postMessage({ received: this.received, played: this.played, underruns: this.underruns, peak: this.peak });
-      this.peak = 0;
+      this.port.postMessage({ received: this.received, played: this.played, underruns: this.underruns, loudest: this.loudest });
     }
     return true;
   }
