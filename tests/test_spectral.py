@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import load_script
-from lightsep.analysis import count_parameters, gflops_per_audio_second
+from lightsep.analysis import count_parameters, gflops_per_audio_second, measure_input_span
 from lightsep.checkpoint import load_checkpoint, save_checkpoint
 from lightsep.export import export_onnx
 from lightsep.models import build_model
@@ -120,6 +120,15 @@ def test_a_causal_model_does_not_look_ahead():
     assert first_changed > 0 and last_input < model.context_samples
     assert torch.equal(a[..., :first_changed], b[..., :first_changed])
     assert not torch.equal(a, b)
+
+
+def test_a_causal_models_input_span_is_what_gradients_measure():
+    """At the samples where a frame starts, ends or is centred too: the periodic Hann window
+    is zero at a frame's first sample, which the derived span once missed by a hop."""
+    model = small(bidirectional=False)
+    aligned = [i for i in range(model.output_samples) if (model.output_start + i + model.n_fft // 2) % model.hop in (0, 1, model.hop - 1)]
+    for index in aligned[:6] + [model.output_samples // 2, model.output_samples - 1]:
+        assert measure_input_span(model, index) == model.input_span(index), index
 
 
 def test_separation_streams_exactly_as_offline():

@@ -236,10 +236,12 @@ class SpectralMaskNet(SeparationModel):
 
     def input_span(self, output_index: int) -> tuple[int, int]:
         # a recurrent network over the whole context: every output sample can depend on all
-        # of it (a causal one on everything up to the end of the frame that holds it)
+        # of it (a causal one on everything up to the end of the last frame that holds it).
+        # The periodic Hann window is zero at its first sample, so frame t (centred on
+        # t * hop) reaches the samples t * hop - n_fft / 2 + 1 to t * hop + n_fft / 2 - 1.
         if not self.config["bidirectional"]:
             sample = self.output_start + output_index
-            last_frame = min((sample + self.n_fft // 2) // self.hop, self.frames - 1)
+            last_frame = min((sample + self.n_fft // 2 - 1) // self.hop, self.frames - 1)
             return 0, min(last_frame * self.hop + self.n_fft // 2 - 1, self.context_samples - 1)
         return 0, self.context_samples - 1
 
