@@ -108,6 +108,17 @@ def test_measured_receptive_field_matches_the_architecture(name, overrides):
         assert measure_input_span(model, index) == model.input_span(index)
 
 
+MEASURED_AT_FOUR_SAMPLES = {"tiny", "proposed-2stem", "waveunet-m2", "waveunet-m3"}  # as named, no overrides
+
+
+@pytest.mark.parametrize("name", sorted(set(list_models()) - MEASURED_AT_FOUR_SAMPLES))
+def test_every_named_models_receptive_field_is_what_gradients_measure(name):
+    """``lightsep info`` reports the derived receptive field (of the middle output sample);
+    here it is measured for the named models that the test above does not cover."""
+    model = build_model(name)
+    assert measure_receptive_field(model) == model.receptive_field()
+
+
 def test_proposed_receptive_field_is_the_context():
     model = build_model("proposed-2stem")
     assert measure_receptive_field(model) == model.receptive_field() == 16384 == model.target_field
