@@ -45,6 +45,9 @@
 # and the same with the instrumental datasets at a small weight
 # (configs/spectral-2stem-instrumental-ema.toml), in the other lane:
 #   scripts/train-spectral.sh instrumental-ema
+# the causal streaming model trained on from its bundled weights
+# (configs/spectral-2stem-live-more.toml), one lane, across sessions:
+#   scripts/train-spectral.sh live-more
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -71,6 +74,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
+    live-more) train spectral-2stem-live-more ;;
     fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema) train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
