@@ -3,21 +3,20 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import load_script
+from helpers import ROOT, load_script
 
 pytest.importorskip("museval")
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "examples" / "demo.py"
+DEMO_SCRIPT = "examples/demo.py"
+DEMO = ROOT / DEMO_SCRIPT
 
 
 def load_demo():
-    return load_script("examples/demo.py")
+    return load_script(DEMO_SCRIPT)
 
 
 @pytest.mark.parametrize("song,seconds,silent", [("everything-is-remixed-lithium", 18, {"bass"}), ("procedural-song", 10, set())])

@@ -3,13 +3,12 @@ warm-up, per-block reports and the refusal of untrained models."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import make_musdb_hq
+from helpers import ROOT, make_musdb_hq
 from lightsep import save_checkpoint
 from lightsep.data.sampler import ValidationSegments
 from lightsep.data.tracks import list_tracks
@@ -21,7 +20,6 @@ from lightsep.separator import Separator, UntrainedModelError
 from lightsep.stream_cli import StreamReport
 from lightsep.streaming import StreamingSeparator
 
-ROOT = Path(__file__).resolve().parents[1]
 REGION = dict(output_start=320, output_samples=256)  # of tiny's 1024-sample context: 448 samples of look-ahead
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import make_musdb_hq
+from helpers import ROOT, make_musdb_hq
 from lightsep.checkpoint import save_checkpoint
 from lightsep.cli import main
 from lightsep.models.registry import build_model
 from lightsep.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = """
 name = "tiny-test"
 [model]

@@ -18,6 +18,7 @@ import soundfile as sf
 import soxr
 import torch
 
+from helpers import ROOT
 from lightsep import browser
 from lightsep.apply import OverlapAdd
 from lightsep.audio import convert_channels
@@ -26,7 +27,6 @@ from lightsep.frames import FrameEngine
 from lightsep.gate import SilenceGate
 from lightsep.web import WEB_ROOT, address, check_web_root, make_server, model_description, ort_dist, serve_in_thread
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
 needs_ort_web = pytest.mark.skipif(
