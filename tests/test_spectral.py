@@ -107,6 +107,20 @@ def test_checkpoint_round_trip(tmp_path):
         assert torch.equal(model(x), loaded(x))
 
 
+def test_dropout_acts_in_training_only_and_travels_with_the_checkpoint(tmp_path):
+    model = small(dropout=0.3, layers=2)
+    model.name = "spectral-small"
+    assert model.config["dropout"] == 0.3 and "dropout" not in small().config
+    x = 0.1 * torch.randn(2, 2, model.context_samples)
+    with torch.no_grad():
+        model.train()
+        assert not torch.equal(model(x), model(x))  # a new draw per call
+        model.eval()
+        assert torch.equal(model(x), model(x))
+        loaded = load_checkpoint(save_checkpoint(model, tmp_path / "s.pt"))
+        assert loaded.config["dropout"] == 0.3 and torch.equal(model(x), loaded(x))
+
+
 def test_a_causal_model_does_not_look_ahead():
     model = small(bidirectional=False)
     x = 0.1 * torch.randn(1, 2, model.context_samples)
@@ -167,6 +181,7 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(bands=300), "bands"),
         (dict(output_start=4000, output_samples=200), "not within the context"),
         (dict(hidden=15), "hidden"),
+        (dict(dropout=1.0), "dropout"),
     ],
 )
 def test_bad_arguments(overrides, message):

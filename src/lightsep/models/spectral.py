@@ -137,6 +137,8 @@ class SpectralMaskNet(SeparationModel):
         bidirectional: each GRU layer reads the frames both ways (``hidden / 2`` per
             direction); ``False`` makes the network causal over frames.
         output_start, output_samples: the output region within the context (default: all).
+        dropout: in training, the probability of zeroing each of the recurrent layers'
+            inputs and of the decoder's (a regulariser for little data; 0: none).
     """
 
     silence_gate = True
@@ -161,6 +163,7 @@ class SpectralMaskNet(SeparationModel):
         bidirectional: bool = True,
         output_start: int = 0,
         output_samples: int | None = None,
+        dropout: float = 0.0,
     ):
         super().__init__()
         sources = tuple(sources)
@@ -175,6 +178,8 @@ class SpectralMaskNet(SeparationModel):
         output_samples = context_samples - output_start if output_samples is None else output_samples
         if output_start < 0 or output_samples < 1 or output_start + output_samples > context_samples:
             raise ValueError(f"output region [{output_start}, {output_start + output_samples}) is not within the context")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout {dropout} must be in [0, 1)")
         self.sources = sources
         self.sample_rate = sample_rate
         self.audio_channels = audio_channels
@@ -190,6 +195,8 @@ class SpectralMaskNet(SeparationModel):
             n_fft=n_fft, hop=hop, bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
             bidirectional=bidirectional, output_start=output_start, output_samples=output_samples,
         )  # fmt: skip
+        if dropout:  # only when used, so the configurations of models without it stay as they were
+            self.config["dropout"] = dropout
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
         pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
@@ -212,9 +219,11 @@ class SpectralMaskNet(SeparationModel):
         features = audio_channels * bands
         self.input_norm = nn.LayerNorm(features)
         self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.dropout = nn.Dropout(dropout)
         self.recurrent = nn.GRU(
-            hidden, hidden // 2 if bidirectional else hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional
-        )
+            hidden, hidden // 2 if bidirectional else hidden, num_layers=layers, batch_first=True,
+            bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0,
+        )  # fmt: skip
         self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
         self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands)
         self.conv_stft = ConvSTFT(n_fft, hop, context_samples)
@@ -286,8 +295,8 @@ class SpectralMaskNet(SeparationModel):
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
         encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
-        recurrent, state = self.recurrent(encoded, state)
-        decoded = self.decode(torch.cat([encoded, recurrent], dim=-1))
+        recurrent, state = self.recurrent(self.dropout(encoded), state)
+        decoded = self.decode(self.dropout(torch.cat([encoded, recurrent], dim=-1)))
         return self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands), state
 
     @property
