@@ -3,8 +3,8 @@
 # test clips, and bundle the spectrogram-mask models.
 #
 # 1. Validation (the 23 musdb18-7 train/ clips of the paper split, which no run trains on):
-#    spectral-2stem's best.pt against the bundled proposed-2stem, and spectral-4stem's
-#    against proposed-4stem; scripts/results_table.py prints them side by side. This is what
+#    spectral-2stem's best.pt (runs/spectral-2stem-fft2048) against the bundled proposed-2stem,
+#    and spectral-4stem's (runs/spectral-4stem-fft2048) against proposed-4stem; scripts/results_table.py prints them side by side. This is what
 #    decides the default of lightsep separate (docs/pretrained.md).
 # 2. Test (the 50 musdb18-7 test/ clips; reporting only): the new models, the bundled paper
 #    models, Spleeter 2stems (benchmarks/peers_setup.py converts its weights), the mixture and
@@ -73,9 +73,10 @@ run2=runs/spectral-2stem-fft2048
  evaluate spleeter-2stem-musdb7 spleeter-2stem
  evaluate mixture-musdb7 mixture) &
 first=$!
-(evaluate spectral-4stem-valid runs/spectral-4stem/best.pt --subset train --tracks "${valid[@]}"
+run4=runs/spectral-4stem-fft2048
+(evaluate spectral-4stem-fft2048-valid "$run4/best.pt" --subset train --tracks "${valid[@]}"
  evaluate proposed-4stem-valid proposed-4stem --subset train --tracks "${valid[@]}"
- evaluate spectral-4stem-musdb7 runs/spectral-4stem/best.pt
+ evaluate spectral-4stem-fft2048-musdb7 "$run4/best.pt"
  evaluate proposed-4stem-musdb7 proposed-4stem
  evaluate oracle-irm-musdb7 oracle-irm) &
 second=$!
@@ -84,11 +85,11 @@ wait "$second"
 
 echo "validation (23 musdb18-7 train/ clips, paper split):"
 "$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-valid" "proposed-2stem=eval/proposed-2stem-valid" \
-    "spectral-4stem=eval/spectral-4stem-valid" "proposed-4stem=eval/proposed-4stem-valid"
+    "spectral-4stem=eval/spectral-4stem-fft2048-valid" "proposed-4stem=eval/proposed-4stem-valid"
 echo "test (50 musdb18-7 test/ clips):"
 "$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
-    "Spleeter 2stems=eval/spleeter-2stem-musdb7" "spectral-4stem=eval/spectral-4stem-musdb7" \
+    "Spleeter 2stems=eval/spleeter-2stem-musdb7" "spectral-4stem=eval/spectral-4stem-fft2048-musdb7" \
     "proposed-4stem=eval/proposed-4stem-musdb7" "mixture=eval/mixture-musdb7" "ideal ratio mask=eval/oracle-irm-musdb7"
 
 "$bin/python" scripts/bundle_pretrained.py --run "$run2" --eval eval/spectral-2stem-musdb7 --valid eval/spectral-2stem-valid
-"$bin/python" scripts/bundle_pretrained.py --run runs/spectral-4stem --eval eval/spectral-4stem-musdb7 --valid eval/spectral-4stem-valid
+"$bin/python" scripts/bundle_pretrained.py --run "$run4" --eval eval/spectral-4stem-fft2048-musdb7 --valid eval/spectral-4stem-fft2048-valid

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The spectrogram-mask family's bundled weights (configs/spectral-2stem-fft2048.toml and
-# configs/spectral-4stem.toml), in two
+# configs/spectral-4stem-fft2048.toml), in two
 # lanes of one thread each on a 2-core CPU. Rerunning resumes: a run with a state.pt goes on
 # from it (--resume; a larger max_seconds in its config extends its budget), a finished one
 # ends at once. Needs the data of scripts/get_real_music.py (docs/data.md). Logs:
@@ -23,7 +23,8 @@
 # (the bundled spectral-2stem since), and the first bundled pair (spectral-2stem with the
 # 1024-point STFT, which configs/spectral-2stem-continued.toml and -resample start from):
 #   scripts/train-spectral.sh first
-# spectral-4stem with the 2048-point STFT (configs/spectral-4stem-fft2048.toml), one lane:
+# spectral-4stem with the 2048-point STFT (configs/spectral-4stem-fft2048.toml; the bundled
+# spectral-4stem since), one lane:
 #   scripts/train-spectral.sh 4stem-fft2048
 # the same with a wider GRU (configs/spectral-2stem-fft2048-wide.toml), in the other lane:
 #   scripts/train-spectral.sh fft2048-wide
@@ -87,5 +88,5 @@ case "${1:-}" in
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
-    *) side_by_side spectral-2stem-fft2048 spectral-4stem ;;
+    *) side_by_side spectral-2stem-fft2048 spectral-4stem-fft2048 ;;
 esac

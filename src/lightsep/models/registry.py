@@ -59,9 +59,10 @@ SPECTRAL_LONG_GEOMETRY = dict(context_samples=65536, output_start=4096, output_s
 middle 2.60 s output), with the same weights (a bidirectional GRU runs on any number of
 frames). Chosen on the validation clips over the training segments and over 5.94 s ones, and
 less work than the training segments; docs/architecture.md, "Geometry"."""
-SPECTRAL_2STEM_STFT = dict(n_fft=2048, hop=512)
-"""spectral-2stem's STFT at 22.05 kHz: 93 ms windows (as Spleeter's and Open-Unmix's 4096
-points at 44.1 kHz), chosen on validation over 1024/256 (docs/architecture.md)."""
+SPECTRAL_STFT = dict(n_fft=2048, hop=512)
+"""The offline spectral presets' STFT at 22.05 kHz: 93 ms windows (as Spleeter's and
+Open-Unmix's 4096 points at 44.1 kHz), chosen on validation over 1024/256 for each of them
+(docs/architecture.md, "STFT size")."""
 
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
@@ -78,13 +79,13 @@ PRESETS: dict[str, ModelPreset] = {
     ),
     "spectral-2stem": ModelPreset(
         "SpectralMaskNet",
-        dict(sources=TWO_STEMS, **SPECTRAL_2STEM_STFT, **SPECTRAL_LONG_GEOMETRY),
+        dict(sources=TWO_STEMS, **SPECTRAL_STFT, **SPECTRAL_LONG_GEOMETRY),
         "spectrogram masks (STFT 2048/512 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
     ),
     "spectral-4stem": ModelPreset(
         "SpectralMaskNet",
-        dict(sources=FOUR_STEMS, **SPECTRAL_TRAINING_GEOMETRY),
-        "spectrogram masks (STFT 1024/256 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): four MUSDB18 stems",
+        dict(sources=FOUR_STEMS, **SPECTRAL_STFT, **SPECTRAL_TRAINING_GEOMETRY),
+        "spectrogram masks (STFT 2048/512 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): four MUSDB18 stems",
     ),
     "spectral-2stem-live": ModelPreset(
         "SpectralMaskNet",
