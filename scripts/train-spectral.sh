@@ -52,6 +52,8 @@
 # spectral-2stem's recipe from random weights with dropout 0.2
 # (configs/spectral-2stem-dropout.toml), one lane:
 #   scripts/train-spectral.sh dropout
+# and the same recipe with random EQ instead (configs/spectral-2stem-eq.toml), in the other lane:
+#   scripts/train-spectral.sh eq
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -78,7 +80,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
