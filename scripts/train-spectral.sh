@@ -54,6 +54,9 @@
 #   scripts/train-spectral.sh dropout
 # and the same recipe with random EQ instead (configs/spectral-2stem-eq.toml), in the other lane:
 #   scripts/train-spectral.sh eq
+# the same with stronger EQ (configs/spectral-2stem-eq-strong.toml), in the lane the dropout
+# trial left:
+#   scripts/train-spectral.sh eq-strong
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -80,7 +83,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
