@@ -4,10 +4,12 @@ import museval
 import numpy as np
 import pytest
 
+from helpers import load_script
 from lightsep import build_model, save_checkpoint
 from lightsep.cli import main
 from lightsep.data import list_tracks
 from lightsep.evaluate import estimate, summarise, track_references
+from lightsep.report import load_result, paired_differences
 from lightsep.separator import Separator
 from lightsep.synth import make_corpus
 
@@ -73,6 +75,32 @@ def test_the_oracle_beats_the_mixture_on_every_target(results):
     assert set(floor) == set(ceiling) == {"vocals", "accompaniment", "drums", "bass", "other"}
     for target in floor:
         assert ceiling[target]["SDR"]["pooled"]["median"] > floor[target]["SDR"]["pooled"]["median"], target
+
+
+def test_paired_differences_compare_the_same_tracks_scores(results, capsys):
+    out, _ = results
+    oracle, floor = load_result(out / "oracle"), load_result(out / "mixture")
+    paired = paired_differences(oracle, floor)
+    assert set(paired) == {"vocals", "accompaniment", "drums", "bass", "other"}
+
+    def track_score(folder, name, target):  # a track's median over its finite frames
+        data = json.loads((out / folder / "test" / f"{name}.json").read_text())
+        frames = next(t for t in data["targets"] if t["name"] == target)["frames"]
+        values = np.array([np.nan if f["metrics"]["SDR"] is None else f["metrics"]["SDR"] for f in frames], float)
+        return np.median(values[np.isfinite(values)])
+
+    names = sorted(p.stem for p in (out / "oracle" / "test").glob("*.json"))
+    for target, difference in paired.items():
+        expected = [track_score("oracle", n, target) - track_score("mixture", n, target) for n in names]
+        assert (difference.tracks, difference.higher, difference.lower) == (2, 2, 0), target
+        assert difference.mean == pytest.approx(np.mean(expected)) and difference.median == pytest.approx(np.median(expected))
+    reverse = paired_differences(floor, oracle)["vocals"]
+    assert (reverse.higher, reverse.lower, reverse.mean) == (0, 2, pytest.approx(-paired["vocals"].mean))
+    # the results-table script's comparison prints the same numbers
+    table = load_script("scripts/results_table.py")
+    assert table.main(["--against", "floor", f"floor={out / 'mixture'}", f"ceiling={out / 'oracle'}"]) == 0
+    printed = capsys.readouterr().out
+    assert f"| ceiling | 2 / 0; {paired['vocals'].mean:+.2f}, {paired['vocals'].median:+.2f} |" in printed
 
 
 def test_an_interrupted_evaluation_skips_finished_tracks(corpus, results, monkeypatch):

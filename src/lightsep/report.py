@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import LightsepError
-from .evaluate import read_frames, read_track_scores
+from .evaluate import read_frames, read_track_scores, track_medians
 from .fileio import OutputSet, refuse_existing
 
 PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
@@ -59,6 +62,43 @@ def load_result(folder: str | os.PathLike) -> dict:
     for track_file in summary["files"]:
         read_track_scores(track_file)
     return summary
+
+
+@dataclass
+class PairedDifference:
+    """One target's per-track SDR (each track's median over its frames, the SiSEC 2018
+    track score) of one evaluation minus another's, over the tracks both scored: how many
+    tracks rose and fell, and the mean and median of the differences in dB."""
+
+    tracks: int
+    higher: int
+    lower: int
+    mean: float
+    median: float
+
+
+def paired_differences(result: dict, reference: dict, metric: str = "SDR") -> dict[str, PairedDifference]:
+    """``{target: PairedDifference}`` of ``result`` against ``reference`` (two
+    :func:`load_result` dicts), for the targets both have, over the tracks both scored
+    (matched by file name) where both scores are finite. Comparing two models on the same
+    few tracks this way is steadier than comparing their SiSEC 2018 medians: those are each
+    one track's score, and which track sits in the middle changes from model to model."""
+    ours = {path.name: track_medians(read_track_scores(path), metric) for path in result["files"]}
+    theirs = {path.name: track_medians(read_track_scores(path), metric) for path in reference["files"]}
+    common = sorted(set(ours) & set(theirs))
+    if not common:
+        raise LightsepError(f"{result['folder']} and {reference['folder']} scored no track in common")
+    out = {}
+    for target in result["targets"]:
+        if target not in reference["targets"]:
+            continue
+        pairs = np.array([(ours[n].get(target, math.nan), theirs[n].get(target, math.nan)) for n in common])
+        differences = pairs[:, 0] - pairs[:, 1]
+        differences = differences[np.isfinite(differences)]
+        if differences.size:
+            out[target] = PairedDifference(int(differences.size), int((differences > 0).sum()), int((differences < 0).sum()),
+                                           float(differences.mean()), float(np.median(differences)))  # fmt: skip
+    return out
 
 
 def _cell(value: float | None, paper: float | None) -> str:
