@@ -3,7 +3,7 @@
 # test clips, and bundle the spectrogram-mask models.
 #
 # 1. Validation (the 23 musdb18-7 train/ clips of the paper split, which no run trains on):
-#    spectral-2stem's best.pt (runs/spectral-2stem-fft2048) against the bundled proposed-2stem,
+#    spectral-2stem's best.pt (runs/spectral-2stem-eq) against the bundled proposed-2stem,
 #    and spectral-4stem's (runs/spectral-4stem-fft2048) against proposed-4stem; scripts/results_table.py prints them side by side. This is what
 #    decides the default of lightsep separate (docs/pretrained.md).
 # 2. Test (the 50 musdb18-7 test/ clips; reporting only): the new models, the bundled paper
@@ -63,12 +63,12 @@ fi
 
 # spectral-2stem is scored as it will separate: its best.pt at the preset's segment geometry
 # (docs/architecture.md, "Geometry"), the weights as bundled
-run2=runs/spectral-2stem-fft2048
+run2=runs/spectral-2stem-eq
 "$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
     "$run2/best.pt" "$run2/best-separating.pt"
-(evaluate spectral-2stem-valid "$run2/best-separating.pt" --subset train --tracks "${valid[@]}"
+(evaluate spectral-2stem-eq-valid "$run2/best-separating.pt" --subset train --tracks "${valid[@]}"
  evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}"
- evaluate spectral-2stem-musdb7 "$run2/best-separating.pt"
+ evaluate spectral-2stem-eq-musdb7 "$run2/best-separating.pt"
  evaluate proposed-2stem-musdb7 proposed-2stem
  evaluate spleeter-2stem-musdb7 spleeter-2stem
  evaluate mixture-musdb7 mixture) &
@@ -84,12 +84,12 @@ wait "$first"
 wait "$second"
 
 echo "validation (23 musdb18-7 train/ clips, paper split):"
-"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-valid" "proposed-2stem=eval/proposed-2stem-valid" \
+"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-eq-valid" "proposed-2stem=eval/proposed-2stem-valid" \
     "spectral-4stem=eval/spectral-4stem-fft2048-valid" "proposed-4stem=eval/proposed-4stem-valid"
 echo "test (50 musdb18-7 test/ clips):"
-"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
+"$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-eq-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
     "Spleeter 2stems=eval/spleeter-2stem-musdb7" "spectral-4stem=eval/spectral-4stem-fft2048-musdb7" \
     "proposed-4stem=eval/proposed-4stem-musdb7" "mixture=eval/mixture-musdb7" "ideal ratio mask=eval/oracle-irm-musdb7"
 
-"$bin/python" scripts/bundle_pretrained.py --run "$run2" --eval eval/spectral-2stem-musdb7 --valid eval/spectral-2stem-valid
+"$bin/python" scripts/bundle_pretrained.py --run "$run2" --eval eval/spectral-2stem-eq-musdb7 --valid eval/spectral-2stem-eq-valid
 "$bin/python" scripts/bundle_pretrained.py --run "$run4" --eval eval/spectral-4stem-fft2048-musdb7 --valid eval/spectral-4stem-fft2048-valid

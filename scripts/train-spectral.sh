@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The spectrogram-mask family's bundled weights (configs/spectral-2stem-fft2048.toml and
+# The spectrogram-mask family's bundled weights (configs/spectral-2stem-eq.toml and
 # configs/spectral-4stem-fft2048.toml), in two
 # lanes of one thread each on a 2-core CPU. Rerunning resumes: a run with a state.pt goes on
 # from it (--resume; a larger max_seconds in its config extends its budget), a finished one
@@ -52,7 +52,8 @@
 # spectral-2stem's recipe from random weights with dropout 0.2
 # (configs/spectral-2stem-dropout.toml), one lane:
 #   scripts/train-spectral.sh dropout
-# and the same recipe with random EQ instead (configs/spectral-2stem-eq.toml), in the other lane:
+# and the same recipe with random EQ instead (configs/spectral-2stem-eq.toml; the bundled
+# spectral-2stem since), in the other lane:
 #   scripts/train-spectral.sh eq
 # the same with stronger EQ (configs/spectral-2stem-eq-strong.toml), in the lane the dropout
 # trial left:
@@ -93,5 +94,5 @@ case "${1:-}" in
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
-    *) side_by_side spectral-2stem-fft2048 spectral-4stem-fft2048 ;;
+    *) side_by_side spectral-2stem-eq spectral-4stem-fft2048 ;;
 esac
