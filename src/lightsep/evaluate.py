@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,9 +316,14 @@ def read_track_scores(path: str | os.PathLike) -> dict:
 
 def read_frames(files: list[Path]) -> dict[str, dict[str, list[list[float]]]]:
     """``{target: {metric: [frames of track 1, frames of track 2, ...]}}`` (NaN kept)."""
+    return collect_frames(read_track_scores(path) for path in files)
+
+
+def collect_frames(track_scores: Iterable[dict]) -> dict[str, dict[str, list[list[float]]]]:
+    """:func:`read_frames` of tracks' scores already read (:func:`read_track_scores`)."""
     frames: dict[str, dict[str, list[list[float]]]] = {}
-    for path in files:
-        for target, metrics in target_frames(read_track_scores(path)).items():
+    for scores in track_scores:
+        for target, metrics in target_frames(scores).items():
             per_metric = frames.setdefault(target, {m: [] for m in METRICS})
             for metric in METRICS:
                 per_metric[metric].append(metrics[metric])

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LightsepError
-from .evaluate import read_frames, read_track_scores, track_medians
+from .evaluate import collect_frames, read_track_scores, track_medians
 from .fileio import OutputSet, refuse_existing
 
 PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
@@ -59,8 +59,7 @@ def load_result(folder: str | os.PathLike) -> dict:
         raise LightsepError(f"{path}: not a lightsep evaluate summary (subset {summary.get('subset')!r})")
     summary["folder"] = str(folder)
     summary["files"] = sorted((Path(folder) / summary.get("subset", "test")).glob("*.json"))
-    for track_file in summary["files"]:
-        read_track_scores(track_file)
+    summary["scores"] = [read_track_scores(track_file) for track_file in summary["files"]]  # checked, read once
     return summary
 
 
@@ -83,8 +82,10 @@ def paired_differences(result: dict, reference: dict, metric: str = "SDR") -> di
     (matched by file name) where both scores are finite. Comparing two models on the same
     few tracks this way is steadier than comparing their SiSEC 2018 medians: those are each
     one track's score, and which track sits in the middle changes from model to model."""
-    ours = {path.name: track_medians(read_track_scores(path), metric) for path in result["files"]}
-    theirs = {path.name: track_medians(read_track_scores(path), metric) for path in reference["files"]}
+    def per_track(evaluation: dict) -> dict[str, dict[str, float]]:  # {track file name: {target: score}}
+        return {path.name: track_medians(scores, metric) for path, scores in zip(evaluation["files"], evaluation["scores"])}
+
+    ours, theirs = per_track(result), per_track(reference)
     common = sorted(set(ours) & set(theirs))
     if not common:
         raise LightsepError(f"{result['folder']} and {reference['folder']} scored no track in common")
@@ -162,7 +163,7 @@ def box_plots(results: list[dict], out: Path, outputs: OutputSet, force: bool = 
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    frames = [(r.get("model_name", r["model"]), read_frames(r["files"])) for r in results]
+    frames = [(r.get("model_name", r["model"]), collect_frames(r["scores"])) for r in results]
     targets = sorted({t for _, f in frames for t in f})
     paths = []
     for target in targets:
