@@ -4,8 +4,9 @@
 #
 # 1. Validation (the 23 musdb18-7 train/ clips of the paper split, which no run trains on):
 #    spectral-2stem's best.pt (runs/spectral-2stem-eq) against the bundled proposed-2stem,
-#    and spectral-4stem's (runs/spectral-4stem-fft2048) against proposed-4stem; scripts/results_table.py prints them side by side. This is what
-#    decides the default of lightsep separate (docs/pretrained.md).
+#    and spectral-4stem's (runs/spectral-4stem-fft2048) against proposed-4stem;
+#    scripts/results_table.py prints them side by side. This is what decides the default of
+#    lightsep separate (docs/pretrained.md).
 # 2. Test (the 50 musdb18-7 test/ clips; reporting only): the new models, the bundled paper
 #    models, Spleeter 2stems (benchmarks/peers_setup.py converts its weights), the mixture and
 #    the ideal ratio mask.
