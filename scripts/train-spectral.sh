@@ -58,6 +58,9 @@
 # the same with stronger EQ (configs/spectral-2stem-eq-strong.toml), in the lane the dropout
 # trial left:
 #   scripts/train-spectral.sh eq-strong
+# a learning curve: the bundled spectral-2stem's recipe on half and on about a quarter of its
+# music (configs/spectral-2stem-data-half.toml, -data-quarter.toml), one lane each:
+#   scripts/train-spectral.sh learning-curve
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -84,7 +87,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
@@ -93,6 +96,7 @@ case "${1:-}" in
         ;;
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
+    learning-curve) side_by_side spectral-2stem-data-half spectral-2stem-data-quarter ;;
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
     *) side_by_side spectral-2stem-eq spectral-4stem-fft2048 ;;
 esac

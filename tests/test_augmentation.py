@@ -9,6 +9,7 @@ from lightsep.audio import write_audio
 from lightsep.config import ConfigError, load_config
 from lightsep.data import AudioCache, TrainingSegments, list_tracks
 from lightsep.data.sampler import Augmentation, change_speed, random_eq
+from lightsep.training import dataset_splits
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,27 @@ def test_dataset_and_augmentation_settings_are_checked(tmp_path):
     config.write_text('[model]\nname = "tiny"\n[[data.datasets]]\nname = "a"\nroot = "x"\nsplit = "half"\n')
     with pytest.raises(ConfigError, match="split must be paper, musdb, train or valid"):
         load_config(config)
+    config.write_text('[model]\nname = "tiny"\n[[data.datasets]]\nname = "a"\nroot = "x"\nmax_train_tracks = -1\n')
+    with pytest.raises(ConfigError, match="max_train_tracks must be 0 or more"):
+        load_config(config)
+
+
+def test_max_train_tracks_takes_nested_subsets_and_leaves_validation_alone(tmp_path):
+    names = [f"song{i:02d}" for i in range(12)]
+    root = make_musdb_hq(tmp_path / "hq", {"train": names}, seconds=0.1)
+    config = tmp_path / "c.toml"
+
+    def splits(extra: str = ""):
+        config.write_text(f'[model]\nname = "tiny"\n[[data.datasets]]\nname = "a"\nroot = "{root}"\n{extra}')
+        return dataset_splits(load_config(config))[0]
+
+    full = splits()
+    assert len(full[2]) == 9 and len(full[3]) == 3  # the paper's 75 / 25
+    chosen = {}
+    for count in (2, 5, 9, 20):
+        _, _, train, valid = splits(f"max_train_tracks = {count}\n")
+        assert [t.name for t in valid] == [t.name for t in full[3]]
+        chosen[count] = [t.name for t in train]
+        assert chosen[count] == sorted(chosen[count]) and len(chosen[count]) == min(count, 9)
+    assert set(chosen[2]) < set(chosen[5]) < set(chosen[9]) == {t.name for t in full[2]}
+    assert chosen[5] != [t.name for t in full[2]][:5]  # a shuffle, not the first names

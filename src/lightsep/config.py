@@ -45,6 +45,10 @@ class DatasetEntry:
     split: str = "paper"
     """``paper`` (75/25 of its training tracks), ``musdb`` (musdb's 14 validation tracks),
     ``train`` (every training track for training) or ``valid`` (every one for validation)."""
+    max_train_tracks: int = 0
+    """Train on only this many of the dataset's training tracks (0: all), for learning curves:
+    the first N of a fixed shuffle (seeded by ``data.split_seed``), so a smaller subset is
+    part of every larger one. The validation tracks stay as they are."""
 
 
 @dataclass
@@ -256,6 +260,7 @@ def _check(config: TrainConfig) -> None:
         _require(math.isfinite(entry.weight) and entry.weight >= 0, f"{where}.weight must be 0 or more, got {entry.weight}")
         _require(entry.split in ("paper", "musdb", "train", "valid"),
                  f"{where}.split must be paper, musdb, train or valid, got {entry.split!r}")  # fmt: skip
+        _require(entry.max_train_tracks >= 0, f"{where}.max_train_tracks must be 0 or more, got {entry.max_train_tracks}")
     _require(len(set(names)) == len(names), f"data.datasets: names must differ, got {names}")
     _require(not data.datasets or not (data.root or data.ccmixter),
              "give either data.root (and data.ccmixter) or [[data.datasets]], not both")  # fmt: skip

@@ -164,6 +164,14 @@ class _IterationBatches(torch.utils.data.Sampler):
         return self.stop - self.start
 
 
+def training_subset(tracks: list, count: int, seed: int) -> list:
+    """The first ``count`` of ``tracks`` (sorted by name) in a shuffle seeded by ``seed``, kept
+    in name order: nested, so a smaller subset is part of every larger one."""
+    ordered = sorted(tracks, key=lambda t: t.name)
+    keep = set(np.random.default_rng(seed).permutation(len(ordered))[:count].tolist())
+    return [t for i, t in enumerate(ordered) if i in keep]
+
+
 def dataset_splits(config: TrainConfig) -> list[tuple[str, float, list, list]]:
     """``(name, weight, train tracks, validation tracks)`` of every dataset of the run: the
     ``[[data.datasets]]`` list, or ``data.root`` (and ``data.ccmixter``'s tracks for training)."""
@@ -178,6 +186,8 @@ def dataset_splits(config: TrainConfig) -> list[tuple[str, float, list, list]]:
             else:
                 split = split_tracks(tracks, entry.split, data.split_seed)
                 train, valid = split["train"], split["valid"]
+            if entry.max_train_tracks:
+                train = training_subset(train, entry.max_train_tracks, data.split_seed)
             result.append((entry.name, entry.weight, train, valid))
         return result
     if not data.root:
