@@ -143,3 +143,29 @@ def test_each_imports_every_song_and_warns_of_an_empty_stem(tmp_path, capsys):
     assert captured.err.count("no file went to bass: bass.wav is silent") == 2
     assert sorted(p.name for p in (tmp_path / "hq" / "test").iterdir()) == ["a", "b"]
     assert main(["import-stems", str(tmp_path / "songs" / "a"), str(tmp_path / "x"), "--each"]) == 2
+
+
+def test_the_fetch_script_imports_everything_is_remixed_and_holds_the_demo_song_out(tmp_path):
+    # scripts/get_real_music.py runs `python -m lightsep import-stems` with its own Python,
+    # as on a fresh machine where .venv/bin is not on PATH
+    from helpers import load_script
+
+    fetch = load_script("scripts/get_real_music.py")
+    clone = tmp_path / "everythingisremixed"
+    for song in ("1.Hydrogen", fetch.DEMO_SONG):
+        write_audio(clone / "src" / song / f"{song}_Stem_VOX LEAD_mobile.wav", tone(0.5, 22050, 440, 2), 22050)
+        write_audio(clone / "src" / song / f"{song}_Stem_KICK_mobile.wav", tone(0.5, 22050, 60, 2), 22050)
+    fetch.everything_is_remixed(tmp_path / "data", clone)
+    dataset = tmp_path / "data" / "everythingisremixed"
+    assert sorted(p.name for p in (dataset / "train").iterdir()) == ["1.Hydrogen"]
+    assert sorted(p.name for p in (dataset / "test").iterdir()) == [fetch.DEMO_SONG]
+    vocals, _ = read_audio(dataset / "train" / "1.Hydrogen" / "vocals.wav", 22050, 2)
+    assert np.allclose(vocals, tone(0.5, 22050, 440, 2) * 10 ** (-6 / 20), atol=1e-3)  # --gain -6
+    fetch.everything_is_remixed(tmp_path / "data", clone)  # a rerun finds it done
+
+
+def test_python_dash_m_lightsep_is_the_command():
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "lightsep", "separate", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "usage: lightsep separate" in result.stdout
