@@ -4,7 +4,7 @@ import museval
 import numpy as np
 import pytest
 
-from helpers import load_script
+from helpers import load_script, make_musdb_hq
 from lightsep import build_model, save_checkpoint
 from lightsep.cli import main
 from lightsep.data import list_tracks
@@ -167,3 +167,28 @@ def test_the_onnx_backend_scores_like_torch(corpus, tmp_path):
         assert summary["backend"] == backend
         sdr[backend] = summary["targets"]["vocals"]["SDR"]["pooled"]["median"]
     assert sdr["onnx"] == pytest.approx(sdr["torch"], abs=0.01)
+
+
+def test_learning_curve_counts_the_music_and_fits_db_per_doubling(results, tmp_path, capsys):
+    out, _ = results
+    root = make_musdb_hq(tmp_path / "hq", {"train": [f"s{i}" for i in range(8)]}, seconds=1.5)
+    configs = {}
+    for count in (2, 0):  # 0: all 6 training tracks of the paper's 75/25 split
+        configs[count] = tmp_path / f"run{count}.toml"
+        configs[count].write_text(f'[model]\nname = "tiny"\n[[data.datasets]]\nname = "hq"\nroot = "{root}"\n'
+                                  f"max_train_tracks = {count}\n")  # fmt: skip
+    curve = load_script("scripts/learning_curve.py")
+    # the less music, the lower: the mixture's scores for the run on 2 tracks, the oracle's for 6
+    args = [f"{configs[0]}={out / 'oracle'}", f"{configs[2]}={out / 'mixture'}", "--reach", "vocals=50"]
+    assert curve.main(args) == 0
+    printed = capsys.readouterr().out
+    low, high = (json.loads((out / name / "summary.json").read_text())["targets"]["vocals"]["SDR"]["sisec18"]["median"]
+                 for name in ("mixture", "oracle"))  # fmt: skip
+    assert printed.index("| run2 | 2 hq | 0.1 |") < printed.index("| run0 | 6 hq | 0.1 |")  # 3 s and 9 s
+    slope = (high - low) / np.log2(3)
+    assert f"- vocals: {slope:+.2f} dB per doubling of the music" in printed
+    needed = 9 / 60 * 2 ** ((50 - high) / slope)
+    assert f"the line reaches 50.00 dB at {needed:.0f} minutes" in printed
+    assert curve.main([f"{configs[0]}={tmp_path}"]) == 2
+    assert curve.main(args[:2] + ["--reach", "voice=3"]) == 2
+    assert "learning_curve: error:" in capsys.readouterr().err

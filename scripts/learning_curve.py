@@ -1,0 +1,99 @@
+"""How the scores grow with the music a run trained on: one row per run, and a fit.
+
+    python scripts/learning_curve.py configs/spectral-2stem-data-quarter.toml=eval/spectral-2stem-data-quarter-valid \\
+        configs/spectral-2stem-data-half.toml=eval/spectral-2stem-data-half-valid \\
+        configs/spectral-2stem-eq.toml=eval/spectral-2stem-valid [--reach vocals=5.39]
+
+Each argument is ``CONFIG=EVAL_DIR``: a training configuration and a ``lightsep evaluate``
+folder of its run's weights. A row gives the run's training tracks per dataset (what
+``lightsep train`` would draw from, ``max_train_tracks`` included), their minutes of audio,
+and each stem's median SDR in dB (SiSEC 2018 rule / pooled). Then, per stem, a least-squares
+line through the SiSEC18 medians against log2 of the minutes: its slope is the dB gained per
+doubling of the music. ``--reach STEM=DB`` also prints the minutes at which that line would
+reach DB: an extrapolation of a straight line through a few noisy points, not a measurement.
+Prints Markdown; the training data must be where the configurations say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lightsep.audio import audio_info
+from lightsep.config import load_config
+from lightsep.errors import LightsepError
+from lightsep.training import dataset_splits
+
+
+def training_minutes(config_path: str) -> tuple[dict[str, int], float]:
+    """``({dataset: training tracks}, minutes of those tracks)`` of a configuration."""
+    counts, seconds = {}, 0.0
+    for name, _, tracks, _ in dataset_splits(load_config(config_path)):
+        counts[name] = len(tracks)
+        for track in tracks:
+            reference = track.stems.get("mixture") or next(iter(track.stems.values()))
+            seconds += audio_info(reference.path, reference.stream).duration
+    return counts, seconds / 60
+
+
+def fit_line(minutes: list[float], scores: list[float]) -> tuple[float, float]:
+    """``(intercept, slope)`` of ``score = intercept + slope * log2(minutes)``, least squares."""
+    slope, intercept = np.polyfit(np.log2(minutes), scores, 1)
+    return float(intercept), float(slope)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", metavar="CONFIG=EVAL_DIR")
+    parser.add_argument("--reach", action="append", default=[], metavar="STEM=DB",
+                        help="print the minutes at which the fitted line reaches DB for STEM")  # fmt: skip
+    args = parser.parse_args(argv)
+    rows = []
+    try:
+        for item in args.runs:
+            config, sep, folder = item.partition("=")
+            if not sep or not (Path(folder) / "summary.json").is_file():
+                raise LightsepError(f"{item}: expected CONFIG=EVAL_DIR with an evaluation's summary.json")
+            counts, minutes = training_minutes(config)
+            targets = json.loads((Path(folder) / "summary.json").read_text())["targets"]
+            rows.append((Path(config).stem, counts, minutes, targets))
+        reach = {}
+        for item in args.reach:
+            stem, sep, value = item.partition("=")
+            if not sep or stem not in rows[0][3]:
+                raise LightsepError(f"--reach {item}: expected STEM=DB with one of {', '.join(rows[0][3])}")
+            reach[stem] = float(value)
+    except (LightsepError, ValueError) as exc:
+        print(f"learning_curve: error: {exc}", file=sys.stderr)
+        return 2
+    rows.sort(key=lambda row: row[2])
+    stems = [s for s in rows[0][3] if all(s in row[3] for row in rows)]
+    print("| run | training tracks | minutes | " + " | ".join(stems) + " |")
+    print("|---|---|---:|" + "---:|" * len(stems))
+    for run, counts, minutes, targets in rows:
+        tracks = ", ".join(f"{n} {name}" for name, n in counts.items())
+        cells = [f"{targets[s]['SDR']['sisec18']['median']:.2f} / {targets[s]['SDR']['pooled']['median']:.2f}" for s in stems]
+        print(f"| {run} | {tracks} | {minutes:.1f} | " + " | ".join(cells) + " |")
+    if len(rows) < 2 or len({row[2] for row in rows}) < 2:
+        return 0
+    print("\nSiSEC18 median against log2(minutes), least squares:\n")
+    for stem in stems:
+        minutes = [row[2] for row in rows]
+        intercept, slope = fit_line(minutes, [row[3][stem]["SDR"]["sisec18"]["median"] for row in rows])
+        line = f"- {stem}: {slope:+.2f} dB per doubling of the music"
+        if stem in reach:
+            if slope > 0:
+                needed = 2 ** ((reach[stem] - intercept) / slope)
+                line += f"; the line reaches {reach[stem]:.2f} dB at {needed:.0f} minutes ({needed / max(minutes):.1f}x the most here)"
+            else:
+                line += f"; the line never rises to {reach[stem]:.2f} dB"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
