@@ -7,11 +7,15 @@
 Each argument is ``CONFIG=EVAL_DIR``: a training configuration and a ``lightsep evaluate``
 folder of its run's weights. A row gives the run's training tracks per dataset (what
 ``lightsep train`` would draw from, ``max_train_tracks`` included), their minutes of audio,
-and each stem's median SDR in dB (SiSEC 2018 rule / pooled). Then, per stem, a least-squares
-line through the SiSEC18 medians against log2 of the minutes: its slope is the dB gained per
-doubling of the music. ``--reach STEM=DB`` also prints the minutes at which that line would
-reach DB: an extrapolation of a straight line through a few noisy points, not a measurement.
-Prints Markdown; the training data must be where the configurations say.
+and each stem's median SDR in dB (SiSEC 2018 rule / pooled), and, clip by clip against the run
+with the most music, the mean difference of the clips' scores (``paired_differences``). Then,
+per stem, two least-squares lines against log2 of the minutes, whose slopes are the dB gained
+per doubling of the music: through the SiSEC18 medians (each one clip's score, so noisy),
+and through the mean per-clip differences. ``--reach STEM=DB`` also prints the minutes at
+which each line would take that stem's SiSEC18 median of the run with the most music to DB
+(for the second line, assuming that the median moves as the mean does): an extrapolation of
+a straight line through a few points, not a measurement. Prints Markdown; the training data
+must be where the configurations say.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from lightsep.audio import audio_info
 from lightsep.config import load_config
 from lightsep.errors import LightsepError
+from lightsep.report import load_result, paired_differences
 from lightsep.training import dataset_splits
 
 
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise LightsepError(f"{item}: expected CONFIG=EVAL_DIR with an evaluation's summary.json")
             counts, minutes = training_minutes(config)
             targets = json.loads((Path(folder) / "summary.json").read_text())["targets"]
-            rows.append((Path(config).stem, counts, minutes, targets))
+            rows.append((Path(config).stem, counts, minutes, targets, folder))
         reach = {}
         for item in args.reach:
             stem, sep, value = item.partition("=")
@@ -72,26 +77,37 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows.sort(key=lambda row: row[2])
     stems = [s for s in rows[0][3] if all(s in row[3] for row in rows)]
+    most = load_result(rows[-1][4])
+    try:
+        paired = [paired_differences(load_result(row[4]), most) for row in rows]
+    except LightsepError as exc:
+        print(f"learning_curve: error: {exc}", file=sys.stderr)
+        return 2
     print("| run | training tracks | minutes | " + " | ".join(stems) + " |")
     print("|---|---|---:|" + "---:|" * len(stems))
-    for run, counts, minutes, targets in rows:
+    for (run, counts, minutes, targets, _), against in zip(rows, paired):
         tracks = ", ".join(f"{n} {name}" for name, n in counts.items())
-        cells = [f"{targets[s]['SDR']['sisec18']['median']:.2f} / {targets[s]['SDR']['pooled']['median']:.2f}" for s in stems]
+        cells = [f"{targets[s]['SDR']['sisec18']['median']:.2f} / {targets[s]['SDR']['pooled']['median']:.2f}"
+                 + (f"; {against[s].mean:+.2f}" if run != rows[-1][0] else "") for s in stems]  # fmt: skip
         print(f"| {run} | {tracks} | {minutes:.1f} | " + " | ".join(cells) + " |")
+    print(f"\n(SiSEC18 / pooled median SDR in dB; after the semicolon, the mean per-clip difference from {rows[-1][0]})")
     if len(rows) < 2 or len({row[2] for row in rows}) < 2:
         return 0
-    print("\nSiSEC18 median against log2(minutes), least squares:\n")
+    minutes = [row[2] for row in rows]
+    print("\nLeast-squares lines against log2(minutes):\n")
     for stem in stems:
-        minutes = [row[2] for row in rows]
-        intercept, slope = fit_line(minutes, [row[3][stem]["SDR"]["sisec18"]["median"] for row in rows])
-        line = f"- {stem}: {slope:+.2f} dB per doubling of the music"
-        if stem in reach:
-            if slope > 0:
-                needed = 2 ** ((reach[stem] - intercept) / slope)
-                line += f"; the line reaches {reach[stem]:.2f} dB at {needed:.0f} minutes ({needed / max(minutes):.1f}x the most here)"
-            else:
-                line += f"; the line never rises to {reach[stem]:.2f} dB"
-        print(line)
+        top = rows[-1][3][stem]["SDR"]["sisec18"]["median"]
+        for what, scores in (("SiSEC18 median", [row[3][stem]["SDR"]["sisec18"]["median"] for row in rows]),
+                             ("mean per-clip difference", [p[stem].mean for p in paired])):  # fmt: skip
+            intercept, slope = fit_line(minutes, scores)
+            line = f"- {stem}, {what}: {slope:+.2f} dB per doubling of the music"
+            if stem in reach:
+                if slope > 0:
+                    needed = max(minutes) * 2 ** ((reach[stem] - top) / slope)
+                    line += f"; {reach[stem]:.2f} dB at {needed:.0f} minutes ({needed / max(minutes):.1f}x the most here)"
+                else:
+                    line += f"; never {reach[stem]:.2f} dB"
+            print(line)
     return 0
 
 

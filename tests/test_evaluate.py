@@ -186,9 +186,14 @@ def test_learning_curve_counts_the_music_and_fits_db_per_doubling(results, tmp_p
                  for name in ("mixture", "oracle"))  # fmt: skip
     assert printed.index("| run2 | 2 hq | 0.1 |") < printed.index("| run0 | 6 hq | 0.1 |")  # 3 s and 9 s
     slope = (high - low) / np.log2(3)
-    assert f"- vocals: {slope:+.2f} dB per doubling of the music" in printed
     needed = 9 / 60 * 2 ** ((50 - high) / slope)
-    assert f"the line reaches 50.00 dB at {needed:.0f} minutes" in printed
+    assert f"- vocals, SiSEC18 median: {slope:+.2f} dB per doubling of the music; 50.00 dB at {needed:.0f} minutes" in printed
+    # the same through the mean per-clip difference from the run with the most music
+    mean = paired_differences(load_result(out / "mixture"), load_result(out / "oracle"))["vocals"].mean
+    row = next(line for line in printed.splitlines() if line.startswith("| run2 |"))
+    vocals_cell = row.split(" | ")[3 + list(json.loads((out / "mixture" / "summary.json").read_text())["targets"]).index("vocals")]
+    assert vocals_cell == f"{low:.2f} / {vocals_cell.split(' / ')[1].split(';')[0]}; {mean:+.2f}"
+    assert f"- vocals, mean per-clip difference: {-mean / np.log2(3):+.2f} dB per doubling" in printed
     assert curve.main([f"{configs[0]}={tmp_path}"]) == 2
     assert curve.main(args[:2] + ["--reach", "voice=3"]) == 2
     assert "learning_curve: error:" in capsys.readouterr().err
