@@ -69,10 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         reach = {}
         for item in args.reach:
             stem, sep, value = item.partition("=")
+            try:
+                reach[stem] = float(value)
+            except ValueError:
+                sep = ""
             if not sep or stem not in rows[0][3]:
                 raise LightsepError(f"--reach {item}: expected STEM=DB with one of {', '.join(rows[0][3])}")
-            reach[stem] = float(value)
-    except (LightsepError, ValueError) as exc:
+    except LightsepError as exc:
         print(f"learning_curve: error: {exc}", file=sys.stderr)
         return 2
     rows.sort(key=lambda row: row[2])
