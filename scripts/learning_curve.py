@@ -21,7 +21,6 @@ must be where the configurations say.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -61,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for item in args.runs:
             config, sep, folder = item.partition("=")
-            if not sep or not (Path(folder) / "summary.json").is_file():
-                raise LightsepError(f"{item}: expected CONFIG=EVAL_DIR with an evaluation's summary.json")
+            if not sep:
+                raise LightsepError(f"{item}: expected CONFIG=EVAL_DIR")
             counts, minutes = training_minutes(config)
-            targets = json.loads((Path(folder) / "summary.json").read_text())["targets"]
-            rows.append((Path(config).stem, counts, minutes, targets, folder))
+            result = load_result(folder)  # checked; its track scores read once
+            rows.append((Path(config).stem, counts, minutes, result["targets"], result))
         reach = {}
         for item in args.reach:
             stem, sep, value = item.partition("=")
@@ -75,17 +74,12 @@ def main(argv: list[str] | None = None) -> int:
                 sep = ""
             if not sep or stem not in rows[0][3]:
                 raise LightsepError(f"--reach {item}: expected STEM=DB with one of {', '.join(rows[0][3])}")
+        rows.sort(key=lambda row: row[2])
+        paired = [paired_differences(row[4], rows[-1][4]) for row in rows]
     except LightsepError as exc:
         print(f"learning_curve: error: {exc}", file=sys.stderr)
         return 2
-    rows.sort(key=lambda row: row[2])
     stems = [s for s in rows[0][3] if all(s in row[3] for row in rows)]
-    most = load_result(rows[-1][4])
-    try:
-        paired = [paired_differences(load_result(row[4]), most) for row in rows]
-    except LightsepError as exc:
-        print(f"learning_curve: error: {exc}", file=sys.stderr)
-        return 2
     print("| run | training tracks | minutes | " + " | ".join(stems) + " |")
     print("|---|---|---:|" + "---:|" * len(stems))
     for (run, counts, minutes, targets, _), against in zip(rows, paired):
