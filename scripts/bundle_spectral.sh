@@ -38,6 +38,10 @@ mapfile -t valid < <("$bin/python" -c "
 from lightsep.data import list_tracks, split_tracks
 print('\n'.join(t.name for t in split_tracks(list_tracks('$data'), 'paper', 20200504)['valid']))")
 
+separating() {  # separating RUN: RUN/best.pt at its preset's segment geometry, as RUN/best-separating.pt
+    "$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
+        "$1/best.pt" "$1/best-separating.pt"
+}
 evaluate() {  # evaluate OUT_NAME MODEL [OPTIONS...]
     local out="eval/$1" model="$2"
     shift 2
@@ -66,11 +70,8 @@ if [[ "${1:-}" == live ]]; then
 fi
 
 if [[ "${1:-}" == learning-curve ]]; then
-    for part in half quarter; do
-        run=runs/spectral-2stem-data-$part
-        "$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
-            "$run/best.pt" "$run/best-separating.pt"
-    done
+    separating runs/spectral-2stem-data-half
+    separating runs/spectral-2stem-data-quarter
     (evaluate spectral-2stem-data-half-valid runs/spectral-2stem-data-half/best-separating.pt --subset train --tracks "${valid[@]}"
      evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}"
      evaluate spectral-2stem-data-half-musdb7 runs/spectral-2stem-data-half/best-separating.pt
@@ -102,8 +103,7 @@ fi
 # spectral-2stem is scored as it will separate: its best.pt at the preset's segment geometry
 # (docs/architecture.md, "Geometry"), the weights as bundled
 run2=runs/spectral-2stem-eq
-"$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
-    "$run2/best.pt" "$run2/best-separating.pt"
+separating "$run2"
 (evaluate spectral-2stem-eq-valid "$run2/best-separating.pt" --subset train --tracks "${valid[@]}"
  evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}"
  evaluate spectral-2stem-eq-musdb7 "$run2/best-separating.pt"
