@@ -8,8 +8,8 @@ from helpers import load_script, make_musdb_hq
 from lightsep import build_model, save_checkpoint
 from lightsep.cli import main
 from lightsep.data import list_tracks
-from lightsep.evaluate import estimate, summarise, track_references
-from lightsep.report import load_result, paired_differences
+from lightsep.evaluate import estimate, evaluate_settings, summarise, track_references
+from lightsep.report import comparison_table, load_result, paired_differences
 from lightsep.separator import Separator
 from lightsep.synth import make_corpus
 
@@ -197,3 +197,50 @@ def test_learning_curve_counts_the_music_and_fits_db_per_doubling(results, tmp_p
     assert curve.main([f"{configs[0]}={tmp_path}"]) == 2
     assert curve.main(args[:2] + ["--reach", "voice=3"]) == 2
     assert "learning_curve: error:" in capsys.readouterr().err
+
+
+def test_evaluate_settings_writes_what_lightsep_evaluate_writes(corpus, results, tmp_path):
+    # the mixture and the oracle as two settings of one benchmark: the same per-track scores
+    # and aggregates as the two `lightsep evaluate` runs of the fixture, in folders that
+    # load_result reads, and a comparison table from them
+    out, _ = results
+    tracks = list_tracks(corpus, "test")
+
+    def both(references, rate):
+        return {"floor": estimate("mixture", references, rate), "ceiling": estimate("oracle-irm", references, rate)}
+
+    folders = evaluate_settings(tracks, both, tmp_path / "bench", "test", {"benchmark": "test"})
+    assert sorted(folders) == ["ceiling", "floor"]
+    for setting, evaluated in (("floor", "mixture"), ("ceiling", "oracle")):
+        ours, theirs = load_result(folders[setting]), load_result(out / evaluated)
+        assert ours["model"] == setting and ours["benchmark"] == "test" and ours["subset"] == "test"
+        assert [p.name for p in ours["files"]] == [p.name for p in theirs["files"]]
+        assert ours["targets"] == theirs["targets"]
+    rows = comparison_table({name: load_result(folder) for name, folder in folders.items()}, "floor")
+    assert len(rows) == 4 and rows[2].startswith("| floor | 2 |") and rows[2].endswith("| – |")
+    ceiling = paired_differences(load_result(folders["ceiling"]), load_result(folders["floor"]))["vocals"]
+    assert f"vocals {ceiling.higher} / {ceiling.lower}; {ceiling.mean:+.2f}" in rows[3] and ceiling.higher == 2
+
+
+def test_band_least_squares_finds_a_mask_the_bands_can_express():
+    # benchmarks/mask_ceiling.py: a mask that is an interpolation of band values comes back
+    # as it was; any other comes back at least as near (in the weighted error) as the
+    # interpolation of its band-pooled values
+    torch = pytest.importorskip("torch")
+    from lightsep.models.spectral import interpolation_matrix
+
+    benchmark = load_script("benchmarks/mask_ceiling.py")
+    expand = torch.from_numpy(interpolation_matrix(65, 24, 8)).double()  # (bands, bins)
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.rand(2, 65, 5, generator=generator, dtype=torch.float64) + 0.1
+    values = torch.rand(2, 5, 24, generator=generator, dtype=torch.float64)
+    expressible = torch.einsum("cnk,kf->cfn", values, expand)
+    assert torch.allclose(benchmark.band_least_squares(expressible, weight, expand), expressible, atol=1e-6)
+    ideal = torch.rand(2, 65, 5, generator=generator, dtype=torch.float64)
+    fitted = benchmark.band_least_squares(ideal, weight, expand)
+    pool = expand / expand.sum(dim=1, keepdim=True)
+    pooled = torch.einsum("kf,cfn->cnk", pool, ideal)
+    pooled = torch.einsum("cnk,kf->cfn", pooled, expand)
+    error = lambda mask: float((weight * (mask - ideal) ** 2).sum())  # noqa: E731
+    assert error(fitted) < error(pooled)
+    assert fitted.min() >= 0 and fitted.max() <= 1

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,11 +263,54 @@ def evaluate_dataset(
     if failures:
         raise LightsepError(f"{len(failures)} of {len(chosen)} track(s) could not be scored (above); the others are "
                             f"in {out_dir / subset}, and a rerun scores only what is missing")  # fmt: skip
-    summary = summarise([out_dir / subset / f"{t.name}.json" for t in chosen])
     name = estimator if isinstance(estimator, str) else estimator.name
-    summary.update({"model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
-                    "overlap": getattr(estimator, "overlap", overlap), "backend": backend, "resample_quality": resample_quality})  # fmt: skip
-    with atomic_path(out_dir / "summary.json") as tmp:
+    return write_summary(out_dir, subset, [t.name for t in chosen], {
+        "model": model, "model_name": name, "data": str(root), "subset": subset, "downmix": downmix,
+        "overlap": getattr(estimator, "overlap", overlap), "backend": backend, "resample_quality": resample_quality})  # fmt: skip
+
+
+def evaluate_settings(
+    tracks: list[Track], estimates: Callable[[dict[str, np.ndarray], int], dict[str, dict[str, np.ndarray]]],
+    out_dir: str | os.PathLike, subset: str, info: dict | None = None, progress: bool = False,
+) -> dict[str, Path]:  # fmt: skip
+    """Score several estimates of each track, each setting into its own folder as
+    ``lightsep evaluate`` would: ``estimates(references, rate)`` returns ``{setting: {stem:
+    (channels, samples)}}`` for one track (:func:`track_references`' ``references`` at its
+    own ``rate``), and each setting's scores go to ``out_dir/<setting>`` with a summary
+    (``info`` plus ``model``: the setting). For benchmarks that compare ways of estimating
+    (oracle masks, ensembles) with :func:`lightsep.report.paired_differences`. Returns
+    ``{setting: folder}``."""
+    scored: dict[str, list[str]] = {}
+    for track in tracks:
+        references, rate = track_references(track)
+        for setting, stems in estimates(references, rate).items():
+            write_track_scores(Path(out_dir) / setting, subset, score_track(track.name, references, stems, rate))
+            scored.setdefault(setting, []).append(track.name)
+        if progress:
+            print(f"scored {track.name}", file=sys.stderr, flush=True)
+    for setting, names in scored.items():
+        write_summary(Path(out_dir) / setting, subset, names, {**(info or {}), "model": setting})
+    return {setting: Path(out_dir) / setting for setting in scored}
+
+
+def write_track_scores(out_dir: str | os.PathLike, subset: str, store) -> Path:
+    """Write one track's scores (a ``museval.TrackStore``, as :func:`score_track` returns)
+    where ``lightsep evaluate`` puts them: ``out_dir/subset/<track name>.json``."""
+    out_file = Path(out_dir) / subset / f"{store.track_name}.json"
+    with atomic_path(out_file) as tmp:
+        tmp.write_text(store.json)
+    return out_file
+
+
+def write_summary(out_dir: str | os.PathLike, subset: str, track_names: list[str], info: dict) -> dict:
+    """Aggregate the named tracks' scores in ``out_dir/subset`` into ``out_dir/summary.json``,
+    the folder layout ``lightsep evaluate`` writes and :func:`lightsep.report.load_result`
+    reads; ``info`` (which must name the ``model``) is stored beside the aggregates. Returns
+    the summary. Evaluations made outside :func:`evaluate_dataset` (benchmarks that score
+    their own estimates with :func:`score_track`) become comparable this way."""
+    summary = summarise([Path(out_dir) / subset / f"{name}.json" for name in track_names])
+    summary.update({"subset": subset, **info})
+    with atomic_path(Path(out_dir) / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -102,6 +102,23 @@ def paired_differences(result: dict, reference: dict, metric: str = "SDR") -> di
     return out
 
 
+def comparison_table(results: dict[str, dict], against: str, targets: tuple[str, ...] = ("vocals", "accompaniment")) -> list[str]:
+    """Markdown rows, one per ``{label: load_result dict}``: each target's SiSEC 2018 /
+    pooled median SDR, then every target's clip-by-clip :func:`paired_differences` from the
+    result labelled ``against`` (clips higher / lower; mean difference in dB)."""
+    lines = ["| setting | clips | " + " | ".join(targets) + f" | against {against}, clip by clip: higher / lower; mean dB |",
+             "|---|---:|" + "---:|" * len(targets) + "---|"]  # fmt: skip
+    for label, result in results.items():
+        cells = []
+        for target in targets:
+            sdr = result["targets"].get(target, {}).get("SDR")
+            cells.append(f"{sdr['sisec18']['median']:.2f} / {sdr['pooled']['median']:.2f}" if sdr else "–")
+        paired = paired_differences(result, results[against]) if label != against else {}
+        versus = ", ".join(f"{t} {d.higher} / {d.lower}; {d.mean:+.2f}" for t, d in paired.items() if t in targets)
+        lines.append(f"| {label} | {result['tracks']} | " + " | ".join(cells) + f" | {versus or '–'} |")
+    return lines
+
+
 def _cell(value: float | None, paper: float | None) -> str:
     measured = "–" if value is None or math.isnan(value) else f"{value:.2f}"
     return f"{measured} ({paper:.2f})" if paper is not None else measured
