@@ -61,6 +61,9 @@
 # a learning curve: the bundled spectral-2stem's recipe on half and on about a quarter of its
 # music (configs/spectral-2stem-data-half.toml, -data-quarter.toml), one lane each:
 #   scripts/train-spectral.sh learning-curve
+# spectral-2stem's recipe with 512 bands in and out (configs/spectral-2stem-bands512.toml), one
+# lane:
+#   scripts/train-spectral.sh bands512
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -87,7 +90,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter | bands512)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
