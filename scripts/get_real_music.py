@@ -20,8 +20,9 @@ interrupted run left (each file is written under a temporary name and renamed in
    is within ``--vocal-db`` dB of the mixture, is moved to ``DEST/<dataset>/excluded/``.
    Every track's score is kept in ``DEST/<dataset>/screening.json``.
 3. Everything is Remixed (CC0): ``lightsep import-stems`` from a clone of the GitHub
-   repository ``ichbinsoftware/everythingisremixed`` (``--everythingisremixed``; cloned with
-   git when not given), gain -6 dB, and 2.Lithium (the demo song) moved to ``test/``.
+   repository ``ichbinsoftware/everythingisremixed`` (``--everythingisremixed``: a clone, or
+   a git folder without a work tree such as a mirror; cloned with git when not given), gain
+   -6 dB, and 2.Lithium (the demo song) moved to ``test/``.
 4. musdb18-7: linked from ``--musdb18-7`` when given (the ``musdb`` package's
    ``musdb.DB(download=True)`` fetches the same clips).
 """
@@ -206,6 +207,36 @@ def screen(dataset: Path, vocal_db: float, vocal_fraction: float) -> None:
     say(f"{dataset.name}: {kept} tracks kept, {len(record) - kept} excluded (screening.json)")
 
 
+def stems_folder(clone: Path) -> Path:
+    """The ``src/`` folder of a clone; for a git folder without a work tree (a bare clone or
+    a mirror), its ``HEAD:src`` written out to a temporary folder. Files whose contents the
+    git folder lacks (a partial snapshot) are left out and counted: each large stem of
+    Everything is Remixed has a smaller ``_mobile`` copy that ``import-stems`` takes instead."""
+    if (clone / "src").is_dir():
+        return clone / "src"
+    git = ["git", "-C", str(clone)]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-z", "HEAD", "src"], capture_output=True)
+    if listing.returncode != 0 or not listing.stdout:
+        sys.exit(f"get-real-music: {clone}: neither a clone with src/ nor a git folder whose HEAD has src/")
+    out = Path(tempfile.mkdtemp(prefix="everythingisremixed-"))
+    written = missing = 0
+    for entry in filter(None, listing.stdout.split(b"\0")):
+        meta, path = entry.split(b"\t", 1)
+        _, kind, object_id = meta.split()
+        if kind != b"blob":
+            continue
+        blob = subprocess.run([*git, "cat-file", "blob", object_id.decode()], capture_output=True)
+        if blob.returncode != 0:
+            missing += 1
+            continue
+        target = out / os.fsdecode(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.stdout)
+        written += 1
+    say(f"everythingisremixed: {written} files from {clone}'s HEAD:src, {missing} absent from it")
+    return out / "src"
+
+
 def everything_is_remixed(dest: Path, clone: Path | None) -> None:
     dataset = dest / "everythingisremixed"
     if (dataset / "test" / DEMO_SONG).exists():
@@ -215,7 +246,12 @@ def everything_is_remixed(dest: Path, clone: Path | None) -> None:
         say(f"git clone {EIR_URL}")
         subprocess.run(["git", "clone", "-q", "--depth", "1", EIR_URL, str(clone)], check=True)
     lightsep = [sys.executable, "-m", "lightsep"]
-    subprocess.run([*lightsep, "import-stems", str(clone / "src"), str(dataset), "--each", "--gain", "-6"], check=True)
+    stems = stems_folder(clone)
+    try:
+        subprocess.run([*lightsep, "import-stems", str(stems), str(dataset), "--each", "--gain", "-6"], check=True)
+    finally:
+        if stems != clone / "src":
+            shutil.rmtree(stems.parent)
     (dataset / "test").mkdir(exist_ok=True)
     os.replace(dataset / "train" / DEMO_SONG, dataset / "test" / DEMO_SONG)
     say(f"everythingisremixed: imported, {DEMO_SONG} held out in test/")
@@ -224,7 +260,7 @@ def everything_is_remixed(dest: Path, clone: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dest", type=Path, default=ROOT / "data")
-    parser.add_argument("--everythingisremixed", type=Path, help="a clone of ichbinsoftware/everythingisremixed")
+    parser.add_argument("--everythingisremixed", type=Path, help="a clone of ichbinsoftware/everythingisremixed, or its git folder (a bare clone or mirror)")
     parser.add_argument("--musdb18-7", dest="musdb", type=Path, help="the MUSDB18 7-second clips (train/, test/)")
     parser.add_argument("--no-screen", action="store_true", help="keep every instrumental track (no singing check)")
     parser.add_argument("--vocal-db", type=float, default=6.0)

@@ -164,6 +164,46 @@ def test_the_fetch_script_imports_everything_is_remixed_and_holds_the_demo_song_
     fetch.everything_is_remixed(tmp_path / "data", clone)  # a rerun finds it done
 
 
+def test_the_fetch_script_reads_a_git_folder_without_a_work_tree(tmp_path, capsys):
+    # the search tool's fetch gives a mirror (no work tree) in which large files may be
+    # absent; their _mobile copies stand in for them
+    import os
+    import shutil
+
+    from helpers import load_script
+
+    fetch = load_script("scripts/get_real_music.py")
+    work = tmp_path / "work"
+    names = []
+    for stem, frequency in (("VOX LEAD", 440), ("KICK", 60)):
+        for suffix in ("", "_mobile"):
+            names.append(f"{fetch.DEMO_SONG}_Stem_{stem}{suffix}.wav")
+            write_audio(work / "src" / fetch.DEMO_SONG / names[-1], tone(0.5, 22050, frequency + len(suffix), 2), 22050)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for command in (["init", "-q"], ["add", "src"], ["commit", "-q", "-m", "stems"]):
+        subprocess.run(["git", "-C", str(work), *command], check=True, env=env)
+    mirror = tmp_path / "mirror.git"  # a push this small arrives as loose objects, so one can be taken out
+    subprocess.run(["git", "init", "-q", "--bare", str(mirror)], check=True)
+    subprocess.run(["git", "-C", str(work), "push", "-q", str(mirror), "HEAD:refs/heads/main"], check=True)
+    subprocess.run(["git", "-C", str(mirror), "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
+    big = f"{fetch.DEMO_SONG}_Stem_VOX LEAD.wav"
+    object_id = subprocess.run(["git", "-C", str(mirror), "rev-parse", f"HEAD:src/{fetch.DEMO_SONG}/{big}"],
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (mirror / "objects" / object_id[:2] / object_id[2:]).unlink()
+    stems = fetch.stems_folder(mirror)
+    try:
+        assert sorted(p.name for p in (stems / fetch.DEMO_SONG).iterdir()) == sorted(n for n in names if n != big)
+        audio, _ = read_audio(stems / fetch.DEMO_SONG / f"{fetch.DEMO_SONG}_Stem_KICK.wav", 22050, 2)
+        assert np.allclose(audio, tone(0.5, 22050, 60, 2), atol=1e-4)
+        err = capsys.readouterr().err
+        assert "3 files from" in err and "1 absent" in err
+    finally:
+        shutil.rmtree(stems.parent)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="neither a clone"):
+        fetch.stems_folder(tmp_path / "empty")
+
+
 def test_python_dash_m_lightsep_is_the_command():
     import sys
 
