@@ -26,6 +26,9 @@
 #    proposed-2stem for the aim (its vocals + 1 dB);
 #    scripts/learning_curve.py prints each set of scores against the minutes of music
 #    (docs/pretrained.md, "How much the music limits them"). Nothing is bundled.
+# With "bands512" (after scripts/train-spectral.sh bands512): that run's best.pt as it would
+#    separate against the bundled spectral-2stem, on the validation clips only, compared clip
+#    by clip (docs/pretrained.md's selection rule).
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -66,6 +69,20 @@ if [[ "${1:-}" == live ]]; then
     "$bin/python" scripts/results_table.py "spectral-2stem-live=eval/spectral-2stem-live-musdb7" \
         "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem-lowlatency (LQ)=eval/proposed-2stem-lowlatency-lq-musdb7"
     "$bin/python" scripts/bundle_pretrained.py --run "$live" --eval eval/spectral-2stem-live-musdb7 --valid eval/spectral-2stem-live-valid
+    exit 0
+fi
+
+if [[ "${1:-}" == bands512 ]]; then  # validation only: the test clips are scored if it is chosen
+    separating runs/spectral-2stem-bands512
+    evaluate spectral-2stem-bands512-valid runs/spectral-2stem-bands512/best-separating.pt --subset train --tracks "${valid[@]}" &
+    first=$!
+    evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}" &
+    second=$!
+    wait "$first"
+    wait "$second"
+    echo "validation (23 musdb18-7 train/ clips, paper split):"
+    "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
+        "bands512=eval/spectral-2stem-bands512-valid"
     exit 0
 fi
 

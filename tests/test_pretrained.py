@@ -73,9 +73,16 @@ def test_a_checkpoint_is_saved_as_it_will_be_bundled(tmp_path):
     assert converted.config == build_model("spectral-2stem").config != trained.config
     assert converted.metadata == {"step": 7}
     assert all(torch.equal(a, b) for a, b in zip(converted.state_dict().values(), trained.state_dict().values()))
-    # a network that differs from its preset in more than the geometry is written as it is
-    other = save_checkpoint(build_model("spectral-2stem", hidden=64), tmp_path / "other.pt")
-    assert load_checkpoint(save_at_preset_geometry(other, tmp_path / "same.pt")).config["hidden"] == 64
+    # a network that differs from its preset in more than the geometry takes the preset's
+    # geometry and keeps the rest of its configuration
+    other = build_model("spectral-2stem", bands=512, full_resolution_bins=256, **SPECTRAL_TRAINING_GEOMETRY)
+    converted = load_checkpoint(save_at_preset_geometry(save_checkpoint(other, tmp_path / "other.pt"), tmp_path / "o.pt"))
+    preset = build_model("spectral-2stem").config
+    assert converted.config == {**other.config, **{k: preset[k] for k in SPECTRAL_TRAINING_GEOMETRY}} != other.config
+    assert all(torch.equal(a, b) for a, b in zip(converted.state_dict().values(), other.state_dict().values()))
+    # one at the preset's geometry is written as it is
+    wide = build_model("spectral-2stem", hidden=64)
+    assert load_checkpoint(save_at_preset_geometry(save_checkpoint(wide, tmp_path / "w.pt"), tmp_path / "w2.pt")).config == wide.config
 
 
 def test_a_changed_checkpoint_is_refused(tiny_bundle):

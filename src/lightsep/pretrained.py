@@ -72,17 +72,25 @@ def peer_checkpoint_path(name: str) -> Path:
 
 def at_preset_geometry(model: SeparationModel) -> SeparationModel:
     """``model`` with the segment geometry of its preset: the same weights in a model built
-    from the preset when the two differ only in ``GEOMETRY_ARGUMENTS`` (a model trained on
-    other segments than its preset separates with), else ``model`` itself."""
-    from .models.registry import GEOMETRY_ARGUMENTS, PRESETS, build_model, differing_arguments
+    with the preset's ``GEOMETRY_ARGUMENTS`` and ``model``'s other arguments (a model trained
+    on other segments than its preset separates with, whatever else its configuration
+    changed), else ``model`` itself: when its geometry is the preset's already, or the
+    preset's geometry does not fit its network."""
+    from .models.registry import GEOMETRY_ARGUMENTS, PRESETS, ModelArgumentError, build_model
 
     if model.name not in PRESETS:
         return model
-    separating = build_model(model.name)
-    differ = set(differing_arguments(model.config, separating.config))
-    if not differ or not differ <= GEOMETRY_ARGUMENTS or type(separating) is not type(model):
+    preset = build_model(model.name).config
+    geometry = {key: preset[key] for key in GEOMETRY_ARGUMENTS if key in preset}
+    if all(model.config.get(key) == value for key, value in geometry.items()):
         return model
-    separating.load_state_dict(model.state_dict())
+    try:
+        separating = build_model(model.name, **{**model.config, **geometry})
+        if type(separating) is not type(model):
+            return model
+        separating.load_state_dict(model.state_dict())
+    except (ModelArgumentError, RuntimeError):  # RuntimeError: weights that do not fit
+        return model
     separating.metadata = model.metadata
     return separating
 
@@ -99,9 +107,10 @@ def bundle(checkpoint: str | os.PathLike, info: dict[str, Any], folder: Path = P
     ``info`` (training data, seeds, recipe, steps, time, hardware, test scores) plus the
     model name, parameter count and the file's sha256. Returns the manifest's path.
 
-    A checkpoint whose model differs from its preset only in the segment geometry (trained on
-    other segments than the preset separates with) is bundled at the preset's geometry, with
-    the same weights; the manifest's ``trained_geometry`` keeps the one it was trained on."""
+    A checkpoint whose segment geometry differs from its preset's (trained on other segments
+    than the preset separates with) is bundled at the preset's geometry, with the same weights
+    (:func:`at_preset_geometry`); the manifest's ``trained_geometry`` keeps the one it was
+    trained on."""
     from .models.registry import GEOMETRY_ARGUMENTS
 
     trained = load_checkpoint(checkpoint)
