@@ -144,6 +144,27 @@ def test_connections_that_never_finish_their_headers_are_closed(monkeypatch):
 
 
 @needs_ort_web
+def test_a_dropped_connection_is_no_traceback_and_other_errors_are_one_line(capsys):
+    # a browser that reloads while a model downloads resets the connection mid-answer;
+    # socketserver's default printed a traceback for it
+    server = make_server(0, ["tiny"])
+    try:
+        for error in (ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe")):
+            try:
+                raise error
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 5000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 5000))
+        assert capsys.readouterr().err == "lightsep web: error answering 127.0.0.1:5000: ValueError: bad\n"
+    finally:
+        server.server_close()
+
+
+@needs_ort_web
 def test_a_checkpoint_with_any_name_is_served(tmp_path):
     from lightsep.checkpoint import save_checkpoint
     from lightsep.models.registry import build_model

@@ -16,6 +16,7 @@ import functools
 import http.server
 import json
 import posixpath
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -175,16 +176,29 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def make_server(port: int = 8000, models=WEB_MODELS, random_weights: bool = False, root: Path = WEB_ROOT) -> http.server.ThreadingHTTPServer:
+class _Server(http.server.ThreadingHTTPServer):
+    """Serves each connection in a thread; an error in one is a line on stderr, not a
+    traceback, and a browser that drops a connection mid-answer is not an error at all."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # a reload, a cancelled fetch, a closed tab
+            return
+        host, port = client_address[:2]
+        print(f"lightsep web: error answering {host}:{port}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
+def make_server(port: int = 8000, models=WEB_MODELS, random_weights: bool = False, root: Path = WEB_ROOT) -> _Server:
     """The server (not yet serving) on 127.0.0.1:``port`` (0: a free port)."""
     check_web_root(root)
     index, files = prepare_models(models, random_weights)
     handler = functools.partial(_Handler, root=root, index=json.dumps(index).encode(), files=files)
     try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        server = _Server(("127.0.0.1", port), handler)
     except OSError as exc:
         raise LightsepError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}; choose another --port") from None
-    server.daemon_threads = True
     return server
 
 
