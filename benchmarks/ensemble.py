@@ -26,10 +26,8 @@ import sys
 import numpy as np
 import torch
 
-from lightsep.data import list_tracks, split_tracks
 from lightsep.errors import LightsepError
-from lightsep.evaluate import evaluate_settings
-from lightsep.report import comparison_table, load_result
+from lightsep.report import compare_on_validation
 from lightsep.separator import Separator
 
 
@@ -62,13 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return {name: {"vocals": voc, "accompaniment": mixture - voc} for name, voc in settings.items()}
 
     try:
-        tracks = split_tracks(list_tracks(args.data, "train"), "paper", 20200504)["valid"]
-        folders = evaluate_settings(tracks, estimates, args.out, "train", {"data": args.data, "benchmark": "ensemble"}, progress=True)
+        rows = compare_on_validation(args.data, estimates, args.out, "ensemble", labels[0])
     except LightsepError as exc:
         print(f"ensemble: error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(f"{label}: {model}" for label, model in zip(labels, args.models)) + "\n")
-    print("\n".join(comparison_table({name: load_result(folder) for name, folder in folders.items()}, labels[0])))
+    print("\n".join(rows))
     return 0
 
 

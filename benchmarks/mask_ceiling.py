@@ -34,11 +34,9 @@ import numpy as np
 import soxr
 import torch
 
-from lightsep.data import list_tracks, split_tracks
 from lightsep.errors import LightsepError
-from lightsep.evaluate import evaluate_settings
 from lightsep.models.spectral import interpolation_matrix
-from lightsep.report import comparison_table, load_result
+from lightsep.report import compare_on_validation
 from lightsep.separator import Separator
 
 STEMS = ("vocals", "accompaniment")
@@ -120,12 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     try:
-        tracks = split_tracks(list_tracks(args.data, "train"), "paper", 20200504)["valid"]
-        folders = evaluate_settings(tracks, estimates, args.out, "train", {"data": args.data, "benchmark": "mask_ceiling"}, progress=True)
+        rows = compare_on_validation(args.data, estimates, args.out, "mask_ceiling", "model")
     except LightsepError as exc:
         print(f"mask_ceiling: error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(comparison_table({name: load_result(folder) for name, folder in folders.items()}, "model")))
+    print("\n".join(rows))
     return 0
 
 

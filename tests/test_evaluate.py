@@ -8,8 +8,9 @@ from helpers import load_script, make_musdb_hq
 from lightsep import build_model, save_checkpoint
 from lightsep.cli import main
 from lightsep.data import list_tracks
+from lightsep.errors import LightsepError
 from lightsep.evaluate import estimate, evaluate_settings, summarise, track_references
-from lightsep.report import comparison_table, load_result, paired_differences
+from lightsep.report import compare_on_validation, comparison_table, load_result, paired_differences
 from lightsep.separator import Separator
 from lightsep.synth import make_corpus
 
@@ -247,3 +248,25 @@ def test_band_least_squares_finds_a_mask_the_bands_can_express():
     error = lambda mask: float((weight * (mask - ideal) ** 2).sum())  # noqa: E731
     assert error(fitted) < error(pooled)
     assert fitted.min() >= 0 and fitted.max() <= 1
+
+
+def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path, capsys):
+    # benchmarks/mask_ceiling.py and ensemble.py: every setting scored on the paper split's
+    # validation clips of train/ (one of four here), then compared with one of them
+    from helpers import make_ccmixter
+
+    from lightsep.data import PAPER_SPLIT_SEED, split_tracks
+
+    data = make_ccmixter(tmp_path / "cc", ["a", "b", "c", "d"], seconds=2.0)
+
+    def both(references, rate):
+        return {setting: {n: v for n, v in estimate(estimator, references, rate).items() if n in ("vocals", "accompaniment")}
+                for setting, estimator in (("floor", "mixture"), ("ceiling", "oracle-irm"))}  # fmt: skip
+
+    rows = compare_on_validation(data, both, tmp_path / "bench", "test", "floor")
+    valid = split_tracks(list_tracks(data, "train"), "paper", PAPER_SPLIT_SEED)["valid"]
+    assert [p.stem for p in (tmp_path / "bench" / "ceiling" / "train").glob("*.json")] == [t.name for t in valid] != []
+    assert len(rows) == 4 and "against floor" in rows[0]
+    assert rows[3].startswith("| ceiling | 1 |") and "vocals 1 / 0; +" in rows[3]
+    with pytest.raises(LightsepError, match="no validation clips"):
+        compare_on_validation(make_ccmixter(tmp_path / "one", ["a"]), both, tmp_path / "b2", "test", "floor")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LightsepError
-from .evaluate import collect_frames, read_track_scores, track_medians
+from .evaluate import collect_frames, evaluate_settings, read_track_scores, track_medians
 from .fileio import OutputSet, refuse_existing
 
 PAPER = {  # SDR in dB, median over all frames pooled, MUSDB18 test set (from the paper)
@@ -117,6 +117,20 @@ def comparison_table(results: dict[str, dict], against: str, targets: tuple[str,
         versus = ", ".join(f"{t} {d.higher} / {d.lower}; {d.mean:+.2f}" for t, d in paired.items() if t in targets)
         lines.append(f"| {label} | {result['tracks']} | " + " | ".join(cells) + f" | {versus or '–'} |")
     return lines
+
+
+def compare_on_validation(data, estimates, out_dir, benchmark: str, against: str) -> list[str]:
+    """Score each setting of ``estimates`` (as :func:`lightsep.evaluate.evaluate_settings`
+    takes it) on the validation clips of ``data``'s ``train/`` (the paper split, which no
+    configuration trains on), each into ``out_dir/<setting>``, and return
+    :func:`comparison_table`'s rows against the setting ``against``. For benchmarks."""
+    from .data import PAPER_SPLIT_SEED, list_tracks, split_tracks
+
+    tracks = split_tracks(list_tracks(data, "train"), "paper", PAPER_SPLIT_SEED)["valid"]
+    if not tracks:
+        raise LightsepError(f"{data}: no validation clips (it needs at least two train/ tracks)")
+    folders = evaluate_settings(tracks, estimates, out_dir, "train", {"data": str(data), "benchmark": benchmark}, progress=True)
+    return comparison_table({name: load_result(folder) for name, folder in folders.items()}, against)
 
 
 def _cell(value: float | None, paper: float | None) -> str:
