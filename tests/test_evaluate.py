@@ -200,6 +200,12 @@ def test_learning_curve_counts_the_music_and_fits_db_per_doubling(results, tmp_p
     assert "learning_curve: error:" in capsys.readouterr().err
 
 
+def floor_and_ceiling(references, rate):
+    """Two settings for evaluate_settings: the mixture and the oracle's vocals and accompaniment."""
+    return {setting: {n: v for n, v in estimate(estimator, references, rate).items() if n in ("vocals", "accompaniment")}
+            for setting, estimator in (("floor", "mixture"), ("ceiling", "oracle-irm"))}  # fmt: skip
+
+
 def test_evaluate_settings_writes_what_lightsep_evaluate_writes(corpus, results, tmp_path):
     # the mixture and the oracle as two settings of one benchmark, vocals and accompaniment
     # only (the four-stem scenario is museval's slowest): the same per-track scores and
@@ -209,11 +215,7 @@ def test_evaluate_settings_writes_what_lightsep_evaluate_writes(corpus, results,
     out, _ = results
     tracks = list_tracks(corpus, "test")
 
-    def both(references, rate):
-        return {setting: {n: v for n, v in estimate(estimator, references, rate).items() if n in ("vocals", "accompaniment")}
-                for setting, estimator in (("floor", "mixture"), ("ceiling", "oracle-irm"))}  # fmt: skip
-
-    folders = evaluate_settings(tracks, both, tmp_path / "bench", "test", {"benchmark": "test"})
+    folders = evaluate_settings(tracks, floor_and_ceiling, tmp_path / "bench", "test", {"benchmark": "test"})
     assert sorted(folders) == ["ceiling", "floor"]
     for setting, evaluated in (("floor", "mixture"), ("ceiling", "oracle")):
         ours, theirs = load_result(folders[setting]), load_result(out / evaluated)
@@ -250,7 +252,7 @@ def test_band_least_squares_finds_a_mask_the_bands_can_express():
     assert fitted.min() >= 0 and fitted.max() <= 1
 
 
-def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path, capsys):
+def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path):
     # benchmarks/mask_ceiling.py and ensemble.py: every setting scored on the paper split's
     # validation clips of train/ (one of four here), then compared with one of them
     from helpers import make_ccmixter
@@ -259,14 +261,10 @@ def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path, capsys):
 
     data = make_ccmixter(tmp_path / "cc", ["a", "b", "c", "d"], seconds=2.0)
 
-    def both(references, rate):
-        return {setting: {n: v for n, v in estimate(estimator, references, rate).items() if n in ("vocals", "accompaniment")}
-                for setting, estimator in (("floor", "mixture"), ("ceiling", "oracle-irm"))}  # fmt: skip
-
-    rows = compare_on_validation(data, both, tmp_path / "bench", "test", "floor")
+    rows = compare_on_validation(data, floor_and_ceiling, tmp_path / "bench", "test", "floor")
     valid = split_tracks(list_tracks(data, "train"), "paper", PAPER_SPLIT_SEED)["valid"]
     assert [p.stem for p in (tmp_path / "bench" / "ceiling" / "train").glob("*.json")] == [t.name for t in valid] != []
     assert len(rows) == 4 and "against floor" in rows[0]
     assert rows[3].startswith("| ceiling | 1 |") and "vocals 1 / 0; +" in rows[3]
     with pytest.raises(LightsepError, match="no validation clips"):
-        compare_on_validation(make_ccmixter(tmp_path / "one", ["a"]), both, tmp_path / "b2", "test", "floor")
+        compare_on_validation(make_ccmixter(tmp_path / "one", ["a"]), floor_and_ceiling, tmp_path / "b2", "test", "floor")

@@ -331,7 +331,7 @@ def test_synth_onto_a_disk_that_fills_leaves_nothing(tmp_path, capsys, monkeypat
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     # two-stem tracks (a ccMixter-style folder, all "train"): museval's four-source
-    # scenario costs seven times its two-source one, and these checks need neither
+    # scenario costs several times its two-source one, and these checks need neither
     from helpers import make_ccmixter
 
     root = tmp_path_factory.mktemp("evaluated")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import PAPER_SPLIT_SEED, list_tracks, split_tracks
 from .errors import LightsepError
 from .evaluate import collect_frames, evaluate_settings, read_track_scores, track_medians
 from .fileio import OutputSet, refuse_existing
@@ -124,8 +125,6 @@ def compare_on_validation(data, estimates, out_dir, benchmark: str, against: str
     takes it) on the validation clips of ``data``'s ``train/`` (the paper split, which no
     configuration trains on), each into ``out_dir/<setting>``, and return
     :func:`comparison_table`'s rows against the setting ``against``. For benchmarks."""
-    from .data import PAPER_SPLIT_SEED, list_tracks, split_tracks
-
     tracks = split_tracks(list_tracks(data, "train"), "paper", PAPER_SPLIT_SEED)["valid"]
     if not tracks:
         raise LightsepError(f"{data}: no validation clips (it needs at least two train/ tracks)")
