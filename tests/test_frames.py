@@ -17,8 +17,8 @@ from lightsep.streaming import StreamingSeparator, realtime_separator
 SMALL = dict(sample_rate=44100, n_fft=512, hop=128, bands=64, full_resolution_bins=32, hidden=16, bidirectional=False)
 
 
-def causal(length: int = 8192) -> SpectralMaskNet:
-    model = SpectralMaskNet(context_samples=length, **SMALL).eval()
+def causal(length: int = 8192, **overrides) -> SpectralMaskNet:
+    model = SpectralMaskNet(context_samples=length, **{**SMALL, **overrides}).eval()
     model.name = "causal-small"
     return model
 
@@ -47,6 +47,15 @@ def test_the_engine_is_the_models_forward_however_the_input_is_cut(sizes):
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() < 1e-5
     assert np.allclose(got.sum(axis=0), audio, atol=1e-5)  # the stems sum to the input
+
+
+def test_a_causal_model_with_band_convolutions_runs_frame_by_frame():
+    model = causal(frequency_channels=[4, 8, 8])  # one frame at a time (time_kernel 1)
+    audio = signal(8192, seed=3)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(audio)[None])[0].numpy()
+    got = run(FrameEngine(model, 2), audio, list(np.random.default_rng(2).integers(1, 900, 20)))
+    assert np.abs(got - expected).max() < 1e-5
 
 
 def test_a_sample_is_out_n_fft_minus_one_samples_after_it_arrived():

@@ -80,6 +80,13 @@ def test_a_checkpoint_is_saved_as_it_will_be_bundled(tmp_path):
     preset = build_model("spectral-2stem").config
     assert converted.config == {**other.config, **{k: preset[k] for k in SPECTRAL_TRAINING_GEOMETRY}} != other.config
     assert all(torch.equal(a, b) for a, b in zip(converted.state_dict().values(), other.state_dict().values()))
+    convolutional = build_model("spectral-2stem", frequency_channels=[4, 8], time_kernel=3, **SPECTRAL_TRAINING_GEOMETRY)
+    converted = load_checkpoint(save_at_preset_geometry(save_checkpoint(convolutional, tmp_path / "c.pt"), tmp_path / "c2.pt"))
+    assert converted.config["frequency_channels"] == [4, 8] and converted.context_samples == preset["context_samples"]
+    # one whose network cannot take the preset's geometry (a hop that does not divide the
+    # preset's context) is written as it is
+    odd = build_model("spectral-2stem", hop=384, context_samples=32640, output_start=4224, output_samples=24192)
+    assert load_checkpoint(save_at_preset_geometry(save_checkpoint(odd, tmp_path / "h.pt"), tmp_path / "h2.pt")).config == odd.config
     # one at the preset's geometry is written as it is
     wide = build_model("spectral-2stem", hidden=64)
     assert load_checkpoint(save_at_preset_geometry(save_checkpoint(wide, tmp_path / "w.pt"), tmp_path / "w2.pt")).config == wide.config

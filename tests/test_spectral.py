@@ -20,6 +20,10 @@ SMALL = dict(context_samples=4096, n_fft=256, hop=64, bands=48, full_resolution_
              output_samples=3072)  # fmt: skip
 
 
+BAND_CONVOLUTIONS = dict(frequency_channels=[4, 6, 8], time_kernel=3)
+"""Band-axis convolutions (a U-Net over frequency) in place of the dense input and mask layers."""
+
+
 def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
     return SpectralMaskNet(sources=sources, **{**SMALL, **overrides}).eval()
 
@@ -40,9 +44,10 @@ def test_the_default_overlap_is_one_crossfade_whatever_the_segment():
     assert small(output_samples=1024).default_overlap == 0.5  # capped
 
 
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
 @pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")])
-def test_shapes_and_the_stems_sum_to_the_mixture(sources):
-    model = small(sources)
+def test_shapes_and_the_stems_sum_to_the_mixture(sources, convolutions):
+    model = small(sources, **convolutions)
     x = 0.1 * torch.randn(3, 2, model.context_samples)
     with torch.no_grad():
         y = model(x)
@@ -51,8 +56,9 @@ def test_shapes_and_the_stems_sum_to_the_mixture(sources):
     assert torch.allclose(y.sum(dim=1), x[..., 512 : 512 + 3072], atol=1e-5)
 
 
-def test_masks_are_soft_and_sum_to_one():
-    model = small(("vocals", "drums", "bass", "other"))
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+def test_masks_are_soft_and_sum_to_one(convolutions):
+    model = small(("vocals", "drums", "bass", "other"), **convolutions)
     magnitude = torch.rand(2, 2, model.bins, model.frames) * 3
     with torch.no_grad():
         masks = model.masks(magnitude)
@@ -85,8 +91,9 @@ def test_the_convolutional_stft_is_torchs():
     assert torch.allclose(expected, x, atol=1e-5)  # and it reconstructs
 
 
-def test_onnx_equals_torch(tmp_path):
-    model = small()  # a causal one exports its frame step instead (tests/test_export.py)
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+def test_onnx_equals_torch(tmp_path, convolutions):
+    model = small(**convolutions)  # a causal one exports its frame step instead (tests/test_export.py)
     session = ort.InferenceSession(str(export_onnx(model, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
     for batch in (1, 3):
         x = 0.1 * torch.randn(batch, 2, model.context_samples)
@@ -96,12 +103,14 @@ def test_onnx_equals_torch(tmp_path):
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
-def test_checkpoint_round_trip(tmp_path):
-    model = small()
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+def test_checkpoint_round_trip(tmp_path, convolutions):
+    model = small(**convolutions)
     model.name = "spectral-small"
     path = save_checkpoint(model, tmp_path / "s.pt")
     assert torch.load(path, weights_only=True)["model_class"] == "SpectralMaskNet"
     loaded = load_checkpoint(path)
+    assert loaded.config == model.config
     x = 0.1 * torch.randn(1, 2, model.context_samples)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
@@ -182,6 +191,10 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(output_start=4000, output_samples=200), "not within the context"),
         (dict(hidden=15), "hidden"),
         (dict(dropout=1.0), "dropout"),
+        (dict(frequency_channels=[4] * 6), "halve"),  # 48 bands halve 4 times, not 5
+        (dict(frequency_channels=[4, 8], time_kernel=2), "odd"),
+        (dict(frequency_channels=[4, 8], time_kernel=3, bidirectional=False), "causal"),
+        (dict(time_kernel=3), "frequency_channels"),
     ],
 )
 def test_bad_arguments(overrides, message):
@@ -210,3 +223,23 @@ def test_the_wiener_benchmark_masks_as_the_model_does():
     pytest.importorskip("norbert")
     filtered = benchmark.separate(model, mixture.numpy(), model.sample_rate, 1)
     assert np.abs(filtered["vocals"] + filtered["accompaniment"] - mixture.numpy()).max() < 1e-4
+
+
+class SilentRecurrence(torch.nn.Module):
+    """A recurrent core that outputs zeros: what reaches the masks from other frames then
+    came through the band convolutions."""
+
+    def forward(self, features, state=None):
+        return torch.zeros_like(features), state
+
+
+def test_band_convolutions_with_a_time_kernel_see_the_neighbouring_frames_only():
+    model = small(**BAND_CONVOLUTIONS, layers=1, bidirectional=True)
+    magnitude = torch.rand(1, 2, model.bins, model.frames)
+    changed = magnitude.clone()
+    changed[..., 30] += 1.0
+    model.recurrent = SilentRecurrence()  # only the convolutions spread a change over frames
+    with torch.no_grad():
+        difference = (model.masks(magnitude) - model.masks(changed)).abs().amax(dim=(0, 1, 2, 3))
+    # three frames a layer, three layers: up to three frames either side
+    assert (difference[27:34] > 0).any() and torch.all(difference[:27] == 0) and torch.all(difference[34:] == 0)

@@ -116,6 +116,60 @@ class ConvSTFT(nn.Module):
         return frames[:, 0, start : start + self.length] * self.inverse_envelope
 
 
+class BandConvolutions(nn.Module):
+    """Convolutions along the band axis around the recurrent core: a U-Net over frequency.
+
+    The dense layers of :class:`SpectralMaskNet` map every band to every feature, so what the
+    network learns about one band it has to learn again for each. Here the log-magnitude
+    bands go through convolutions with weights shared along frequency (and, with
+    ``time_kernel`` > 1, over neighbouring frames), each after the first halving the bands;
+    the smallest band grid is flattened into the recurrent core's input, and its output is
+    expanded back through transposed convolutions that double the bands again, each joined
+    to the encoder's features at its resolution (skips), to mask logits for every band.
+
+    ``encode``: ``(batch, channels, frames, bands)`` -> features ``(batch, frames, hidden)``
+    and the skips; ``decode``: ``(batch, frames, hidden)`` and the skips -> logits
+    ``(batch, out_channels, frames, bands)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bands: int, channels: tuple[int, ...], hidden: int, time_kernel: int = 1):
+        super().__init__()
+        levels = len(channels)
+        if bands % 2 ** (levels - 1) or time_kernel < 1 or time_kernel % 2 == 0:
+            raise ValueError(f"bands {bands} must halve {levels - 1} times and time_kernel {time_kernel} must be odd")
+        padding = (time_kernel // 2, 2)
+        widths = (in_channels,) + tuple(channels)
+        self.down = nn.ModuleList(
+            nn.Conv2d(widths[i], widths[i + 1], (time_kernel, 5), stride=(1, 1 if i == 0 else 2), padding=padding)
+            for i in range(levels)
+        )
+        self.bottom_bands = bands // 2 ** (levels - 1)
+        flat = channels[-1] * self.bottom_bands
+        self.to_hidden = nn.Sequential(nn.Linear(flat, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.from_hidden = nn.Sequential(nn.Linear(hidden, flat), nn.ReLU())
+        # level i + 1's decoder features joined to its encoder features, up to level i
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(2 * channels[i + 1], channels[i], (1, 4), stride=(1, 2), padding=(0, 1)) for i in reversed(range(levels - 1))
+        )
+        self.out = nn.Conv2d(2 * channels[0], out_channels, (1, 5), padding=(0, 2))
+
+    def encode(self, bands: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        skips = []
+        x = bands
+        for conv in self.down:
+            x = nn.functional.relu(conv(x))
+            skips.append(x)
+        batch, channels, frames, width = x.shape
+        return self.to_hidden(x.permute(0, 2, 1, 3).reshape(batch, frames, channels * width)), skips
+
+    def decode(self, features: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        batch, frames, _ = features.shape
+        x = self.from_hidden(features).reshape(batch, frames, -1, self.bottom_bands).permute(0, 2, 1, 3)
+        for up, skip in zip(self.up, reversed(skips[1:])):
+            x = nn.functional.relu(up(torch.cat([x, skip], dim=1)))
+        return self.out(torch.cat([x, skips[0]], dim=1))
+
+
 class SpectralMaskNet(SeparationModel):
     """Soft spectrogram masks from a recurrent network over log-magnitude band features.
 
@@ -139,6 +193,12 @@ class SpectralMaskNet(SeparationModel):
         output_start, output_samples: the output region within the context (default: all).
         dropout: in training, the probability of zeroing each of the recurrent layers'
             inputs and of the decoder's (a regulariser for little data; 0: none).
+        frequency_channels: empty (the default): dense layers map the bands to the recurrent
+            core's input and its output to the mask logits. Else the channels of
+            :class:`BandConvolutions` at each level (the bands halve from the second on), a
+            U-Net over frequency in their place.
+        time_kernel: the frames each band convolution spans (odd; more than 1 only for a
+            bidirectional model, since a causal one is run frame by frame).
     """
 
     silence_gate = True
@@ -164,6 +224,8 @@ class SpectralMaskNet(SeparationModel):
         output_start: int = 0,
         output_samples: int | None = None,
         dropout: float = 0.0,
+        frequency_channels: tuple[int, ...] | list[int] = (),
+        time_kernel: int = 1,
     ):
         super().__init__()
         sources = tuple(sources)
@@ -197,6 +259,14 @@ class SpectralMaskNet(SeparationModel):
         )  # fmt: skip
         if dropout:  # only when used, so the configurations of models without it stay as they were
             self.config["dropout"] = dropout
+        frequency_channels = tuple(int(c) for c in frequency_channels)
+        if frequency_channels:  # likewise
+            self.config["frequency_channels"] = list(frequency_channels)
+            self.config["time_kernel"] = time_kernel
+            if time_kernel > 1 and not bidirectional:
+                raise ValueError("a causal model's band convolutions see one frame (time_kernel 1)")
+        elif time_kernel != 1:
+            raise ValueError("time_kernel is the band convolutions' (give frequency_channels)")
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
         pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
@@ -218,14 +288,19 @@ class SpectralMaskNet(SeparationModel):
         self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
         features = audio_channels * bands
         self.input_norm = nn.LayerNorm(features)
-        self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.convolutions = None
+        if frequency_channels:
+            self.convolutions = BandConvolutions(audio_channels, len(sources) * audio_channels, bands, frequency_channels, hidden, time_kernel)
+        else:
+            self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh())
         self.dropout = nn.Dropout(dropout)
         self.recurrent = nn.GRU(
             hidden, hidden // 2 if bidirectional else hidden, num_layers=layers, batch_first=True,
             bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0,
         )  # fmt: skip
         self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
-        self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands)
+        if not frequency_channels:
+            self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands)
         self.conv_stft = ConvSTFT(n_fft, hop, context_samples)
 
     @property
@@ -294,9 +369,17 @@ class SpectralMaskNet(SeparationModel):
         batch, channels, _, frames = magnitude.shape
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
-        encoded = self.encode(self.input_norm(features))  # (B, N, hidden)
+        normalised = self.input_norm(features)  # (B, N, C * bands)
+        if self.convolutions is not None:
+            image = normalised.reshape(batch, frames, channels, self.bands).transpose(1, 2)  # (B, C, N, bands)
+            encoded, skips = self.convolutions.encode(image)
+        else:
+            encoded = self.encode(normalised)  # (B, N, hidden)
         recurrent, state = self.recurrent(self.dropout(encoded), state)
         decoded = self.decode(self.dropout(torch.cat([encoded, recurrent], dim=-1)))
+        if self.convolutions is not None:
+            logits = self.convolutions.decode(decoded, skips)  # (B, S * C, N, bands)
+            return logits.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4), state
         return self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands), state
 
     @property
