@@ -26,9 +26,9 @@
 #    proposed-2stem for the aim (its vocals + 1 dB);
 #    scripts/learning_curve.py prints each set of scores against the minutes of music
 #    (docs/pretrained.md, "How much the music limits them"). Nothing is bundled.
-# With "bands512" (after scripts/train-spectral.sh bands512): that run's best.pt as it would
-#    separate against the bundled spectral-2stem, on the validation clips only, compared clip
-#    by clip (docs/pretrained.md's selection rule).
+# With "bands512" or "bandconv" (after scripts/train-spectral.sh with the same word): that run's
+#    best.pt as it would separate against the bundled spectral-2stem, on the validation clips
+#    only, compared clip by clip (docs/pretrained.md's selection rule).
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -72,9 +72,10 @@ if [[ "${1:-}" == live ]]; then
     exit 0
 fi
 
-if [[ "${1:-}" == bands512 ]]; then  # validation only: the test clips are scored if it is chosen
-    separating runs/spectral-2stem-bands512
-    evaluate spectral-2stem-bands512-valid runs/spectral-2stem-bands512/best-separating.pt --subset train --tracks "${valid[@]}" &
+if [[ "${1:-}" == bands512 || "${1:-}" == bandconv ]]; then  # validation only: the test clips are scored if it is chosen
+    run="spectral-2stem-$1"
+    separating "runs/$run"
+    evaluate "$run-valid" "runs/$run/best-separating.pt" --subset train --tracks "${valid[@]}" &
     first=$!
     evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}" &
     second=$!
@@ -82,7 +83,7 @@ if [[ "${1:-}" == bands512 ]]; then  # validation only: the test clips are score
     wait "$second"
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
-        "bands512=eval/spectral-2stem-bands512-valid"
+        "$1=eval/$run-valid"
     exit 0
 fi
 
