@@ -46,3 +46,21 @@ def test_breakdown_adds_up_to_the_totals(capsys):
     assert main(["info", "--breakdown", "tiny"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("tiny: ") and "encoder.0" in out and "aspp.atrous" in out
+
+
+def test_info_describes_a_checkpoint_file_as_it_was_saved(tmp_path, capsys):
+    from lightsep.analysis import count_parameters
+    from lightsep.checkpoint import save_checkpoint
+    from lightsep.models import build_model
+
+    model = build_model("spectral-2stem", hidden=32, frequency_channels=[4, 8], time_kernel=3)  # not the preset's network
+    path = save_checkpoint(model, tmp_path / "run.pt")
+    assert main(["info", "--json", str(path), "spectral-2stem"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["name"] == str(path) and rows[0]["bundled_weights"] is False
+    assert rows[0]["parameters"] == count_parameters(model) != rows[1]["parameters"]
+    assert main(["info", "--breakdown", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}: {count_parameters(model):,} parameters")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    result = subprocess.run([sys.executable, "-m", "lightsep.cli", "info", str(tmp_path / "junk.pt")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "not a lightsep checkpoint" in result.stderr

@@ -123,8 +123,9 @@ class ModelInfo:
         return asdict(self)
 
 
-def model_info(name: str) -> ModelInfo:
-    model = build_model(name).eval()
+def model_info(name: str, model: SeparationModel | None = None) -> ModelInfo:
+    """Table 2's row for preset ``name``, or for ``model`` (a loaded checkpoint) under ``name``."""
+    model = (build_model(name) if model is None else model).eval()
     rate = model.sample_rate
     return ModelInfo(
         name=name,

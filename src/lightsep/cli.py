@@ -35,17 +35,29 @@ RAW_DTYPE_NAMES = ("f32le", "s16le")
 RESAMPLE_QUALITY_NAMES = ("LQ", "MQ", "HQ", "VHQ")  # lightsep.separator.RESAMPLE_QUALITIES, without importing torch for --help
 
 
+def _described_models(names: list[str]):
+    """``(name, model)`` for each of ``names``: a preset (built with random weights) or a
+    checkpoint file (loaded, with its weights; its name is the path as given)."""
+    from pathlib import Path
+
+    from .checkpoint import load_checkpoint
+    from .models.registry import PRESETS, build_model, preset_arguments
+
+    for name in names:  # every name checked before any work
+        if name not in PRESETS and not (Path(name).is_file() or Path(name).suffix in (".pt", ".pth")):
+            preset_arguments(name)  # the registry's own error for an unknown name
+    return [(name, build_model(name) if name in PRESETS else load_checkpoint(name)) for name in names]
+
+
 def _info(args: argparse.Namespace) -> int:
     from .analysis import model_info
-    from .models.registry import list_models, preset_arguments
+    from .models.registry import list_models
     from .pretrained import bundled_models
 
-    names = args.models or list_models()
-    for name in names:
-        preset_arguments(name)  # the registry's own error for an unknown name, before any work
+    described = _described_models(args.models or list_models())
     if args.breakdown:
-        return _breakdown(names, args.json)
-    rows = [model_info(name) for name in names]
+        return _breakdown(described, args.json)
+    rows = [model_info(name, model) for name, model in described]
     bundled = set(bundled_models())
     if args.json:
         print(json.dumps([{**row.as_dict(), "bundled_weights": row.name in bundled} for row in rows], indent=2))
@@ -73,11 +85,10 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _breakdown(names: list[str], as_json: bool) -> int:
+def _breakdown(described: list, as_json: bool) -> int:
     from .analysis import budget_breakdown
-    from .models.registry import build_model
 
-    result = {name: budget_breakdown(build_model(name)) for name in names}
+    result = {name: budget_breakdown(model) for name, model in described}
     if as_json:
         print(json.dumps({name: [vars(row) for row in rows] for name, rows in result.items()}, indent=2))
         return 0
@@ -431,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="the paper's Table 2 for every named model")
-    info.add_argument("models", nargs="*", metavar="MODEL", help="models to describe (default: all)")
+    info.add_argument("models", nargs="*", metavar="MODEL", help="model names or checkpoint files to describe (default: every named model)")
     info.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     info.add_argument(
         "--breakdown", action="store_true", help="where each model's parameters and FLOPs sit, part by part"
