@@ -195,6 +195,8 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(frequency_channels=[4, 8], time_kernel=2), "odd"),
         (dict(frequency_channels=[4, 8], time_kernel=3, bidirectional=False), "causal"),
         (dict(time_kernel=3), "frequency_channels"),
+        (dict(frequency_channels=[0, 8]), "positive whole numbers"),
+        (dict(frequency_channels=[4.5]), "positive whole numbers"),
     ],
 )
 def test_bad_arguments(overrides, message):

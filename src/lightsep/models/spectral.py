@@ -259,7 +259,9 @@ class SpectralMaskNet(SeparationModel):
         )  # fmt: skip
         if dropout:  # only when used, so the configurations of models without it stay as they were
             self.config["dropout"] = dropout
-        frequency_channels = tuple(int(c) for c in frequency_channels)
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in frequency_channels):
+            raise ValueError(f"frequency_channels {list(frequency_channels)} must be positive whole numbers")
+        frequency_channels = tuple(frequency_channels)
         if frequency_channels:  # likewise
             self.config["frequency_channels"] = list(frequency_channels)
             self.config["time_kernel"] = time_kernel
