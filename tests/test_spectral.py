@@ -22,6 +22,8 @@ SMALL = dict(context_samples=4096, n_fft=256, hop=64, bands=48, full_resolution_
 
 BAND_CONVOLUTIONS = dict(frequency_channels=[4, 6, 8], time_kernel=3)
 """Band-axis convolutions (a U-Net over frequency) in place of the dense input and mask layers."""
+BOTH_PATHS = dict(BAND_CONVOLUTIONS, dense_too=True)
+"""The same beside the dense layers: features and logits summed."""
 
 
 def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
@@ -44,7 +46,7 @@ def test_the_default_overlap_is_one_crossfade_whatever_the_segment():
     assert small(output_samples=1024).default_overlap == 0.5  # capped
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
 @pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")])
 def test_shapes_and_the_stems_sum_to_the_mixture(sources, convolutions):
     model = small(sources, **convolutions)
@@ -91,7 +93,7 @@ def test_the_convolutional_stft_is_torchs():
     assert torch.allclose(expected, x, atol=1e-5)  # and it reconstructs
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
 def test_onnx_equals_torch(tmp_path, convolutions):
     model = small(**convolutions)  # a causal one exports its frame step instead (tests/test_export.py)
     session = ort.InferenceSession(str(export_onnx(model, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
@@ -103,7 +105,7 @@ def test_onnx_equals_torch(tmp_path, convolutions):
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
 def test_checkpoint_round_trip(tmp_path, convolutions):
     model = small(**convolutions)
     model.name = "spectral-small"
@@ -195,6 +197,7 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(frequency_channels=[4, 8], time_kernel=2), "odd"),
         (dict(frequency_channels=[4, 8], time_kernel=3, bidirectional=False), "causal"),
         (dict(time_kernel=3), "frequency_channels"),
+        (dict(dense_too=True), "frequency_channels"),
         (dict(frequency_channels=[0, 8]), "positive whole numbers"),
         (dict(frequency_channels=[4.5]), "positive whole numbers"),
     ],
@@ -245,3 +248,13 @@ def test_band_convolutions_with_a_time_kernel_see_the_neighbouring_frames_only()
         difference = (model.masks(magnitude) - model.masks(changed)).abs().amax(dim=(0, 1, 2, 3))
     # three frames a layer, three layers: up to three frames either side
     assert (difference[27:34] > 0).any() and torch.all(difference[:27] == 0) and torch.all(difference[34:] == 0)
+
+
+def test_both_paths_hold_the_dense_and_the_convolutional_layers():
+    dense, convolutional, both = small(), small(**BAND_CONVOLUTIONS), small(**BOTH_PATHS)
+    names = {name.split(".")[0] for name, _ in both.named_parameters()}
+    assert {"encode", "mask_logits", "convolutions"} <= names
+    assert "convolutions" not in {n.split(".")[0] for n, _ in dense.named_parameters()}
+    assert "encode" not in {n.split(".")[0] for n, _ in convolutional.named_parameters()}
+    extra = count_parameters(both) - count_parameters(convolutional)
+    assert extra == count_parameters(dense.encode) + count_parameters(dense.mask_logits)

@@ -199,6 +199,9 @@ class SpectralMaskNet(SeparationModel):
             U-Net over frequency in their place.
         time_kernel: the frames each band convolution spans (odd; more than 1 only for a
             bidirectional model, since a causal one is run frame by frame).
+        dense_too: with ``frequency_channels``, keep the dense layers beside the band
+            convolutions: the recurrent core's input is the sum of both encoders' features,
+            and the mask logits the sum of both decoders'.
     """
 
     silence_gate = True
@@ -226,6 +229,7 @@ class SpectralMaskNet(SeparationModel):
         dropout: float = 0.0,
         frequency_channels: tuple[int, ...] | list[int] = (),
         time_kernel: int = 1,
+        dense_too: bool = False,
     ):
         super().__init__()
         sources = tuple(sources)
@@ -267,8 +271,10 @@ class SpectralMaskNet(SeparationModel):
             self.config["time_kernel"] = time_kernel
             if time_kernel > 1 and not bidirectional:
                 raise ValueError("a causal model's band convolutions see one frame (time_kernel 1)")
-        elif time_kernel != 1:
-            raise ValueError("time_kernel is the band convolutions' (give frequency_channels)")
+            if dense_too:
+                self.config["dense_too"] = True
+        elif time_kernel != 1 or dense_too:
+            raise ValueError("time_kernel and dense_too are the band convolutions' (give frequency_channels)")
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
         pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
@@ -290,19 +296,18 @@ class SpectralMaskNet(SeparationModel):
         self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
         features = audio_channels * bands
         self.input_norm = nn.LayerNorm(features)
+        dense = dense_too or not frequency_channels
         self.convolutions = None
         if frequency_channels:
             self.convolutions = BandConvolutions(audio_channels, len(sources) * audio_channels, bands, frequency_channels, hidden, time_kernel)
-        else:
-            self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh())
+        self.encode = nn.Sequential(nn.Linear(features, hidden), nn.LayerNorm(hidden), nn.Tanh()) if dense else None
         self.dropout = nn.Dropout(dropout)
         self.recurrent = nn.GRU(
             hidden, hidden // 2 if bidirectional else hidden, num_layers=layers, batch_first=True,
             bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0,
         )  # fmt: skip
         self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
-        if not frequency_channels:
-            self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands)
+        self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands) if dense else None
         self.conv_stft = ConvSTFT(n_fft, hop, context_samples)
 
     @property
@@ -372,17 +377,19 @@ class SpectralMaskNet(SeparationModel):
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
         normalised = self.input_norm(features)  # (B, N, C * bands)
+        encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
         if self.convolutions is not None:
             image = normalised.reshape(batch, frames, channels, self.bands).transpose(1, 2)  # (B, C, N, bands)
-            encoded, skips = self.convolutions.encode(image)
-        else:
-            encoded = self.encode(normalised)  # (B, N, hidden)
+            convolved, skips = self.convolutions.encode(image)
+            encoded = encoded + convolved
         recurrent, state = self.recurrent(self.dropout(encoded), state)
         decoded = self.decode(self.dropout(torch.cat([encoded, recurrent], dim=-1)))
+        shape = (batch, frames, len(self.sources), channels, self.bands)
+        logits = self.mask_logits(decoded).reshape(shape) if self.mask_logits is not None else 0
         if self.convolutions is not None:
-            logits = self.convolutions.decode(decoded, skips)  # (B, S * C, N, bands)
-            return logits.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4), state
-        return self.mask_logits(decoded).reshape(batch, frames, len(self.sources), channels, self.bands), state
+            convolved = self.convolutions.decode(decoded, skips)  # (B, S * C, N, bands)
+            logits = logits + convolved.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4)
+        return logits, state
 
     @property
     def causal(self) -> bool:
