@@ -26,7 +26,7 @@
 #    proposed-2stem for the aim (its vocals + 1 dB);
 #    scripts/learning_curve.py prints each set of scores against the minutes of music
 #    (docs/pretrained.md, "How much the music limits them"). Nothing is bundled.
-# With "bands512" or "bandconv" (after scripts/train-spectral.sh with the same word): that run's
+# With "bands512", "bandconv" or "dense-bandconv" (after scripts/train-spectral.sh with the same word): that run's
 #    best.pt as it would separate against the bundled spectral-2stem, on the validation clips
 #    only, compared clip by clip (docs/pretrained.md's selection rule).
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
@@ -72,7 +72,7 @@ if [[ "${1:-}" == live ]]; then
     exit 0
 fi
 
-if [[ "${1:-}" == bands512 || "${1:-}" == bandconv ]]; then  # validation only: the test clips are scored if it is chosen
+if [[ "${1:-}" == bands512 || "${1:-}" == bandconv || "${1:-}" == dense-bandconv ]]; then  # validation only: the test clips are scored if it is chosen
     run="spectral-2stem-$1"
     separating "runs/$run"
     evaluate "$run-valid" "runs/$run/best-separating.pt" --subset train --tracks "${valid[@]}" &

@@ -67,6 +67,9 @@
 # spectral-2stem's recipe with band-axis convolutions (configs/spectral-2stem-bandconv.toml), its
 # config asks for two threads:
 #   scripts/train-spectral.sh bandconv
+# spectral-2stem with band convolutions beside its dense layers
+# (configs/spectral-2stem-dense-bandconv.toml), one lane:
+#   scripts/train-spectral.sh dense-bandconv
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -93,7 +96,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter | bands512 | bandconv)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter | bands512 | bandconv | dense-bandconv)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
