@@ -12,6 +12,10 @@ the mask logits are estimated per band and interpolated linearly back to every b
 out. This keeps the first and last layers small (they would otherwise hold most of the
 parameters) at little cost in mask resolution where it matters.
 
+Those first and last layers are dense by default; :class:`BandConvolutions` (a U-Net over
+the bands, weights shared along frequency) can replace them or sit beside them
+(``frequency_channels``, ``dense_too``).
+
 Both transforms are PyTorch's FFT-based ``torch.stft``/``torch.istft`` in training and
 inference. While the model is being exported to ONNX (which has no inverse STFT) the same
 transforms are computed as fixed convolutions with the windowed Fourier basis
