@@ -38,13 +38,12 @@ RESAMPLE_QUALITY_NAMES = ("LQ", "MQ", "HQ", "VHQ")  # lightsep.separator.RESAMPL
 def _described_models(names: list[str]):
     """``(name, model)`` for each of ``names``: a preset (built with random weights) or a
     checkpoint file (loaded, with its weights; its name is the path as given)."""
-    from pathlib import Path
-
     from .checkpoint import load_checkpoint
     from .models.registry import PRESETS, build_model, preset_arguments
+    from .separator import names_a_checkpoint
 
     for name in names:  # every name checked before any work
-        if name not in PRESETS and not (Path(name).is_file() or Path(name).suffix in (".pt", ".pth")):
+        if name not in PRESETS and not names_a_checkpoint(name):
             preset_arguments(name)  # the registry's own error for an unknown name
     return [(name, build_model(name) if name in PRESETS else load_checkpoint(name)) for name in names]
 

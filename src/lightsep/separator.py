@@ -86,6 +86,13 @@ UNTRAINED_OK = ("tiny", "mixture")
 """Presets that are what they are without training: a test fixture and the mixture floor."""
 
 
+def names_a_checkpoint(text: str) -> bool:
+    """Whether a model argument that is not a model name is taken as a checkpoint file: it
+    exists, or it ends in ``.pt``/``.pth`` (so a missing one is named as a missing file)."""
+    path = Path(text)
+    return path.exists() or path.suffix in (".pt", ".pth")
+
+
 def resolve_model(
     model: str | os.PathLike | SeparationModel, device: str | torch.device = "cpu", random_weights: bool = False
 ) -> SeparationModel:
@@ -116,9 +123,8 @@ def resolve_model(
                 "or ask for random weights (--random-weights; Separator(random_weights=True)) to time it"
             )
         return build_model(text).to(device).eval()
-    path = Path(text)
-    if path.exists() or path.suffix in (".pt", ".pth"):
-        return load_checkpoint(path, device)
+    if names_a_checkpoint(text):
+        return load_checkpoint(text, device)
     raise LightsepError(f"unknown model {text!r}: not a model name ({', '.join(PRESETS)}) nor a checkpoint file")
 
 
