@@ -24,6 +24,8 @@ BAND_CONVOLUTIONS = dict(frequency_channels=[4, 6, 8], time_kernel=3)
 """Band-axis convolutions (a U-Net over frequency) in place of the dense input and mask layers."""
 BOTH_PATHS = dict(BAND_CONVOLUTIONS, dense_too=True)
 """The same beside the dense layers: features and logits summed."""
+every_network = pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
+"""A test run for each of the three kinds of network, its ``convolutions`` argument the overrides."""
 
 
 def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
@@ -46,7 +48,7 @@ def test_the_default_overlap_is_one_crossfade_whatever_the_segment():
     assert small(output_samples=1024).default_overlap == 0.5  # capped
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
+@every_network
 @pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")])
 def test_shapes_and_the_stems_sum_to_the_mixture(sources, convolutions):
     model = small(sources, **convolutions)
@@ -58,7 +60,7 @@ def test_shapes_and_the_stems_sum_to_the_mixture(sources, convolutions):
     assert torch.allclose(y.sum(dim=1), x[..., 512 : 512 + 3072], atol=1e-5)
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS], ids=["dense", "band-convolutions"])
+@every_network
 def test_masks_are_soft_and_sum_to_one(convolutions):
     model = small(("vocals", "drums", "bass", "other"), **convolutions)
     magnitude = torch.rand(2, 2, model.bins, model.frames) * 3
@@ -93,7 +95,7 @@ def test_the_convolutional_stft_is_torchs():
     assert torch.allclose(expected, x, atol=1e-5)  # and it reconstructs
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
+@every_network
 def test_onnx_equals_torch(tmp_path, convolutions):
     model = small(**convolutions)  # a causal one exports its frame step instead (tests/test_export.py)
     session = ort.InferenceSession(str(export_onnx(model, tmp_path / "s.onnx")), providers=["CPUExecutionProvider"])
@@ -105,7 +107,7 @@ def test_onnx_equals_torch(tmp_path, convolutions):
         assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
-@pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
+@every_network
 def test_checkpoint_round_trip(tmp_path, convolutions):
     model = small(**convolutions)
     model.name = "spectral-small"
