@@ -12,7 +12,7 @@ from lightsep.checkpoint import load_checkpoint, save_checkpoint
 from lightsep.export import export_onnx
 from lightsep.models import build_model
 from lightsep.models.registry import SPECTRAL_TRAINING_GEOMETRY
-from lightsep.models.spectral import ConvSTFT, SpectralMaskNet, band_centres, interpolation_matrix
+from lightsep.models.spectral import MEMBER_ARGUMENTS, ConvSTFT, SpectralMaskNet, band_centres, ensemble_of, interpolation_matrix
 from lightsep.separator import Separator
 from lightsep.streaming import StreamingSeparator
 
@@ -24,12 +24,21 @@ BAND_CONVOLUTIONS = dict(frequency_channels=[4, 6, 8], time_kernel=3)
 """Band-axis convolutions (a U-Net over frequency) in place of the dense input and mask layers."""
 BOTH_PATHS = dict(BAND_CONVOLUTIONS, dense_too=True)
 """The same beside the dense layers: features and logits summed."""
-every_network = pytest.mark.parametrize("convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS], ids=["dense", "band-convolutions", "both"])
-"""A test run for each of the three kinds of network, its ``convolutions`` argument the overrides."""
+ENSEMBLE = dict(members=[{}, BAND_CONVOLUTIONS])
+"""A dense network and a band-convolution one, their masks averaged."""
+every_network = pytest.mark.parametrize(
+    "convolutions", [{}, BAND_CONVOLUTIONS, BOTH_PATHS, ENSEMBLE], ids=["dense", "band-convolutions", "both", "ensemble"]
+)
+"""A test run for each of the four kinds of network, its ``convolutions`` argument the overrides."""
 
 
 def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
-    return SpectralMaskNet(sources=sources, **{**SMALL, **overrides}).eval()
+    """A small model; with ``members``, SMALL's network arguments go to each member."""
+    arguments = {**SMALL, **overrides}
+    if "members" in overrides:
+        network = {key: arguments.pop(key) for key in MEMBER_ARGUMENTS if key in arguments}
+        arguments["members"] = [{**network, **member} for member in overrides["members"]]
+    return SpectralMaskNet(sources=sources, **arguments).eval()
 
 
 @pytest.mark.parametrize("name", ["spectral-2stem", "spectral-4stem"])
@@ -202,6 +211,10 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(dense_too=True), "frequency_channels"),
         (dict(frequency_channels=[0, 8]), "positive whole numbers"),
         (dict(frequency_channels=[4.5]), "positive whole numbers"),
+        (dict(members=[{}]), "at least two members"),
+        (dict(members=[{}, {"hop": 32}]), "member 2: unknown network arguments hop"),
+        (dict(members=[{}, {"hidden": 15}]), "member 2: hidden 15"),
+        (dict(members=[{}, {}], bidirectional=False), "bidirectional"),
     ],
 )
 def test_bad_arguments(overrides, message):
@@ -260,3 +273,72 @@ def test_both_paths_hold_the_dense_and_the_convolutional_layers():
     assert "encode" not in {n.split(".")[0] for n, _ in convolutional.named_parameters()}
     extra = count_parameters(both) - count_parameters(convolutional)
     assert extra == count_parameters(dense.encode) + count_parameters(dense.mask_logits)
+
+
+def test_an_ensemble_takes_its_network_from_its_members_only():
+    with pytest.raises(ValueError, match="not hidden"):
+        SpectralMaskNet(context_samples=4096, n_fft=256, hop=64, hidden=32, members=[{}, {}])
+
+
+def test_an_ensemble_averages_its_members_masks_and_stems():
+    dense, convolutional = small(), small(**BAND_CONVOLUTIONS)
+    ensemble = ensemble_of([dense, convolutional])
+    assert ensemble.config["members"] == [
+        {key: dense.config[key] for key in ("bands", "full_resolution_bins", "hidden", "layers")},
+        {key: convolutional.config[key] for key in ("bands", "full_resolution_bins", "hidden", "layers", "frequency_channels", "time_kernel")},
+    ]  # fmt: skip
+    assert count_parameters(ensemble) == count_parameters(dense) + count_parameters(convolutional)
+    magnitude = torch.rand(2, 2, ensemble.bins, ensemble.frames) * 3
+    x = 0.1 * torch.randn(2, 2, ensemble.context_samples)
+    with torch.no_grad():
+        assert torch.allclose(ensemble.masks(magnitude), (dense.masks(magnitude) + convolutional.masks(magnitude)) / 2, atol=1e-6)
+        assert torch.allclose(ensemble(x), (dense(x) + convolutional(x)) / 2, atol=1e-5)
+        # an ensemble among the models adds its members
+        assert len(ensemble_of([ensemble, small(hidden=8)]).members) == 3
+    with pytest.raises(ValueError, match="state"):
+        ensemble.masks_and_state(magnitude, torch.zeros(4, 2, 8))
+
+
+def test_an_ensemble_needs_models_that_share_the_stft_and_sources():
+    with pytest.raises(ValueError, match="n_fft, hop"):
+        ensemble_of([small(), small(n_fft=512, hop=128)])
+    with pytest.raises(ValueError, match="sources"):
+        ensemble_of([small(), small(("vocals", "drums", "bass", "other"))])
+    with pytest.raises(ValueError, match="at least two"):
+        ensemble_of([small()])
+
+
+def test_the_stft_bases_of_the_export_are_built_only_when_exporting(tmp_path):
+    model = small()
+    assert "_conv_stft" not in model.__dict__ and not any("analysis" in name for name, _ in model.named_buffers())
+    export_onnx(model, tmp_path / "s.onnx")
+    assert model.__dict__["_conv_stft"].length == model.context_samples
+    assert set(model.state_dict()) == set(small().state_dict())  # nothing of it in the checkpoint
+
+
+def test_lightsep_ensemble_writes_a_checkpoint_that_separates_as_the_mean(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from lightsep.cli import main
+
+    dense, convolutional = small(), small(**BAND_CONVOLUTIONS)
+    for model, name in ((dense, "a.pt"), (convolutional, "b.pt")):
+        model.name = "spectral-small"
+        save_checkpoint(model, tmp_path / name, {"run": name})
+    out = tmp_path / "ensemble.pt"
+    assert main(["ensemble", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(out)]) == 0
+    assert "the mean of 2 networks' masks" in capsys.readouterr().out
+    loaded = load_checkpoint(out)
+    assert [entry["metadata"] for entry in loaded.metadata["ensemble_of"]] == [{"run": "a.pt"}, {"run": "b.pt"}]
+    x = 0.1 * torch.randn(1, 2, dense.context_samples)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), (dense(x) + convolutional(x)) / 2, atol=1e-5)
+    # an existing output, and models that do not join: one line each, rc 2, nothing written
+    save_checkpoint(small(n_fft=512, hop=128), tmp_path / "c.pt")
+    for args, message in (([str(tmp_path / "a.pt"), str(tmp_path / "b.pt")], "exists"),
+                          ([str(tmp_path / "a.pt"), str(tmp_path / "c.pt")], "differs from the first in n_fft, hop")):  # fmt: skip
+        target = out if message == "exists" else tmp_path / "other.pt"
+        result = subprocess.run([sys.executable, "-m", "lightsep.cli", "ensemble", *args, "-o", str(target)], capture_output=True, text=True)
+        assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert not (tmp_path / "other.pt").exists()

@@ -305,6 +305,27 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from .checkpoint import save_checkpoint
+    from .errors import LightsepError
+    from .fileio import refuse_existing
+    from .models.spectral import ensemble_of
+    from .separator import resolve_model
+
+    refuse_existing([args.output], args.force, inputs=args.models)
+    models = [resolve_model(model) for model in args.models]
+    try:
+        ensemble = ensemble_of(models)
+    except ValueError as exc:
+        raise LightsepError(f"ensemble: {exc}") from None
+    metadata = {"ensemble_of": [{"model": str(text), "metadata": getattr(model, "metadata", None) or {}}
+                                for text, model in zip(args.models, models)]}  # fmt: skip
+    path = save_checkpoint(ensemble, args.output, metadata)
+    parameters = sum(p.numel() for p in ensemble.parameters())
+    print(f"{path}: {ensemble.name}, the mean of {len(ensemble.members)} networks' masks, {parameters / 1e6:.3f}M parameters")
+    return 0
+
+
 def _stream(args: argparse.Namespace) -> int:
     from .fileio import check_output_folder
     from .separator import frame_streamed
@@ -613,6 +634,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite OUT.onnx if it exists")
     _random_weights_option(export)
     export.set_defaults(func=_export)
+
+    ens = sub.add_parser(
+        "ensemble",
+        help="join spectrogram-mask models into one checkpoint that averages their masks",
+        description="Join trained spectrogram-mask models (names or checkpoints with the same sources, rate, channels, "
+        "STFT and direction) into one model whose masks are the mean of theirs: their stems averaged, for one STFT "
+        "of the mixture. The first model gives the segment geometry and the name.",
+    )
+    ens.add_argument("models", nargs="+", metavar="MODEL", help="model names or checkpoints (two or more)")
+    ens.add_argument("-o", "--output", required=True, metavar="OUT.pt")
+    ens.add_argument("--force", action="store_true", help="overwrite OUT.pt if it exists")
+    ens.set_defaults(func=_ensemble)
 
     web = sub.add_parser(
         "web",

@@ -28,11 +28,18 @@ measured.
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
 from .base import SeparationModel
+
+MEMBER_ARGUMENTS = ("bands", "full_resolution_bins", "hidden", "layers", "dropout", "frequency_channels", "time_kernel", "dense_too")
+"""The network arguments of :class:`SpectralMaskNet` that each member of an ensemble sets
+for itself (``members``); every other argument is the ensemble's."""
 
 
 def band_centres(bins: int, bands: int, full_resolution_bins: int) -> np.ndarray:
@@ -206,6 +213,13 @@ class SpectralMaskNet(SeparationModel):
         dense_too: with ``frequency_channels``, keep the dense layers beside the band
             convolutions: the recurrent core's input is the sum of both encoders' features,
             and the mask logits the sum of both decoders'.
+        members: empty (the default): one network, as the arguments above describe. Else an
+            ensemble over the one STFT: each entry the network arguments of one member
+            (any of ``MEMBER_ARGUMENTS``; the rest, the STFT, the geometry, the sources and
+            ``bidirectional``, are this model's), and each bin's masks the mean of the
+            members' (still summing to one). The network arguments above must then be left
+            at their defaults. Members are trained apart and joined with
+            :func:`ensemble_of`; only bidirectional models have them.
     """
 
     silence_gate = True
@@ -234,6 +248,7 @@ class SpectralMaskNet(SeparationModel):
         frequency_channels: tuple[int, ...] | list[int] = (),
         time_kernel: int = 1,
         dense_too: bool = False,
+        members: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
     ):
         super().__init__()
         sources = tuple(sources)
@@ -279,6 +294,13 @@ class SpectralMaskNet(SeparationModel):
                 self.config["dense_too"] = True
         elif time_kernel != 1 or dense_too:
             raise ValueError("time_kernel and dense_too are the band convolutions' (give frequency_channels)")
+        self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
+        self.members = None
+        if members:
+            network = dict(bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
+                           dropout=dropout, frequency_channels=frequency_channels, time_kernel=time_kernel, dense_too=dense_too)  # fmt: skip
+            self._build_members(list(members), network)
+            return
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
         pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
@@ -297,7 +319,6 @@ class SpectralMaskNet(SeparationModel):
         pool_upper = np.where(upper != lower, pool[np.arange(self.bins), upper], 0.0)
         self.register_buffer("pool_lower", torch.from_numpy(pool_lower.astype(np.float32)), persistent=False)
         self.register_buffer("pool_upper", torch.from_numpy(pool_upper.astype(np.float32)), persistent=False)
-        self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
         features = audio_channels * bands
         self.input_norm = nn.LayerNorm(features)
         dense = dense_too or not frequency_channels
@@ -312,7 +333,45 @@ class SpectralMaskNet(SeparationModel):
         )  # fmt: skip
         self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
         self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands) if dense else None
-        self.conv_stft = ConvSTFT(n_fft, hop, context_samples)
+
+    def _build_members(self, members: list[dict[str, Any]], network: dict[str, Any]) -> None:
+        """The ensemble form (``members``): one network per entry, sharing this model's STFT,
+        geometry and sources; ``network`` is this model's own network arguments, which must be
+        their defaults."""
+        defaults = {key: value.default for key, value in inspect.signature(SpectralMaskNet).parameters.items()}
+        given = sorted(key for key, value in network.items() if value != defaults[key])
+        if given:
+            raise ValueError(f"a model with members takes its network arguments from them, not {', '.join(given)}")
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        if not self.config["bidirectional"]:
+            raise ValueError("members are for bidirectional models (a causal one carries one recurrent state)")
+        shared = {key: value for key, value in self.config.items() if key not in network}
+        built, arguments = [], []
+        for index, member in enumerate(members):
+            unknown = sorted(set(member) - set(MEMBER_ARGUMENTS)) if isinstance(member, dict) else ["(not a table)"]
+            if unknown:
+                raise ValueError(f"member {index + 1}: unknown network arguments {', '.join(map(str, unknown))}; known: {', '.join(MEMBER_ARGUMENTS)}")
+            try:
+                model = SpectralMaskNet(**shared, **member)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"member {index + 1}: {exc}") from None
+            built.append(model)
+            arguments.append({key: model.config[key] for key in MEMBER_ARGUMENTS if key in model.config})
+        for key in network:
+            self.config.pop(key, None)
+        self.config["members"] = arguments
+        self.members = nn.ModuleList(built)
+
+    @property
+    def conv_stft(self) -> ConvSTFT:
+        """The STFT as fixed convolutions, for ONNX exports; built on first use (its Fourier
+        bases are 33 MB at 2048 points, which separating and training never read)."""
+        cached = self.__dict__.get("_conv_stft")
+        if cached is None or cached.length != self.context_samples:
+            cached = ConvSTFT(self.n_fft, self.hop, self.context_samples).to(self.window.device)
+            self.__dict__["_conv_stft"] = cached  # not a submodule: nothing of it is in a state dict
+        return cached
 
     @property
     def default_overlap(self) -> float:
@@ -347,12 +406,17 @@ class SpectralMaskNet(SeparationModel):
         bins, frames)`` masks that sum to one over the sources."""
         return self.masks_and_state(magnitude)[0]
 
-    def masks_and_state(self, magnitude: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def masks_and_state(self, magnitude: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`masks`, with the recurrent state carried in and out: ``state`` is the GRU's
         hidden state after the frames before these (``None``: zeros, the start of a signal),
         ``(layers * directions, batch, hidden per direction)``. A causal model separates a
         stream frame by frame this way (:class:`lightsep.frames.FrameEngine`) and gives what
-        one call on all the frames gives."""
+        one call on all the frames gives. An ensemble's masks are its members' mean, with no
+        state (``None``)."""
+        if self.members is not None:
+            if state is not None:
+                raise ValueError("an ensemble has no recurrent state to carry (it is bidirectional)")
+            return torch.stack([member.masks(magnitude) for member in self.members]).mean(dim=0), None
         logits, state = self._mask_logits(magnitude, state)  # (B, N, S, C, bands)
         if len(self.sources) == 2:
             # a softmax over two sources is the sigmoid of their difference, and expanding bands
@@ -369,6 +433,8 @@ class SpectralMaskNet(SeparationModel):
         sources - 1, channels, bins, frames)``, contiguous. The same values as :meth:`masks`'s
         up to rounding, for less work: the logits are put in that layout while they are
         bands, before expanding to bins, and no mask is made for the last source."""
+        if self.members is not None:
+            return torch.stack([member.direct_masks(magnitude) for member in self.members]).mean(dim=0)
         logits = self._mask_logits(magnitude)[0].permute(0, 2, 3, 4, 1)  # (B, S, C, bands, N)
         if len(self.sources) == 2:
             return torch.sigmoid(self.expand_bands(logits[:, :1] - logits[:, 1:], dim=-2))
@@ -445,3 +511,34 @@ class SpectralMaskNet(SeparationModel):
         direct = direct[..., start : start + length]
         difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
         return torch.cat([direct, difference], dim=1)
+
+
+ENSEMBLE_SHARED_ARGUMENTS = ("sources", "sample_rate", "audio_channels", "n_fft", "hop", "bidirectional")
+"""What the models joined by :func:`ensemble_of` must have in common."""
+
+
+def ensemble_of(models: list[SpectralMaskNet] | tuple[SpectralMaskNet, ...]) -> SpectralMaskNet:
+    """One model whose masks are the mean of ``models``' masks (``members``), with their
+    weights: what averaging their stems gives, for one STFT and one pass of the mixture.
+
+    ``models``: at least two :class:`SpectralMaskNet` with the same
+    ``ENSEMBLE_SHARED_ARGUMENTS``; an ensemble among them adds its members. The result has
+    the first model's geometry and name."""
+    if len(models) < 2:
+        raise ValueError("an ensemble needs at least two models")
+    first = models[0]
+    networks: list[SpectralMaskNet] = []
+    for index, model in enumerate(models):
+        if not isinstance(model, SpectralMaskNet):
+            raise ValueError(f"model {index + 1} is a {type(model).__name__}, not a spectrogram-mask model")
+        differing = [key for key in ENSEMBLE_SHARED_ARGUMENTS if model.config.get(key) != first.config.get(key)]
+        if differing:
+            raise ValueError(f"model {index + 1} differs from the first in {', '.join(differing)}; an ensemble shares them")
+        networks.extend(model.members if model.members is not None else [model])
+    shared = {key: value for key, value in first.config.items() if key not in MEMBER_ARGUMENTS and key != "members"}
+    members = [{key: network.config[key] for key in MEMBER_ARGUMENTS if key in network.config} for network in networks]
+    ensemble = SpectralMaskNet(**shared, members=members)
+    for built, network in zip(ensemble.members, networks):
+        built.load_state_dict(network.state_dict())
+    ensemble.name = first.name
+    return ensemble.eval()
