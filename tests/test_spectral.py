@@ -37,7 +37,7 @@ def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
     arguments = {**SMALL, **overrides}
     if "members" in overrides:
         network = {key: arguments.pop(key) for key in MEMBER_ARGUMENTS if key in arguments}
-        arguments["members"] = [{**network, **member} for member in overrides["members"]]
+        arguments["members"] = [{**network, **member} if isinstance(member, dict) else member for member in overrides["members"]]
     return SpectralMaskNet(sources=sources, **arguments).eval()
 
 
@@ -214,6 +214,9 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(members=[{}]), "at least two members"),
         (dict(members=[{}, {"hop": 32}]), "member 2: unknown network arguments hop"),
         (dict(members=[{}, {"hidden": 15}]), "member 2: hidden 15"),
+        (dict(members=[{}, {"hidden": "16"}]), "member 2: hidden '16' is not a whole number"),
+        (dict(members=[{}, {"dense_too": 1}]), "member 2: dense_too 1 is not true or false"),
+        (dict(members=[{}, 3]), "member 2 is not a table"),
         (dict(members=[{}, {}], bidirectional=False), "bidirectional"),
     ],
 )

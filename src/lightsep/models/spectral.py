@@ -349,9 +349,17 @@ class SpectralMaskNet(SeparationModel):
         shared = {key: value for key, value in self.config.items() if key not in network}
         built, arguments = [], []
         for index, member in enumerate(members):
-            unknown = sorted(set(member) - set(MEMBER_ARGUMENTS)) if isinstance(member, dict) else ["(not a table)"]
+            if not isinstance(member, dict):
+                raise ValueError(f"member {index + 1} is not a table of network arguments")
+            unknown = sorted(set(member) - set(MEMBER_ARGUMENTS))
             if unknown:
                 raise ValueError(f"member {index + 1}: unknown network arguments {', '.join(map(str, unknown))}; known: {', '.join(MEMBER_ARGUMENTS)}")
+            for key, value in member.items():
+                kind = type(defaults[key])
+                number = kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
+                if not (number and (kind is float or isinstance(value, int)) or kind is bool and isinstance(value, bool)
+                        or kind is tuple and isinstance(value, (list, tuple))):  # fmt: skip
+                    raise ValueError(f"member {index + 1}: {key} {value!r} is not {dict(int='a whole number', float='a number', bool='true or false', tuple='a list')[kind.__name__]}")
             try:
                 model = SpectralMaskNet(**shared, **member)
             except (TypeError, ValueError) as exc:
