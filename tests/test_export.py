@@ -52,10 +52,11 @@ def test_export_cli(tmp_path, capsys):
     assert main(["export", "nope", str(tmp_path / "x.onnx")]) == 2
 
 
-def test_a_frame_streamed_model_exports_its_frame_step(tmp_path, capsys):
+@pytest.mark.parametrize("network", [{}, dict(hidden=32, frequency_channels=[4, 8, 8])], ids=["preset", "band-convolutions"])
+def test_a_frame_streamed_model_exports_its_frame_step(tmp_path, capsys, network):
     from lightsep.frames import FrameStep
 
-    model = build_model("spectral-2stem-live").eval()
+    model = build_model("spectral-2stem-live", **network).eval()
     path = export_onnx(model, tmp_path / "live.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["magnitude", "state"]
@@ -69,5 +70,7 @@ def test_a_frame_streamed_model_exports_its_frame_step(tmp_path, capsys):
         assert got_masks.shape == (1, 1, 2, model.bins, frames)
         assert np.abs(got_masks - masks.numpy()).max() < 1e-5 and np.abs(got_state - next_state.numpy()).max() < 1e-5
         state = next_state
+    if network:
+        return
     assert main(["export", "spectral-2stem-live", str(tmp_path / "cli.onnx"), "--random-weights"]) == 0
     assert "its frame step: magnitude (1, 2, 1025, frames)" in capsys.readouterr().out
