@@ -166,7 +166,10 @@ class BandConvolutions(nn.Module):
 
     def encode(self, bands: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         skips = []
-        x = bands
+        # channels last: the few channels of each (frame, band) together, the layout oneDNN's
+        # CPU convolutions run fastest on (several times the default layout's speed, layer by
+        # layer, on this project's CPU)
+        x = bands.contiguous(memory_format=torch.channels_last)
         for conv in self.down:
             x = nn.functional.relu(conv(x))
             skips.append(x)
@@ -176,6 +179,7 @@ class BandConvolutions(nn.Module):
     def decode(self, features: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
         batch, frames, _ = features.shape
         x = self.from_hidden(features).reshape(batch, frames, -1, self.bottom_bands).permute(0, 2, 1, 3)
+        x = x.contiguous(memory_format=torch.channels_last)
         for up, skip in zip(self.up, reversed(skips[1:])):
             x = nn.functional.relu(up(torch.cat([x, skip], dim=1)))
         return self.out(torch.cat([x, skips[0]], dim=1))
