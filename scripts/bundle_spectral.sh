@@ -29,6 +29,9 @@
 # With "bands512", "bandconv" or "dense-bandconv" (after scripts/train-spectral.sh with the same word): that run's
 #    best.pt as it would separate against the bundled spectral-2stem, on the validation clips
 #    only, compared clip by clip (docs/pretrained.md's selection rule).
+# With "conv-member" (after scripts/train-spectral.sh conv-member): the bundled spectral-2stem
+#    and that run's best.pt joined into one model that averages their masks (lightsep
+#    ensemble), and the member alone, against the bundled weights in the same way.
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -84,6 +87,26 @@ if [[ "${1:-}" == bands512 || "${1:-}" == bandconv || "${1:-}" == dense-bandconv
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
         "$1=eval/$run-valid"
+    exit 0
+fi
+
+if [[ "${1:-}" == conv-member ]]; then  # validation only, as above
+    # the member at the preset's geometry, joined with the bundled spectral-2stem into one
+    # model that averages their masks (lightsep ensemble; the bundled weights give the
+    # geometry), scored against the bundled weights, and the member alone
+    run=runs/spectral-2stem-conv-member
+    separating "$run"
+    "$bin/lightsep" ensemble spectral-2stem "$run/best-separating.pt" -o "$run/ensemble.pt" --force
+    evaluate spectral-2stem-conv-member-ensemble-valid "$run/ensemble.pt" --subset train --tracks "${valid[@]}" &
+    first=$!
+    (evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}"
+     evaluate spectral-2stem-conv-member-valid "$run/best-separating.pt" --subset train --tracks "${valid[@]}") &
+    second=$!
+    wait "$first"
+    wait "$second"
+    echo "validation (23 musdb18-7 train/ clips, paper split):"
+    "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
+        "bundled + conv-member=eval/spectral-2stem-conv-member-ensemble-valid" "conv-member=eval/spectral-2stem-conv-member-valid"
     exit 0
 fi
 
