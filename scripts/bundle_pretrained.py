@@ -15,6 +15,11 @@ bundles the weights already bundled under that name again, keeping their manifes
 training and hardware and replacing its scores with EVAL's (and VALID's): for weights that
 now separate differently (another segment geometry: ``lightsep.pretrained.bundle`` converts
 a checkpoint to its preset's) when the run folder is long gone.
+
+    python scripts/bundle_pretrained.py --ensemble ENSEMBLE.pt --members spectral-2stem runs/X --eval EVAL [--valid VALID]
+
+bundles an ensemble that ``lightsep ensemble`` joined, its manifest holding each member's
+(a bundled model's manifest, or a run folder's files).
 """
 
 from __future__ import annotations
@@ -150,10 +155,24 @@ def scores_on_test_clips(summary: dict, tracks: list[str]) -> dict:
 
 
 def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None, validation: Path | None = None) -> dict:
+    """A run's manifest: what :func:`run_info` says of its training, with its scores."""
+    summary, tracks = read_evaluation(evaluation, "test")
+    info = run_info(run, init_manifest)
+    info["data"]["test_tracks"] = summary["tracks"]
+    return {
+        **info,
+        "test": scores_on_test_clips(summary, tracks),
+        **({"validation": validation_info(validation)} if validation else {}),
+        "created": datetime.date.today().isoformat(),
+    }
+
+
+def run_info(run: Path, init_manifest: Path | None = None) -> dict:
+    """The data, starting weights, training and hardware of a finished run, read from its
+    files."""
     best = read_checkpoint(run / "best.pt")["metadata"]
     state = torch.load(run / "state.pt", map_location="cpu", weights_only=True)
     progress, config = state["progress"], state["config"]
-    summary, tracks = read_evaluation(evaluation, "test")
     corpus_root = Path(best["data_root"])
     description = corpus_root / "lightsep-corpus.json"  # a lightsep corpus describes itself
     corpus = json.loads(description.read_text())["parameters"] if description.exists() else None
@@ -164,7 +183,7 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
     training = config["training"]
     if config["data"].get("datasets"):
         data = {"datasets": datasets_info(config, best), "valid_dataset": config["data"].get("valid_dataset", ""),
-                "train_tracks": best["train_tracks"], "valid_tracks": best["valid_tracks"], "test_tracks": summary["tracks"],
+                "train_tracks": best["train_tracks"], "valid_tracks": best["valid_tracks"],
                 "augmentation": config["data"].get("augment")}  # fmt: skip
     else:
         data = {
@@ -175,7 +194,6 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
             "split_seed": config["data"]["split_seed"],
             "train_tracks": best["train_tracks"],
             "valid_tracks": best["valid_tracks"],
-            "test_tracks": summary["tracks"],
             "note": ("synthesised music (FluidSynth, FluidR3 General MIDI soundfont; the vocals are a GM voice patch "
                      "singing no words), not real recordings") if corpus else "",
         }
@@ -204,6 +222,49 @@ def manifest_info(run: Path, evaluation: Path, init_manifest: Path | None = None
             "torch": torch.__version__,
             "shared_with": next((text for prefix, text in SHARED_WITH.items() if config["name"].startswith(prefix)), ""),
         },
+    }
+
+
+MEMBER_ENTRIES = ("sha256", "data", "init", "training", "hardware", "validation", "test")
+"""What an ensemble's manifest keeps of a bundled member's own manifest."""
+
+
+def ensemble_info(checkpoint: Path, members: list[str], evaluation: Path, validation: Path | None = None,
+                  folder: Path | None = None) -> dict:
+    """The manifest of an ensemble (``lightsep ensemble``): each member's data, training and
+    hardware (``members``: a bundled model's name, whose manifest is read before it could be
+    replaced, or a finished run folder), in the order of the checkpoint's members, with the
+    ensemble's scores. Its ``data``, ``training`` and ``hardware`` are the first member's
+    data (the members must have trained on the same) and the members' summed steps and
+    time. ``folder``: where the bundled members are (lightsep's own by default)."""
+    from lightsep.pretrained import PRETRAINED_DIR
+
+    entries = []
+    for member in members:
+        if Path(member).is_dir():
+            entries.append({"run": member, **run_info(Path(member))})
+        else:
+            manifest = Path(folder or PRETRAINED_DIR) / f"{member}.json"
+            if not manifest.is_file():
+                raise LightsepError(f"{member}: neither a run folder nor a bundled model")
+            earlier = json.loads(manifest.read_text())
+            entries.append({"bundled": member, **{key: earlier[key] for key in MEMBER_ENTRIES if key in earlier}})
+    joined = read_checkpoint(checkpoint)
+    networks = len(joined["model_args"].get("members", []))
+    if networks != len(entries):
+        raise LightsepError(f"{checkpoint} has {networks} members, but {len(entries)} were described")
+    datasets = [[(d["name"], d["weight"], d["split"]) for d in entry["data"].get("datasets", [])] for entry in entries]
+    if any(d != datasets[0] for d in datasets):
+        raise LightsepError("the members trained on different data; describe each in its own manifest")
+    summary, tracks = read_evaluation(evaluation, "test")
+    return {
+        "members": entries,
+        "joined_with": f"lightsep ensemble {' '.join(members)} --name {joined['model_name']}",
+        "data": {**{k: v for k, v in entries[0]["data"].items() if k != "augmentation"}, "test_tracks": summary["tracks"]},
+        "training": {"steps": sum(e["training"]["steps"] for e in entries),
+                     "training_seconds": round(sum(e["training"]["training_seconds"] for e in entries), 1),
+                     "note": "the sum over the members, each trained apart (members)"},  # fmt: skip
+        "hardware": entries[-1]["hardware"],
         "test": scores_on_test_clips(summary, tracks),
         **({"validation": validation_info(validation)} if validation else {}),
         "created": datetime.date.today().isoformat(),
@@ -253,15 +314,21 @@ def main() -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=Path, help="a finished training run folder")
     source.add_argument("--bundled", metavar="MODEL", help="bundle this model's bundled weights again, with new scores")
+    source.add_argument("--ensemble", type=Path, metavar="CHECKPOINT", help="an ensemble that lightsep ensemble wrote (needs --members)")
+    parser.add_argument("--members", nargs="+", metavar="MEMBER", help="with --ensemble: each member's bundled name or run folder, in order")
     parser.add_argument("--eval", type=Path, help="its 'lightsep evaluate' output folder on the test clips (needed with --run)")
     parser.add_argument("--init-manifest", type=Path, help="the manifest of the weights the run started from (model.init)")
     parser.add_argument("--valid", type=Path, help="its 'lightsep evaluate' folder on the validation clips")
     args = parser.parse_args()
-    if args.run and not args.eval:
-        parser.error("--run needs --eval")
+    if (args.run or args.ensemble) and not args.eval:
+        parser.error("--run and --ensemble need --eval")
+    if bool(args.ensemble) != bool(args.members):
+        parser.error("--ensemble and --members go together")
     try:
         if args.bundled:
             path = rebundle(args.bundled, args.eval, args.valid)
+        elif args.ensemble:
+            path = bundle(args.ensemble, ensemble_info(args.ensemble, args.members, args.eval, args.valid))
         else:
             path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest, args.valid))
     except (LightsepError, OSError, KeyError) as exc:

@@ -64,6 +64,50 @@ def test_rebundling_converts_the_geometry_keeps_the_training_and_takes_new_score
     assert all(torch.equal(a, b) for a, b in zip(bundled.state_dict().values(), trained.state_dict().values()))
 
 
+def _evaluation(folder, vocals=4.5):
+    """A lightsep evaluate folder on one test clip."""
+    (folder / "test").mkdir(parents=True)
+    (folder / "test" / "Some - Song.json").write_text("{}")
+    target = {"SDR": {"sisec18": {"median": vocals}, "pooled": {"median": vocals}}}
+    summary = {"tracks": 1, "targets": {"vocals": target, "accompaniment": target}, "subset": "test"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_an_ensemble_is_bundled_with_each_members_training(tmp_path):
+    from lightsep.errors import LightsepError
+    from lightsep.models.spectral import ensemble_of
+
+    folder = tmp_path / "pretrained"
+    datasets = [{"name": "musdb18-7", "root": "data/musdb18-7", "weight": 2.0, "split": "paper", "licence": "x", "what": "y", "source": "z"}]
+    dense = build_model("spectral-2stem", hidden=16)
+    bundle(save_checkpoint(dense, tmp_path / "dense.pt"), {"data": {"datasets": datasets}, "training": {"steps": 3, "training_seconds": 10.0},
+                                                           "hardware": {"cores": 2}}, folder)  # fmt: skip
+    run = tmp_path / "runs" / "member"  # a finished run's files, as lightsep train writes them
+    member = build_model("spectral-2stem", hidden=16, frequency_channels=[4, 8], time_kernel=3)
+    run.mkdir(parents=True)
+    save_checkpoint(member, run / "best.pt", {"data_root": "", "datasets": {"musdb18-7": [70, 23]}, "train_tracks": 70, "valid_tracks": 23,
+                                              "step": 5, "phase": "main", "valid_loss": 0.1, "device": "cpu"})  # fmt: skip
+    config = {"name": "spectral-2stem-member", "model": {}, "run": {"threads": 1},
+              "data": {"datasets": [{k: datasets[0][k] for k in ("name", "root", "weight", "split")}], "gain_min": 0.7, "gain_max": 1.0},
+              "training": {"seed": 0, "iterations_per_epoch": 200, "main": {}, "finetune": {}}}  # fmt: skip
+    torch.save({"progress": {"step": 6, "seconds": 20.0, "finished": True}, "config": config}, run / "state.pt")
+    joined = save_checkpoint(ensemble_of([dense, member], "spectral-2stem-ensemble"), tmp_path / "ensemble.pt")
+    script = _bundle_script()
+    info = script.ensemble_info(joined, ["spectral-2stem", str(run)], _evaluation(tmp_path / "eval"), folder=folder)
+    assert [m.get("bundled") or m.get("run") for m in info["members"]] == ["spectral-2stem", str(run)]
+    assert info["members"][1]["training"]["steps"] == 6 and info["members"][1]["training"]["config"] == "configs/spectral-2stem-member.toml"
+    assert info["training"]["steps"] == 9 and info["training"]["training_seconds"] == 30.0
+    assert info["data"]["datasets"] == datasets and info["data"]["test_tracks"] == 1 and info["test"]["sdr"]["vocals"]["sisec18"] == 4.5
+    path = bundle(joined, info, folder)
+    assert load_checkpoint(pretrained_checkpoint("spectral-2stem-ensemble", folder)).config["members"][1]["frequency_channels"] == [4, 8]
+    assert json.loads(path.read_text())["members"][0]["training"] == {"steps": 3, "training_seconds": 10.0}
+    with pytest.raises(LightsepError, match="has 2 members, but 1"):
+        script.ensemble_info(joined, ["spectral-2stem"], tmp_path / "eval", folder=folder)
+    with pytest.raises(LightsepError, match="neither a run folder nor a bundled model"):
+        script.ensemble_info(joined, ["spectral-2stem", "nope"], tmp_path / "eval", folder=folder)
+
+
 def test_a_checkpoint_is_saved_as_it_will_be_bundled(tmp_path):
     from lightsep.pretrained import save_at_preset_geometry
 

@@ -41,7 +41,7 @@ def small(sources=("vocals", "accompaniment"), **overrides) -> SpectralMaskNet:
     return SpectralMaskNet(sources=sources, **arguments).eval()
 
 
-@pytest.mark.parametrize("name", ["spectral-2stem", "spectral-4stem"])
+@pytest.mark.parametrize("name", ["spectral-2stem", "spectral-2stem-ensemble", "spectral-4stem"])
 def test_presets_are_lightweight_and_cheaper_than_the_papers_model(name):
     model = build_model(name)
     assert count_parameters(model) <= 1_000_000
@@ -334,14 +334,31 @@ def test_lightsep_ensemble_writes_a_checkpoint_that_separates_as_the_mean(tmp_pa
     assert "the mean of 2 networks' masks" in capsys.readouterr().out
     loaded = load_checkpoint(out)
     assert [entry["metadata"] for entry in loaded.metadata["ensemble_of"]] == [{"run": "a.pt"}, {"run": "b.pt"}]
+    assert loaded.name == "spectral-small"  # the first model's, unless --name says
+    named = tmp_path / "named.pt"
+    assert main(["ensemble", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "-o", str(named), "--name", "spectral-2stem-ensemble"]) == 0
+    assert load_checkpoint(named).name == "spectral-2stem-ensemble"
     x = 0.1 * torch.randn(1, 2, dense.context_samples)
     with torch.no_grad():
         assert torch.allclose(loaded(x), (dense(x) + convolutional(x)) / 2, atol=1e-5)
     # an existing output, and models that do not join: one line each, rc 2, nothing written
     save_checkpoint(small(n_fft=512, hop=128), tmp_path / "c.pt")
     for args, message in (([str(tmp_path / "a.pt"), str(tmp_path / "b.pt")], "exists"),
-                          ([str(tmp_path / "a.pt"), str(tmp_path / "c.pt")], "differs from the first in n_fft, hop")):  # fmt: skip
+                          ([str(tmp_path / "a.pt"), str(tmp_path / "c.pt")], "differs from the first in n_fft, hop"),
+                          ([str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--name", "../up"], "not a plain name")):  # fmt: skip
         target = out if message == "exists" else tmp_path / "other.pt"
         result = subprocess.run([sys.executable, "-m", "lightsep.cli", "ensemble", *args, "-o", str(target)], capture_output=True, text=True)
         assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert not (tmp_path / "other.pt").exists()
+
+
+def test_the_ensemble_preset_is_the_dense_preset_beside_its_convolution_member():
+    from lightsep.models.registry import SPECTRAL_CONVOLUTION_MEMBER
+
+    ensemble, dense = build_model("spectral-2stem-ensemble"), build_model("spectral-2stem")
+    member = build_model("spectral-2stem", **SPECTRAL_CONVOLUTION_MEMBER)
+    assert ensemble.members[0].config == dense.config and ensemble.members[1].config == member.config
+    assert count_parameters(ensemble) == count_parameters(dense) + count_parameters(member)
+    assert {k: v for k, v in ensemble.config.items() if k != "members"} == {
+        k: v for k, v in dense.config.items() if k not in ("bands", "full_resolution_bins", "hidden", "layers")
+    }

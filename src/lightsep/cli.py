@@ -309,13 +309,16 @@ def _ensemble(args: argparse.Namespace) -> int:
     from .checkpoint import save_checkpoint
     from .errors import LightsepError
     from .fileio import refuse_existing
+    from .models.registry import check_identifier
     from .models.spectral import ensemble_of
     from .separator import resolve_model
 
     refuse_existing([args.output], args.force, inputs=args.models)
     models = [resolve_model(model) for model in args.models]
     try:
-        ensemble = ensemble_of(models)
+        if args.name is not None:
+            check_identifier(args.name, "--name")
+        ensemble = ensemble_of(models, args.name)
     except ValueError as exc:
         raise LightsepError(f"ensemble: {exc}") from None
     metadata = {"ensemble_of": [{"model": str(text), "metadata": getattr(model, "metadata", None) or {}}
@@ -640,10 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="join spectrogram-mask models into one checkpoint that averages their masks",
         description="Join trained spectrogram-mask models (names or checkpoints with the same sources, rate, channels, "
         "STFT and direction) into one model whose masks are the mean of theirs: their stems averaged, for one STFT "
-        "of the mixture. The first model gives the segment geometry and the name.",
+        "of the mixture. The first model gives the segment geometry and, without --name, the name.",
     )
     ens.add_argument("models", nargs="+", metavar="MODEL", help="model names or checkpoints (two or more)")
     ens.add_argument("-o", "--output", required=True, metavar="OUT.pt")
+    ens.add_argument("--name", help="the model name it is saved under (default: the first model's), e.g. a preset's to bundle it as that")
     ens.add_argument("--force", action="store_true", help="overwrite OUT.pt if it exists")
     ens.set_defaults(func=_ensemble)
 

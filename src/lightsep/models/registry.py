@@ -64,6 +64,12 @@ SPECTRAL_STFT = dict(n_fft=2048, hop=512)
 Open-Unmix's 4096 points at 44.1 kHz), chosen on validation over 1024/256 for each of them
 (docs/architecture.md, "STFT size")."""
 
+SPECTRAL_CONVOLUTION_MEMBER = dict(hidden=96, frequency_channels=[8, 16, 24, 32, 32], time_kernel=3)
+"""The second member of spectral-2stem-ensemble (its first is spectral-2stem's dense network): a
+U-Net over the bands (kernels of 3 frames by 5 bands) around a GRU of 96, 0.257M parameters,
+small enough that the pair stays within about 1M (configs/spectral-2stem-conv-member.toml;
+docs/pretrained.md)."""
+
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
         "LightSepNet", dict(sources=TWO_STEMS), "ASPP + RFPD + temporal attention, vocals/accompaniment (Table 3)"
@@ -81,6 +87,12 @@ PRESETS: dict[str, ModelPreset] = {
         "SpectralMaskNet",
         dict(sources=TWO_STEMS, **SPECTRAL_STFT, **SPECTRAL_LONG_GEOMETRY),
         "spectrogram masks (STFT 2048/512 at 22.05 kHz, stereo, 256 bands, bidirectional GRU): vocals/accompaniment",
+    ),
+    "spectral-2stem-ensemble": ModelPreset(
+        "SpectralMaskNet",
+        dict(sources=TWO_STEMS, **SPECTRAL_STFT, **SPECTRAL_LONG_GEOMETRY, members=[{}, SPECTRAL_CONVOLUTION_MEMBER]),
+        "spectral-2stem's dense network and a small band-convolution one over one STFT, their masks averaged: "
+        "vocals/accompaniment",
     ),
     "spectral-4stem": ModelPreset(
         "SpectralMaskNet",

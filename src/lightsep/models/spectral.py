@@ -529,13 +529,14 @@ ENSEMBLE_SHARED_ARGUMENTS = ("sources", "sample_rate", "audio_channels", "n_fft"
 """What the models joined by :func:`ensemble_of` must have in common."""
 
 
-def ensemble_of(models: list[SpectralMaskNet] | tuple[SpectralMaskNet, ...]) -> SpectralMaskNet:
+def ensemble_of(models: list[SpectralMaskNet] | tuple[SpectralMaskNet, ...], name: str | None = None) -> SpectralMaskNet:
     """One model whose masks are the mean of ``models``' masks (``members``), with their
     weights: what averaging their stems gives, for one STFT and one pass of the mixture.
 
     ``models``: at least two :class:`SpectralMaskNet` with the same
     ``ENSEMBLE_SHARED_ARGUMENTS``; an ensemble among them adds its members. The result has
-    the first model's geometry and name."""
+    the first model's geometry, and its name unless ``name`` is given (a preset's, say, to
+    bundle it as that model)."""
     if len(models) < 2:
         raise ValueError("an ensemble needs at least two models")
     first = models[0]
@@ -552,5 +553,5 @@ def ensemble_of(models: list[SpectralMaskNet] | tuple[SpectralMaskNet, ...]) -> 
     ensemble = SpectralMaskNet(**shared, members=members)
     for built, network in zip(ensemble.members, networks):
         built.load_state_dict(network.state_dict())
-    ensemble.name = first.name
+    ensemble.name = name or first.name
     return ensemble.eval()
