@@ -148,6 +148,8 @@ CONTENDERS = [
     lightsep_contender("spectral-2stem", "torch"),
     lightsep_contender("spectral-2stem", "torch", 0.25),
     lightsep_contender("spectral-2stem", "onnx"),
+    lightsep_contender("spectral-2stem-ensemble", "torch"),
+    lightsep_contender("spectral-2stem-ensemble", "onnx"),
     lightsep_contender("spectral-4stem", "torch"),
     lightsep_contender("spleeter-2stem", "torch", 0.0),
     lightsep_contender("waveunet-m4", "torch", 0.0),
