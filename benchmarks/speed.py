@@ -14,7 +14,7 @@ means 20x faster than real time.
   inference form (``lightsep.models.fast``, the default); ``torch-plain`` runs the model's
   own ``forward``, for comparison. Wave-U-Net tiles its outputs without overlap, as its
   original code did.
-- The spectrogram-mask models (spectral-2stem, spectral-4stem): stereo models, so both
+- The spectrogram-mask models (spectral-2stem, spectral-2stem-ensemble, spectral-4stem): stereo models, so both
   channels go through one forward pass, at their default overlap (a 0.28 s crossfade: 0.107 of
   spectral-2stem's 2.60 s output, 0.25 of spectral-4stem's 1.11 s; docs/architecture.md),
   and spectral-2stem at 25% too.
