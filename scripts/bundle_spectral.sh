@@ -31,7 +31,10 @@
 #    only, compared clip by clip (docs/pretrained.md's selection rule).
 # With "conv-member" (after scripts/train-spectral.sh conv-member): the bundled spectral-2stem
 #    and that run's best.pt joined into one model that averages their masks (lightsep
-#    ensemble), and the member alone, against the bundled weights in the same way.
+#    ensemble, saved as spectral-2stem-ensemble), and the member alone, against the bundled
+#    weights in the same way. Then, if it passes the rule, "ensemble": that joined model on the
+#    test clips beside spectral-2stem, proposed-2stem and Spleeter, and bundled as
+#    spectral-2stem-ensemble (its manifest holds both members' training).
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -96,7 +99,7 @@ if [[ "${1:-}" == conv-member ]]; then  # validation only, as above
     # geometry), scored against the bundled weights, and the member alone
     run=runs/spectral-2stem-conv-member
     separating "$run"
-    "$bin/lightsep" ensemble spectral-2stem "$run/best-separating.pt" -o "$run/ensemble.pt" --force
+    "$bin/lightsep" ensemble spectral-2stem "$run/best-separating.pt" --name spectral-2stem-ensemble -o "$run/ensemble.pt" --force
     evaluate spectral-2stem-conv-member-ensemble-valid "$run/ensemble.pt" --subset train --tracks "${valid[@]}" &
     first=$!
     (evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}"
@@ -107,6 +110,26 @@ if [[ "${1:-}" == conv-member ]]; then  # validation only, as above
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
         "bundled + conv-member=eval/spectral-2stem-conv-member-ensemble-valid" "conv-member=eval/spectral-2stem-conv-member-valid"
+    exit 0
+fi
+
+if [[ "${1:-}" == ensemble ]]; then  # after "conv-member" chose it on validation: test, then bundle
+    run=runs/spectral-2stem-conv-member
+    [[ -f "$run/ensemble.pt" ]] || { echo "run scripts/bundle_spectral.sh conv-member first" >&2; exit 2; }
+    evaluate spectral-2stem-ensemble-musdb7 "$run/ensemble.pt" &
+    first=$!
+    (evaluate spectral-2stem-eq-musdb7 spectral-2stem
+     evaluate proposed-2stem-musdb7 proposed-2stem
+     evaluate spleeter-2stem-musdb7 spleeter-2stem) &
+    second=$!
+    wait "$first"
+    wait "$second"
+    echo "test (50 musdb18-7 test/ clips):"
+    "$bin/python" scripts/results_table.py --against "spectral-2stem" "spectral-2stem=eval/spectral-2stem-eq-musdb7" \
+        "spectral-2stem-ensemble=eval/spectral-2stem-ensemble-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
+        "Spleeter 2stems=eval/spleeter-2stem-musdb7"
+    "$bin/python" scripts/bundle_pretrained.py --ensemble "$run/ensemble.pt" --members spectral-2stem "$run" \
+        --eval eval/spectral-2stem-ensemble-musdb7 --valid eval/spectral-2stem-conv-member-ensemble-valid
     exit 0
 fi
 
