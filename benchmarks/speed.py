@@ -275,14 +275,15 @@ def main() -> None:
     batch = "" if args.batch_size is None else f", lightsep batch size {args.batch_size}"
     print(f"{args.seconds:.0f} s stereo 44.1 kHz clip, {args.threads} threads, torch {torch.__version__}, "
           f"median of {args.repeats} rounds{batch}")
-    print(f"{'model':<18} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} "
+    width = max([len("model")] + [len(r["name"]) for r in rows])
+    print(f"{'model':<{width}} {'backend':<12} {'overlap':>7} {'x real time':>12} {'vs proposed-2stem (torch)':>26} "
           f"{'vs spleeter-2stem':>18} {'GFLOP':>6} {'ceiling':>8}")
     for r in rows:
         ratio = f"{r['realtime_factor'] / reference:.2f}x" if reference else "-"
         versus_spleeter = f"{r['realtime_factor'] / spleeter:.2f}x" if spleeter else "-"
         overlap = "-" if r["overlap"] is None else f"{r['overlap']:.2f}"
         work = f"{r['gflop']:6.1f} {r['ceiling_realtime_factor']:7.1f}x" if "gflop" in r else ""
-        print(f"{r['name']:<18} {r['backend']:<12} {overlap:>7} {r['realtime_factor']:12.1f} {ratio:>26} {versus_spleeter:>18} {work}")
+        print(f"{r['name']:<{width}} {r['backend']:<12} {overlap:>7} {r['realtime_factor']:12.1f} {ratio:>26} {versus_spleeter:>18} {work}")
     print(f"ceiling: the clip's GFLOP at {rate:.1f} GFLOP/s, the best rate this machine's BLAS reached in this run on "
           "the proposed models' most frequent GEMM; every other cost ignored")
 
