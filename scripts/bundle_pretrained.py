@@ -259,7 +259,9 @@ def ensemble_info(checkpoint: Path, members: list[str], evaluation: Path, valida
     summary, tracks = read_evaluation(evaluation, "test")
     return {
         "members": entries,
-        "joined_with": f"lightsep ensemble {' '.join(members)} --name {joined['model_name']}",
+        # a run joins as its best.pt at its preset's geometry (what scripts/bundle_spectral.sh writes)
+        "joined_with": "lightsep ensemble " + " ".join(f"{m}/best-separating.pt" if Path(m).is_dir() else m for m in members)
+                       + f" --name {joined['model_name']}",
         "data": {**{k: v for k, v in entries[0]["data"].items() if k != "augmentation"}, "test_tracks": summary["tracks"]},
         "training": {"steps": sum(e["training"]["steps"] for e in entries),
                      "training_seconds": round(sum(e["training"]["training_seconds"] for e in entries), 1),
