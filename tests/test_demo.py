@@ -51,7 +51,7 @@ def test_a_bad_model_is_one_line_on_stderr(tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("demo: error:") and len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("model", ["spectral-2stem", "proposed-2stem"])
+@pytest.mark.parametrize("model", ["spectral-2stem-ensemble", "spectral-2stem", "proposed-2stem"])
 def test_the_bundled_model_separates_the_real_song_it_never_saw(tmp_path, model):
     """The real excerpt is held out of every configuration (examples/make_real_example.py)."""
     from lightsep.pretrained import pretrained_checkpoint

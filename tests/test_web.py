@@ -374,7 +374,7 @@ def song_clip(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["spectral-2stem", "spectral-4stem", "spectral-2stem-live", "proposed-2stem", "proposed-4stem"])
+@pytest.mark.parametrize("model", ["spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem", "spectral-2stem-live", "proposed-2stem", "proposed-4stem"])
 def test_page_separates_like_python(web_page, song_clip, model):
     from lightsep.separator import Separator, frame_streamed, resolve_model
 
@@ -392,38 +392,6 @@ def test_page_separates_like_python(web_page, song_clip, model):
         assert stem.shape == python[name].shape
         assert browser.agreement_db(python[name], stem) > floor, name
     np.testing.assert_allclose(sum(result["stems"].values()), audio.T, atol=1e-5)  # the difference stem, exactly as in Python
-
-
-def test_page_separates_a_band_convolution_ensemble_like_python(song_clip, tmp_path):
-    # 2-D convolutions, transposed ones and an ensemble's two networks over one STFT, in ONNX
-    # Runtime Web (random weights: parity is the question, not quality)
-    from lightsep.checkpoint import save_checkpoint
-    from lightsep.models.registry import build_model
-    from lightsep.models.spectral import ensemble_of
-    from lightsep.separator import Separator
-
-    reason = browser.missing()
-    if reason:
-        pytest.skip(reason)
-    if not (ort_dist() / "ort.wasm.min.mjs").is_file():
-        pytest.skip("web/node_modules missing: npm ci --prefix web (scripts/setup.sh)")
-    torch.manual_seed(0)
-    dense = build_model("spectral-2stem", hidden=32)
-    convolutional = build_model("spectral-2stem", hidden=32, frequency_channels=[4, 8, 8], time_kernel=3)
-    checkpoint = str(save_checkpoint(ensemble_of([dense, convolutional]), tmp_path / "pair.pt"))
-    server = make_server(0, [checkpoint])
-    serve_in_thread(server)
-    try:
-        with browser.chromium_page(address(server)) as page:
-            result = browser.separate_in_page(page, song_clip, checkpoint)
-            assert result["state"] == "done", (result, page.console_messages)
-    finally:
-        server.shutdown()
-        server.server_close()
-    audio, rate = sf.read(song_clip, dtype="float32", always_2d=True)
-    python = Separator(checkpoint, backend="onnx").separate(audio.T, rate)
-    for name, stem in result["stems"].items():  # the spectral models' floor (above)
-        assert stem.shape == python[name].shape and browser.agreement_db(python[name], stem) > 30.0, name
 
 
 def test_page_reports_bad_files_and_keeps_working(web_page, song_clip, tmp_path):
