@@ -70,6 +70,12 @@
 # spectral-2stem with band convolutions beside its dense layers
 # (configs/spectral-2stem-dense-bandconv.toml), one lane:
 #   scripts/train-spectral.sh dense-bandconv
+# a small band-convolution member for spectral-2stem-ensemble (configs/spectral-2stem-conv-member.toml),
+# one lane:
+#   scripts/train-spectral.sh conv-member
+# two more small members, for a three-network ensemble within about 1M parameters
+# (configs/spectral-2stem-dense-member.toml, -conv-member-wide.toml), one lane each:
+#   scripts/train-spectral.sh three-members
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -106,6 +112,7 @@ case "${1:-}" in
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
     learning-curve) side_by_side spectral-2stem-data-half spectral-2stem-data-quarter ;;
+    three-members) side_by_side spectral-2stem-dense-member spectral-2stem-conv-member-wide ;;
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
     *) side_by_side spectral-2stem-eq spectral-4stem-fft2048 ;;
 esac
