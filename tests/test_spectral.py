@@ -216,6 +216,8 @@ def test_the_onnx_backend_separates_like_torch():
         (dict(members=[{}, {"hidden": 15}]), "member 2: hidden 15"),
         (dict(members=[{}, {"hidden": "16"}]), "member 2: hidden '16' is not a whole number"),
         (dict(members=[{}, {"dense_too": 1}]), "member 2: dense_too 1 is not true or false"),
+        (dict(members=[{}, {"hidden": True}]), "member 2: hidden True is not a whole number"),
+        (dict(members=[{}, {"frequency_channels": 8}]), "member 2: frequency_channels 8 is not a list"),
         (dict(members=[{}, 3]), "member 2 is not a table"),
         (dict(members=[{}, {}], bidirectional=False), "bidirectional"),
     ],

@@ -359,11 +359,9 @@ class SpectralMaskNet(SeparationModel):
             if unknown:
                 raise ValueError(f"member {index + 1}: unknown network arguments {', '.join(map(str, unknown))}; known: {', '.join(MEMBER_ARGUMENTS)}")
             for key, value in member.items():
-                kind = type(defaults[key])
-                number = kind in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
-                if not (number and (kind is float or isinstance(value, int)) or kind is bool and isinstance(value, bool)
-                        or kind is tuple and isinstance(value, (list, tuple))):  # fmt: skip
-                    raise ValueError(f"member {index + 1}: {key} {value!r} is not {dict(int='a whole number', float='a number', bool='true or false', tuple='a list')[kind.__name__]}")
+                wanted = _kind_wanted(value, defaults[key])
+                if wanted:
+                    raise ValueError(f"member {index + 1}: {key} {value!r} is not {wanted}")
             try:
                 model = SpectralMaskNet(**shared, **member)
             except (TypeError, ValueError) as exc:
@@ -523,6 +521,20 @@ class SpectralMaskNet(SeparationModel):
         direct = direct[..., start : start + length]
         difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
         return torch.cat([direct, difference], dim=1)
+
+
+def _kind_wanted(value: Any, default: Any) -> str | None:
+    """What ``value`` should be to be of ``default``'s kind (a whole number for an int, any
+    number for a float, true or false for a bool, a list for a tuple), or ``None`` if it is."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(value, bool):
+        return "a whole number" if isinstance(default, int) else "a number" if isinstance(default, float) else "a list"
+    if isinstance(default, int):
+        return None if isinstance(value, int) else "a whole number"
+    if isinstance(default, float):
+        return None if isinstance(value, (int, float)) else "a number"
+    return None if isinstance(value, (list, tuple)) else "a list"
 
 
 ENSEMBLE_SHARED_ARGUMENTS = ("sources", "sample_rate", "audio_channels", "n_fft", "hop", "bidirectional")
