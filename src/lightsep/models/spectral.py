@@ -367,11 +367,16 @@ class SpectralMaskNet(SeparationModel):
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"member {index + 1}: {exc}") from None
             built.append(model)
-            arguments.append({key: model.config[key] for key in MEMBER_ARGUMENTS if key in model.config})
+            arguments.append(model.network_arguments())
         for key in network:
             self.config.pop(key, None)
         self.config["members"] = arguments
         self.members = nn.ModuleList(built)
+
+    def network_arguments(self) -> dict[str, Any]:
+        """This network's ``MEMBER_ARGUMENTS`` as its configuration holds them: what it is as a
+        member of an ensemble."""
+        return {key: self.config[key] for key in MEMBER_ARGUMENTS if key in self.config}
 
     @property
     def conv_stft(self) -> ConvSTFT:
@@ -561,8 +566,7 @@ def ensemble_of(models: list[SpectralMaskNet] | tuple[SpectralMaskNet, ...], nam
             raise ValueError(f"model {index + 1} differs from the first in {', '.join(differing)}; an ensemble shares them")
         networks.extend(model.members if model.members is not None else [model])
     shared = {key: value for key, value in first.config.items() if key not in MEMBER_ARGUMENTS and key != "members"}
-    members = [{key: network.config[key] for key in MEMBER_ARGUMENTS if key in network.config} for network in networks]
-    ensemble = SpectralMaskNet(**shared, members=members)
+    ensemble = SpectralMaskNet(**shared, members=[network.network_arguments() for network in networks])
     for built, network in zip(ensemble.members, networks):
         built.load_state_dict(network.state_dict())
     ensemble.name = name or first.name
