@@ -234,9 +234,10 @@ def ensemble_info(checkpoint: Path, members: list[str], evaluation: Path, valida
     """The manifest of an ensemble (``lightsep ensemble``): each member's data, training and
     hardware (``members``: a bundled model's name, whose manifest is read before it could be
     replaced, or a finished run folder), in the order of the checkpoint's members, with the
-    ensemble's scores. Its ``data``, ``training`` and ``hardware`` are the first member's
-    data (the members must have trained on the same) and the members' summed steps and
-    time. ``folder``: where the bundled members are (lightsep's own by default)."""
+    ensemble's scores. Its ``data`` is the first member's (the members must have trained on
+    the same), its ``training`` the members' summed steps and time, and its ``hardware`` the
+    last member's (each member's own is in ``members``). ``folder``: where the bundled
+    members are (lightsep's own by default)."""
     from lightsep.pretrained import PRETRAINED_DIR
 
     entries = []
