@@ -167,8 +167,9 @@ def test_a_causal_models_input_span_is_what_gradients_measure():
         assert measure_input_span(model, index) == model.input_span(index), index
 
 
-def test_separation_streams_exactly_as_offline():
-    model = small()
+@pytest.mark.parametrize("convolutions", [{}, ENSEMBLE], ids=["dense", "ensemble"])
+def test_separation_streams_exactly_as_offline(convolutions):
+    model = small(**convolutions)
     audio = (0.1 * np.random.default_rng(0).standard_normal((2, 20000))).astype(np.float32)
     separator = Separator(model, batch_size=2)
     offline = separator.separate(audio, 44100)
