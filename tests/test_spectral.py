@@ -365,3 +365,21 @@ def test_the_ensemble_preset_is_the_dense_preset_beside_its_convolution_member()
     assert {k: v for k, v in ensemble.config.items() if k != "members"} == {
         k: v for k, v in dense.config.items() if k not in ("bands", "full_resolution_bins", "hidden", "layers")
     }
+
+
+def test_the_mask_combination_benchmark_changes_only_how_the_members_masks_are_combined():
+    # benchmarks/mask_combination.py: its "mean" must be the ensemble's own separation, and
+    # the other ways must change the stems while they still sum to the mixture
+    benchmark = load_script("benchmarks/mask_combination.py")
+    model = small(**ENSEMBLE)
+    mixture = 0.1 * torch.randn(1, 2, model.context_samples)
+    with torch.no_grad():
+        expected = model(mixture)
+        benchmark.combine_with(model, benchmark.VARIANTS["mean"])
+        assert torch.allclose(model(mixture), expected, atol=1e-6)
+        for variant in ("weights 0.6/0.4", "logit mean", "p 0.7", "p 1.5"):
+            benchmark.combine_with(model, benchmark.VARIANTS[variant])
+            stems = model(mixture)
+            assert (stems - expected).abs().max() > 1e-5, variant
+            window = mixture[..., model.output_start : model.output_start + model.output_samples]
+            assert torch.allclose(stems.sum(dim=1), window, atol=1e-5), variant
