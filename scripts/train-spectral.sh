@@ -76,6 +76,9 @@
 # two more small members, for a three-network ensemble within about 1M parameters
 # (configs/spectral-2stem-dense-member.toml, -conv-member-wide.toml), one lane each:
 #   scripts/train-spectral.sh three-members
+# the bundled spectral-2stem-ensemble trained on as one model, both members through their mean
+# mask, at two rates (configs/spectral-2stem-ensemble-joint.toml, -joint-fast.toml), one lane each:
+#   scripts/train-spectral.sh joint
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -112,6 +115,7 @@ case "${1:-}" in
     resample) side_by_side spectral-2stem-continued spectral-2stem-resample ;;
     calibrate) side_by_side spectral-2stem spectral-2stem-instrumental --max-iterations 4000 ;;  # 4000 steps each
     learning-curve) side_by_side spectral-2stem-data-half spectral-2stem-data-quarter ;;
+    joint) side_by_side spectral-2stem-ensemble-joint spectral-2stem-ensemble-joint-fast ;;
     three-members) side_by_side spectral-2stem-dense-member spectral-2stem-conv-member-wide ;;
     first) side_by_side spectral-2stem spectral-4stem ;;  # the first bundled pair (STFT 1024/256)
     *) side_by_side spectral-2stem-eq spectral-4stem-fft2048 ;;
