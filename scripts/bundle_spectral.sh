@@ -35,6 +35,9 @@
 #    weights in the same way. Then, if it passes the rule, "ensemble": that joined model on the
 #    test clips beside spectral-2stem, proposed-2stem and Spleeter, and bundled as
 #    spectral-2stem-ensemble (its manifest holds both members' training).
+# With "joint" (after scripts/train-spectral.sh joint): both runs' best.pt (the bundled
+#    ensemble trained on as one model, at two rates) as they would separate, against the
+#    bundled spectral-2stem-ensemble on the validation clips, clip by clip. Nothing is bundled.
 # Evaluations already made are kept (a rerun scores only what is missing); delete eval/X to
 # score X again (a newer best.pt). One thread each, two at a time.
 set -euo pipefail
@@ -110,6 +113,22 @@ if [[ "${1:-}" == conv-member ]]; then  # validation only, as above
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
         "bundled + conv-member=eval/spectral-2stem-conv-member-ensemble-valid" "conv-member=eval/spectral-2stem-conv-member-valid"
+    exit 0
+fi
+
+if [[ "${1:-}" == joint ]]; then  # validation only, as above
+    for run in spectral-2stem-ensemble-joint spectral-2stem-ensemble-joint-fast; do separating "runs/$run"; done
+    (evaluate spectral-2stem-ensemble-joint-valid runs/spectral-2stem-ensemble-joint/best-separating.pt --subset train --tracks "${valid[@]}"
+     evaluate spectral-2stem-ensemble-valid spectral-2stem-ensemble --subset train --tracks "${valid[@]}") &
+    first=$!
+    evaluate spectral-2stem-ensemble-joint-fast-valid runs/spectral-2stem-ensemble-joint-fast/best-separating.pt --subset train \
+        --tracks "${valid[@]}" &
+    second=$!
+    wait "$first"
+    wait "$second"
+    echo "validation (23 musdb18-7 train/ clips, paper split):"
+    "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-ensemble-valid" \
+        "joint 3e-5=eval/spectral-2stem-ensemble-joint-valid" "joint 1e-4=eval/spectral-2stem-ensemble-joint-fast-valid"
     exit 0
 fi
 
