@@ -60,17 +60,30 @@ evaluate() {  # evaluate OUT_NAME MODEL [OPTIONS...]
     [[ -f "$out/summary.json" ]] || OMP_NUM_THREADS=1 "$bin/lightsep" evaluate -m "$model" --data "$data" --out "$out" --quiet "$@" \
         > "$out.log" 2>&1
 }
-if [[ "${1:-}" == live ]]; then
-    live=runs/spectral-2stem-live
-    (evaluate spectral-2stem-live-valid "$live/best.pt" --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-live-musdb7 "$live/best.pt") &
+validate() {  # validate OUT_NAME MODEL [OPTIONS...]: evaluate on the 23 validation clips
+    evaluate "$@" --subset train --tracks "${valid[@]}"
+}
+two_lanes() {  # two_lanes FUNCTION_A FUNCTION_B: the two shell functions at once, one lane each
+    local first second
+    "$1" &
     first=$!
-    (evaluate proposed-2stem-lowlatency-lq-valid proposed-2stem-lowlatency --resample-quality LQ --subset train --tracks "${valid[@]}"
-     evaluate proposed-2stem-lowlatency-lq-musdb7 proposed-2stem-lowlatency --resample-quality LQ
-     evaluate spectral-2stem-musdb7 spectral-2stem) &
+    "$2" &
     second=$!
     wait "$first"
     wait "$second"
+}
+if [[ "${1:-}" == live ]]; then
+    live=runs/spectral-2stem-live
+    lane_a() {
+        validate spectral-2stem-live-valid "$live/best.pt"
+        evaluate spectral-2stem-live-musdb7 "$live/best.pt"
+    }
+    lane_b() {
+        validate proposed-2stem-lowlatency-lq-valid proposed-2stem-lowlatency --resample-quality LQ
+        evaluate proposed-2stem-lowlatency-lq-musdb7 proposed-2stem-lowlatency --resample-quality LQ
+        evaluate spectral-2stem-musdb7 spectral-2stem
+    }
+    two_lanes lane_a lane_b
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py "spectral-2stem-live=eval/spectral-2stem-live-valid" \
         "proposed-2stem-lowlatency (LQ)=eval/proposed-2stem-lowlatency-lq-valid"
@@ -84,12 +97,9 @@ fi
 if [[ "${1:-}" == bands512 || "${1:-}" == bandconv || "${1:-}" == dense-bandconv ]]; then  # validation only: the test clips are scored if it is chosen
     run="spectral-2stem-$1"
     separating "runs/$run"
-    evaluate "$run-valid" "runs/$run/best-separating.pt" --subset train --tracks "${valid[@]}" &
-    first=$!
-    evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}" &
-    second=$!
-    wait "$first"
-    wait "$second"
+    lane_a() { validate "$run-valid" "runs/$run/best-separating.pt"; }
+    lane_b() { validate spectral-2stem-eq-valid spectral-2stem; }
+    two_lanes lane_a lane_b
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
         "$1=eval/$run-valid"
@@ -103,13 +113,12 @@ if [[ "${1:-}" == conv-member ]]; then  # validation only, as above
     run=runs/spectral-2stem-conv-member
     separating "$run"
     "$bin/lightsep" ensemble spectral-2stem "$run/best-separating.pt" --name spectral-2stem-ensemble -o "$run/ensemble.pt" --force
-    evaluate spectral-2stem-conv-member-ensemble-valid "$run/ensemble.pt" --subset train --tracks "${valid[@]}" &
-    first=$!
-    (evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-conv-member-valid "$run/best-separating.pt" --subset train --tracks "${valid[@]}") &
-    second=$!
-    wait "$first"
-    wait "$second"
+    lane_a() { validate spectral-2stem-conv-member-ensemble-valid "$run/ensemble.pt"; }
+    lane_b() {
+        validate spectral-2stem-eq-valid spectral-2stem
+        validate spectral-2stem-conv-member-valid "$run/best-separating.pt"
+    }
+    two_lanes lane_a lane_b
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-eq-valid" \
         "bundled + conv-member=eval/spectral-2stem-conv-member-ensemble-valid" "conv-member=eval/spectral-2stem-conv-member-valid"
@@ -118,14 +127,12 @@ fi
 
 if [[ "${1:-}" == joint ]]; then  # validation only, as above
     for run in spectral-2stem-ensemble-joint spectral-2stem-ensemble-joint-fast; do separating "runs/$run"; done
-    (evaluate spectral-2stem-ensemble-joint-valid runs/spectral-2stem-ensemble-joint/best-separating.pt --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-ensemble-valid spectral-2stem-ensemble --subset train --tracks "${valid[@]}") &
-    first=$!
-    evaluate spectral-2stem-ensemble-joint-fast-valid runs/spectral-2stem-ensemble-joint-fast/best-separating.pt --subset train \
-        --tracks "${valid[@]}" &
-    second=$!
-    wait "$first"
-    wait "$second"
+    lane_a() {
+        validate spectral-2stem-ensemble-joint-valid runs/spectral-2stem-ensemble-joint/best-separating.pt
+        validate spectral-2stem-ensemble-valid spectral-2stem-ensemble
+    }
+    lane_b() { validate spectral-2stem-ensemble-joint-fast-valid runs/spectral-2stem-ensemble-joint-fast/best-separating.pt; }
+    two_lanes lane_a lane_b
     echo "validation (23 musdb18-7 train/ clips, paper split):"
     "$bin/python" scripts/results_table.py --against bundled "bundled=eval/spectral-2stem-ensemble-valid" \
         "joint 3e-5=eval/spectral-2stem-ensemble-joint-valid" "joint 1e-4=eval/spectral-2stem-ensemble-joint-fast-valid"
@@ -135,14 +142,13 @@ fi
 if [[ "${1:-}" == ensemble ]]; then  # after "conv-member" chose it on validation: test, then bundle
     run=runs/spectral-2stem-conv-member
     [[ -f "$run/ensemble.pt" ]] || { echo "run scripts/bundle_spectral.sh conv-member first" >&2; exit 2; }
-    evaluate spectral-2stem-ensemble-musdb7 "$run/ensemble.pt" &
-    first=$!
-    (evaluate spectral-2stem-eq-musdb7 spectral-2stem
-     evaluate proposed-2stem-musdb7 proposed-2stem
-     evaluate spleeter-2stem-musdb7 spleeter-2stem) &
-    second=$!
-    wait "$first"
-    wait "$second"
+    lane_a() { evaluate spectral-2stem-ensemble-musdb7 "$run/ensemble.pt"; }
+    lane_b() {
+        evaluate spectral-2stem-eq-musdb7 spectral-2stem
+        evaluate proposed-2stem-musdb7 proposed-2stem
+        evaluate spleeter-2stem-musdb7 spleeter-2stem
+    }
+    two_lanes lane_a lane_b
     echo "test (50 musdb18-7 test/ clips):"
     "$bin/python" scripts/results_table.py --against "spectral-2stem" "spectral-2stem=eval/spectral-2stem-eq-musdb7" \
         "spectral-2stem-ensemble=eval/spectral-2stem-ensemble-musdb7" "proposed-2stem=eval/proposed-2stem-musdb7" \
@@ -155,18 +161,19 @@ fi
 if [[ "${1:-}" == learning-curve ]]; then
     separating runs/spectral-2stem-data-half
     separating runs/spectral-2stem-data-quarter
-    (evaluate spectral-2stem-data-half-valid runs/spectral-2stem-data-half/best-separating.pt --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-eq-valid spectral-2stem --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-data-half-musdb7 runs/spectral-2stem-data-half/best-separating.pt
-     evaluate proposed-2stem-musdb7 proposed-2stem) &
-    first=$!
-    (evaluate spectral-2stem-data-quarter-valid runs/spectral-2stem-data-quarter/best-separating.pt --subset train --tracks "${valid[@]}"
-     evaluate spectral-2stem-data-quarter-musdb7 runs/spectral-2stem-data-quarter/best-separating.pt
-     evaluate spectral-2stem-eq-musdb7 spectral-2stem
-     evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}") &
-    second=$!
-    wait "$first"
-    wait "$second"
+    lane_a() {
+        validate spectral-2stem-data-half-valid runs/spectral-2stem-data-half/best-separating.pt
+        validate spectral-2stem-eq-valid spectral-2stem
+        evaluate spectral-2stem-data-half-musdb7 runs/spectral-2stem-data-half/best-separating.pt
+        evaluate proposed-2stem-musdb7 proposed-2stem
+    }
+    lane_b() {
+        validate spectral-2stem-data-quarter-valid runs/spectral-2stem-data-quarter/best-separating.pt
+        evaluate spectral-2stem-data-quarter-musdb7 runs/spectral-2stem-data-quarter/best-separating.pt
+        evaluate spectral-2stem-eq-musdb7 spectral-2stem
+        validate proposed-2stem-valid proposed-2stem
+    }
+    two_lanes lane_a lane_b
     for set in valid musdb7; do
         # the issue's aim: 1 dB of vocals above the bundled proposed-2stem on the same clips
         aim=$("$bin/python" -c "import json, sys; s = json.load(open(sys.argv[1]))
@@ -187,22 +194,23 @@ fi
 # (docs/architecture.md, "Geometry"), the weights as bundled
 run2=runs/spectral-2stem-eq
 separating "$run2"
-(evaluate spectral-2stem-eq-valid "$run2/best-separating.pt" --subset train --tracks "${valid[@]}"
- evaluate proposed-2stem-valid proposed-2stem --subset train --tracks "${valid[@]}"
- evaluate spectral-2stem-eq-musdb7 "$run2/best-separating.pt"
- evaluate proposed-2stem-musdb7 proposed-2stem
- evaluate spleeter-2stem-musdb7 spleeter-2stem
- evaluate mixture-musdb7 mixture) &
-first=$!
 run4=runs/spectral-4stem-fft2048
-(evaluate spectral-4stem-fft2048-valid "$run4/best.pt" --subset train --tracks "${valid[@]}"
- evaluate proposed-4stem-valid proposed-4stem --subset train --tracks "${valid[@]}"
- evaluate spectral-4stem-fft2048-musdb7 "$run4/best.pt"
- evaluate proposed-4stem-musdb7 proposed-4stem
- evaluate oracle-irm-musdb7 oracle-irm) &
-second=$!
-wait "$first"
-wait "$second"
+lane_a() {
+    validate spectral-2stem-eq-valid "$run2/best-separating.pt"
+    validate proposed-2stem-valid proposed-2stem
+    evaluate spectral-2stem-eq-musdb7 "$run2/best-separating.pt"
+    evaluate proposed-2stem-musdb7 proposed-2stem
+    evaluate spleeter-2stem-musdb7 spleeter-2stem
+    evaluate mixture-musdb7 mixture
+}
+lane_b() {
+    validate spectral-4stem-fft2048-valid "$run4/best.pt"
+    validate proposed-4stem-valid proposed-4stem
+    evaluate spectral-4stem-fft2048-musdb7 "$run4/best.pt"
+    evaluate proposed-4stem-musdb7 proposed-4stem
+    evaluate oracle-irm-musdb7 oracle-irm
+}
+two_lanes lane_a lane_b
 
 echo "validation (23 musdb18-7 train/ clips, paper split):"
 "$bin/python" scripts/results_table.py "spectral-2stem=eval/spectral-2stem-eq-valid" "proposed-2stem=eval/proposed-2stem-valid" \
