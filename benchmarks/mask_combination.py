@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from lightsep.data import list_tracks, split_tracks
-from lightsep.evaluate import estimate, score_track, track_references
+from lightsep.evaluate import estimate, score_track, target_frames, track_medians, track_references
 from lightsep.separator import Separator
 
 Combine = Callable[[list[torch.Tensor]], torch.Tensor]
@@ -84,11 +84,10 @@ def main() -> None:
         references, rate = track_references(track)
         for variant in args.variants:
             combine_with(model, VARIANTS[variant])
-            store = score_track(track.name, references, estimate(separator, references, rate), rate)
-            for target in store.scores["targets"]:
-                frames = [frame["metrics"]["SDR"] for frame in target["frames"]]
-                medians[variant].setdefault(target["name"], []).append(float(np.nanmedian(frames)))
-                pooled[variant].setdefault(target["name"], []).extend(frames)
+            scores = score_track(track.name, references, estimate(separator, references, rate), rate).scores
+            for name, median in track_medians(scores).items():
+                medians[variant].setdefault(name, []).append(median)
+                pooled[variant].setdefault(name, []).extend(target_frames(scores)[name]["SDR"])
         print(track.name, {v: {n: round(s[-1], 2) for n, s in medians[v].items()} for v in args.variants}, flush=True)
     print(f"{args.model}, {len(tracks)} validation clips; SiSEC18 median / pooled median SDR (dB); clips better than the mean")
     base = medians.get("mean")

@@ -44,7 +44,7 @@ def main() -> None:
     audio = (np.random.default_rng(0).standard_normal((2, int(44100 * args.seconds))) * 0.1).astype(np.float32)
     separators = {}
     for label, members in CANDIDATES.items():
-        model = build_model("spectral-2stem-ensemble" if members else "spectral-2stem", **({"members": members} if members else {}))
+        model = build_model("spectral-2stem-ensemble", members=members) if members else build_model("spectral-2stem")
         separators[label] = Separator(model, threads=args.threads)
         separators[label].separate(audio[:, :44100 * 3], 44100)  # warm-up
     times: dict[str, list[float]] = {label: [] for label in CANDIDATES}

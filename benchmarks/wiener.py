@@ -20,7 +20,7 @@ import soxr
 import torch
 
 from lightsep.data import list_tracks, split_tracks
-from lightsep.evaluate import score_track, track_references
+from lightsep.evaluate import score_track, track_medians, track_references
 from lightsep.separator import resolve_model
 
 
@@ -61,9 +61,8 @@ def main() -> None:
         references, rate = track_references(track)
         for i in args.iterations:
             store = score_track(track.name, references, separate(model, references["mixture"], rate, i), rate)
-            for target in store.scores["targets"]:
-                frames = [frame["metrics"]["SDR"] for frame in target["frames"]]
-                medians[i].setdefault(target["name"], []).append(np.nanmedian(frames))
+            for name, median in track_medians(store.scores).items():
+                medians[i].setdefault(name, []).append(median)
     print(f"{args.model}, {len(tracks)} validation clips, whole clips, SiSEC18 median SDR (dB)")
     for i in args.iterations:
         row = ", ".join(f"{name} {np.median(values):.2f}" for name, values in medians[i].items())
