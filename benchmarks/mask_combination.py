@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from lightsep.data import list_tracks, split_tracks
+from lightsep.errors import LightsepError
 from lightsep.evaluate import estimate, score_track, target_frames, track_medians, track_references
 from lightsep.separator import Separator
 
@@ -73,7 +74,10 @@ def main() -> None:
     parser.add_argument("--data", default="data/musdb18-7")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
-    separator = Separator(args.model, threads=1)
+    try:
+        separator = Separator(args.model, threads=1)
+    except LightsepError as exc:
+        parser.error(str(exc))
     model = separator.model
     if model.members is None or len(model.sources) != 2:
         parser.error(f"{args.model} is not a 2-stem ensemble")

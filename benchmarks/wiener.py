@@ -20,6 +20,7 @@ import soxr
 import torch
 
 from lightsep.data import list_tracks, split_tracks
+from lightsep.errors import LightsepError
 from lightsep.evaluate import score_track, track_medians, track_references
 from lightsep.separator import resolve_model
 
@@ -54,7 +55,10 @@ def main() -> None:
     parser.add_argument("--iterations", nargs="+", type=int, default=[0, 1])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model = resolve_model(args.model).eval()
+    try:
+        model = resolve_model(args.model).eval()
+    except LightsepError as exc:
+        parser.error(str(exc))
     tracks = split_tracks(list_tracks(args.data), "paper", 20200504)["valid"]
     medians = {i: {} for i in args.iterations}
     for track in tracks:

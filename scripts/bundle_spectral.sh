@@ -51,6 +51,7 @@ from lightsep.data import list_tracks, split_tracks
 print('\n'.join(t.name for t in split_tracks(list_tracks('$data'), 'paper', 20200504)['valid']))")
 
 separating() {  # separating RUN: RUN/best.pt at its preset's segment geometry, as RUN/best-separating.pt
+    [[ -f "$1/best.pt" ]] || { echo "bundle_spectral.sh: $1/best.pt: no such file (train it first: scripts/train-spectral.sh)" >&2; exit 2; }
     "$bin/python" -c "import sys; from lightsep.pretrained import save_at_preset_geometry as s; s(*sys.argv[1:])" \
         "$1/best.pt" "$1/best-separating.pt"
 }
