@@ -63,9 +63,8 @@ VARIANTS: dict[str, Combine] = {
 
 def combine_with(model, combine: Combine) -> None:
     """Make ``model`` (a 2-stem ensemble) combine its members' vocals masks with ``combine``:
-    its forward calls ``direct_masks``, which an instance attribute replaces."""
-    members = list(model.members)
-    model.direct_masks = lambda magnitude: combine([member.direct_masks(magnitude) for member in members])
+    it combines them with ``combine_masks``, which an instance attribute replaces."""
+    model.combine_masks = combine
 
 
 def main() -> None:

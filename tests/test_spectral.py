@@ -70,6 +70,27 @@ def test_shapes_and_the_stems_sum_to_the_mixture(sources, convolutions):
 
 
 @every_network
+@pytest.mark.parametrize("sources", [("vocals", "accompaniment"), ("vocals", "drums", "bass", "other")], ids=["2", "4"])
+def test_a_batch_in_chunks_separates_each_segment_as_alone(sources, convolutions):
+    # forward runs the per-bin work on a few segments at a time (CHUNK_VALUES) and the
+    # recurrent core on the whole batch: chunks of 2 segments and a last one of 1 must give
+    # what each segment gives alone, and what masks() says, for each kind of network
+    model = small(sources, **convolutions)
+    model.CHUNK_VALUES = 2 * len(sources) * model.audio_channels * model.bins * model.frames
+    mixture = 0.1 * torch.randn(5, 2, model.context_samples)
+    with torch.no_grad():
+        batch = model(mixture)
+        alone = torch.cat([model(segment[None]) for segment in mixture])
+        spectrum = torch.stft(mixture.reshape(10, -1), model.n_fft, model.hop, window=model.window, pad_mode="constant", return_complex=True)
+        masks = model.masks(spectrum.abs().reshape(5, 2, model.bins, -1))  # (B, S, C, bins, N)
+        masked = (spectrum.reshape(5, 1, 2, model.bins, -1) * masks).reshape(-1, model.bins, model.frames)
+        direct = torch.istft(masked, model.n_fft, model.hop, window=model.window, length=model.context_samples)
+    window = slice(model.output_start, model.output_start + model.output_samples)
+    assert torch.allclose(batch, alone, atol=1e-6)
+    assert torch.allclose(batch[:, :-1], direct.reshape(5, len(sources), 2, -1)[:, :-1, :, window], atol=1e-5)
+
+
+@every_network
 def test_masks_are_soft_and_sum_to_one(convolutions):
     model = small(("vocals", "drums", "bass", "other"), **convolutions)
     magnitude = torch.rand(2, 2, model.bins, model.frames) * 3

@@ -449,8 +449,17 @@ class SpectralMaskNet(SeparationModel):
         up to rounding, for less work: the logits are put in that layout while they are
         bands, before expanding to bins, and no mask is made for the last source."""
         if self.members is not None:
-            return torch.stack([member.direct_masks(magnitude) for member in self.members]).mean(dim=0)
-        logits = self._mask_logits(magnitude)[0].permute(0, 2, 3, 4, 1)  # (B, S, C, bands, N)
+            return self.combine_masks([member.direct_masks(magnitude) for member in self.members])
+        return self._direct_masks_of(self._mask_logits(magnitude)[0])
+
+    def combine_masks(self, masks: list[torch.Tensor]) -> torch.Tensor:
+        """An ensemble's masks from its members' (each ``(batch, sources - 1, channels, bins,
+        frames)``): their mean, which still sums to one over the sources with the last."""
+        return torch.stack(masks).mean(dim=0)
+
+    def _direct_masks_of(self, logits: torch.Tensor) -> torch.Tensor:
+        """:meth:`direct_masks` from mask logits ``(batch, frames, sources, channels, bands)``."""
+        logits = logits.permute(0, 2, 3, 4, 1)  # (B, S, C, bands, N)
         if len(self.sources) == 2:
             return torch.sigmoid(self.expand_bands(logits[:, :1] - logits[:, 1:], dim=-2))
         return torch.softmax(self.expand_bands(logits, dim=-2), dim=1)[:, :-1]
@@ -458,23 +467,40 @@ class SpectralMaskNet(SeparationModel):
     def _mask_logits(self, magnitude: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(batch, channels, bins, frames)`` magnitudes -> mask logits ``(batch, frames,
         sources, channels, bands)`` and the GRU's state after the frames."""
+        encoded, skips = self._encode(magnitude)
+        recurrent, state = self.recurrent(self.dropout(encoded), state)
+        return self._decode(encoded, recurrent, skips), state
+
+    def _encode(self, magnitude: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """The network up to its recurrent core: ``(batch, channels, bins, frames)``
+        magnitudes -> the core's input ``(batch, frames, hidden)``, and the band convolutions'
+        skips (``None`` without them). Each frame on its own (or with its neighbours, for
+        ``time_kernel`` > 1) and each segment on its own."""
         batch, channels, _, frames = magnitude.shape
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
         normalised = self.input_norm(features)  # (B, N, C * bands)
         encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
+        skips = None
         if self.convolutions is not None:
             image = normalised.reshape(batch, frames, channels, self.bands).transpose(1, 2)  # (B, C, N, bands)
             convolved, skips = self.convolutions.encode(image)
             encoded = encoded + convolved
-        recurrent, state = self.recurrent(self.dropout(encoded), state)
+        return encoded, skips
+
+    def _decode(self, encoded: torch.Tensor, recurrent: torch.Tensor, skips: list[torch.Tensor] | None) -> torch.Tensor:
+        """The network after its recurrent core: its input and output, each ``(batch, frames,
+        hidden)``, and :meth:`_encode`'s skips -> mask logits ``(batch, frames, sources,
+        channels, bands)``."""
+        batch, frames, _ = encoded.shape
+        channels = self.audio_channels
         decoded = self.decode(self.dropout(torch.cat([encoded, recurrent], dim=-1)))
         shape = (batch, frames, len(self.sources), channels, self.bands)
         logits = self.mask_logits(decoded).reshape(shape) if self.mask_logits is not None else 0
         if self.convolutions is not None:
             convolved = self.convolutions.decode(decoded, skips)  # (B, S * C, N, bands)
             logits = logits + convolved.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4)
-        return logits, state
+        return logits
 
     @property
     def causal(self) -> bool:
@@ -503,29 +529,69 @@ class SpectralMaskNet(SeparationModel):
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, channels, time = mixture.shape
         estimated = len(self.sources) - 1  # the last source is the difference
-        shape = (batch * estimated * channels, -1, self.frames)
+        start, length = self.output_start, self.output_samples
         if torch.onnx.is_in_onnx_export():  # real and imaginary parts: ONNX has no complex type
+            shape = (batch * estimated * channels, -1, self.frames)
             real, imag = self.conv_stft(mixture.reshape(batch * channels, time))
             real, imag = real.reshape(batch, channels, self.bins, -1), imag.reshape(batch, channels, self.bins, -1)
             masks = self.direct_masks(torch.sqrt(real * real + imag * imag + 1e-12))  # (B, S-1, C, bins, N)
             direct = self.conv_stft.inverse((masks * real[:, None]).reshape(shape), (masks * imag[:, None]).reshape(shape))
+            direct = direct.reshape(batch, estimated, channels, time)[..., start : start + length]
         else:
-            spectrum = torch.stft(mixture.reshape(batch * channels, time), self.n_fft, self.hop, window=self.window,
-                                  center=True, pad_mode="constant", return_complex=True)  # fmt: skip
-            spectrum = spectrum.reshape(batch, 1, channels, self.bins, -1)
-            # the same sums as above, on the bins as pairs of reals (contiguous, unlike .real)
+            direct = self._separate_in_chunks(mixture)
+        difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
+        return torch.cat([direct, difference], dim=1)
+
+    CHUNK_VALUES = 2**20
+    """The most mask values (segments x sources x channels x bins x frames) that
+    :meth:`forward` makes at once (4 MiB of them): one 2.97 s segment of spectral-2stem, three
+    of the 1.49 s segments it trains on. Every larger intermediate is given memory afresh by
+    the C allocator on each call, every page of it faulted in, which cost more than the
+    arithmetic on it (docs/architecture.md, "Sizes and cost")."""
+
+    def _separate_in_chunks(self, mixture: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels, context_samples)`` -> the estimated sources but the last,
+        ``(batch, sources - 1, channels, output_samples)``. The STFT, the band pooling,
+        the work on each frame before and after the recurrent core, the masks and the inverse
+        STFT run on a few segments at a time (``CHUNK_VALUES``); the recurrent core, which
+        steps through the frames one at a time, on the whole batch at once, so that its
+        steps are few. Each segment's result is what separating it alone gives."""
+        batch, channels, time = mixture.shape
+        networks = list(self.members) if self.members is not None else [self]
+        per_chunk = max(1, self.CHUNK_VALUES // (len(self.sources) * channels * self.bins * self.frames))
+        starts = range(0, batch, per_chunk)
+        spectra, encodings = [], [[] for _ in networks]
+        for start in starts:
+            piece = mixture[start : start + per_chunk]
+            spectrum = torch.stft(piece.reshape(-1, time), self.n_fft, self.hop, window=self.window, center=True,
+                                  pad_mode="constant", return_complex=True)  # fmt: skip
+            spectrum = spectrum.reshape(len(piece), 1, channels, self.bins, -1)
+            spectra.append(spectrum)
+            # the magnitudes from the bins as pairs of reals (contiguous, unlike .real)
             squares = torch.view_as_real(spectrum).square()
-            masks = self.direct_masks((squares[..., 0] + squares[..., 1]).add_(1e-12).sqrt_()[:, 0])
+            magnitude = (squares[..., 0] + squares[..., 1]).add_(1e-12).sqrt_()[:, 0]
+            for network, encoded in zip(networks, encodings):
+                encoded.append(network._encode(magnitude))
+        recurrent = [
+            network.recurrent(network.dropout(torch.cat([features for features, _ in encoded])))[0]
+            for network, encoded in zip(networks, encodings)
+        ]  # fmt: skip
+        estimated = len(self.sources) - 1
+        direct = []
+        for index, (start, spectrum) in enumerate(zip(starts, spectra)):
+            count = spectrum.shape[0]
+            masks = []
+            for network, encoded, outputs in zip(networks, encodings, recurrent):
+                features, skips = encoded[index]
+                masks.append(network._direct_masks_of(network._decode(features, outputs[start : start + count], skips)))
+            masks = masks[0] if self.members is None else self.combine_masks(masks)  # (b, S-1, C, bins, N)
             # real masks times complex bins, as pairs of reals: the same products, without
             # first making the masks complex
             masked = torch.view_as_complex(torch.view_as_real(spectrum) * masks[..., None])
-            direct = torch.istft(masked.reshape(shape), self.n_fft, self.hop, window=self.window, center=True,
-                                 length=self.context_samples)  # fmt: skip
-        direct = direct.reshape(batch, estimated, channels, time)
-        start, length = self.output_start, self.output_samples
-        direct = direct[..., start : start + length]
-        difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
-        return torch.cat([direct, difference], dim=1)
+            waveforms = torch.istft(masked.reshape(count * estimated * channels, -1, self.frames), self.n_fft, self.hop,
+                                    window=self.window, center=True, length=time)  # fmt: skip
+            direct.append(waveforms.reshape(count, estimated, channels, time)[..., self.output_start : self.output_start + self.output_samples])
+        return torch.cat(direct)
 
 
 def _kind_wanted(value: Any, default: Any) -> str | None:
