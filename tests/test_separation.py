@@ -198,3 +198,14 @@ def test_the_low_latency_model():
     assert streaming.latency == 768 + 1024 + 512 - 1  # look-ahead + output + hop, no resampling at the model's rate
     # what lightsep stream states at 44.1 kHz, everything included: the bound is 200 ms
     assert StreamingSeparator(Separator(model, batch_size=1, resample_quality="LQ"), 44100, 2).latency_seconds <= 0.200
+
+
+def test_the_batch_size_is_the_models_unless_given():
+    # the Spleeter port runs one 11.9 s segment per pass (its feature maps are large); the
+    # rest 16, and a given batch size wins
+    spleeter = build_model("spleeter-2stem")
+    assert Separator(spleeter).batch_size == 1
+    assert Separator("tiny").batch_size == 16
+    assert Separator(spleeter, batch_size=3).batch_size == 3
+    with pytest.raises(LightsepError, match="batch_size"):
+        Separator("tiny", batch_size=0)

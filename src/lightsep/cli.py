@@ -560,7 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "0.25 computes 2/3 of the segments of 0.5)")
     sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
-    sep.add_argument("--batch-size", type=_positive_int, default=16, help="segments per forward pass (default 16)")
+    sep.add_argument("--batch-size", type=_positive_int, help="segments per forward pass (default: the model's, 16 for all but "
+                     "spleeter-2stem's 1)")
     sep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="files separated in parallel (default 1)")
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
     sep.add_argument("--nan-to-zero", action="store_true",

@@ -138,8 +138,9 @@ class Separator:
             ``default_overlap``, 0.5, or 0.25 for the spectral models).
         backend: ``"torch"``, ``"onnx"`` (ONNX Runtime on an export of the same model) or
             ``"onnx-int8"`` (the export with int8 weights).
-        batch_size: segments per forward pass (default 16; with overlapping segments that
-            share work, larger groups share more: see ``docs/separation.md``).
+        batch_size: segments per forward pass (default: the model's
+            ``default_batch_size``, 16, or 1 for the Spleeter port; with overlapping segments
+            that share work, larger groups share more: see ``docs/separation.md``).
         threads: intra-op threads for the backend (default: its own default).
         nan_to_zero: replace NaN and infinite input samples with silence instead of refusing
             the input (:class:`InvalidAudioError`, naming the first bad sample's time).
@@ -163,7 +164,7 @@ class Separator:
         device: str | torch.device = "cpu",
         overlap: float | None = None,
         backend: str = "torch",
-        batch_size: int = 16,
+        batch_size: int | None = None,
         threads: int | None = None,
         optimized: bool = True,
         nan_to_zero: bool = False,
@@ -177,7 +178,7 @@ class Separator:
             raise LightsepError(f"unknown resampling quality {resample_quality!r}; choose one of {', '.join(RESAMPLE_QUALITIES)}")
         if overlap is not None and not 0.0 <= overlap <= MAX_OVERLAP:
             raise LightsepError(f"overlap must be in [0, {MAX_OVERLAP}], got {overlap}")
-        if not (isinstance(batch_size, int) and batch_size >= 1):
+        if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
             raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
             raise LightsepError(f"threads must be a positive integer, got {threads!r}")
@@ -187,7 +188,8 @@ class Separator:
         self.model = resolve_model(model, device, random_weights)
         self.device = torch.device(device)
         self.overlap = self.model.default_overlap if overlap is None else overlap
-        self.batch_size, self.backend = batch_size, backend
+        self.batch_size = self.model.default_batch_size if batch_size is None else batch_size
+        self.backend = backend
         self.nan_to_zero = nan_to_zero
         self.resample_quality = resample_quality
         self.silence_floor_db = silence_floor(self.model, silence_floor_db)

@@ -33,6 +33,9 @@ class SeparationModel(nn.Module):
     (:class:`~lightsep.gate.SilenceGate`)."""
     default_overlap: float = 0.5
     """The segment overlap :class:`~lightsep.separator.Separator` uses when not told."""
+    default_batch_size: int = 16
+    """The segments per forward pass :class:`~lightsep.separator.Separator` uses when not
+    told."""
 
     sources: tuple[str, ...]
     sample_rate: int
