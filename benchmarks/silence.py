@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from lightsep.errors import LightsepError
 from lightsep.separator import Separator
 
 LEVELS_DB = (None, -95.0, -80.0, -60.0, -40.0)  # None: digital silence
@@ -31,7 +32,10 @@ def main() -> None:
     sine = np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate).astype(np.float32)[None].repeat(2, axis=0)
     for name in args.models:
         for floor in (-90.0, None):
-            separator = Separator(name, silence_floor_db=floor)
+            try:
+                separator = Separator(name, silence_floor_db=floor)
+            except LightsepError as exc:
+                parser.error(str(exc))
             print(f"\n{name}, gate {'off' if floor is None else f'{floor:g} dBFS'}: stem peaks (dBFS)")
             print("  input      " + "".join(f"{s:>15}" for s in separator.sources))
             for level in LEVELS_DB:
