@@ -75,7 +75,16 @@ def test_a_batch_in_chunks_separates_each_segment_as_alone(sources, convolutions
     # forward runs the per-bin work on a few segments at a time (CHUNK_VALUES) and the
     # recurrent core on the whole batch: chunks of 2 segments and a last one of 1 must give
     # what each segment gives alone, and what masks() says, for each kind of network
-    model = small(sources, **convolutions)
+    check_chunks(small(sources, **convolutions))
+
+
+def test_ensemble_members_with_other_band_layouts_separate_in_chunks():
+    # members with the same band layout share its features; one with another has its own
+    check_chunks(small(members=[{}, dict(BAND_CONVOLUTIONS, bands=32, full_resolution_bins=16), {}]))
+
+
+def check_chunks(model: SpectralMaskNet) -> None:
+    sources = model.sources
     model.CHUNK_VALUES = 2 * len(sources) * model.audio_channels * model.bins * model.frames
     mixture = 0.1 * torch.randn(5, 2, model.context_samples)
     with torch.no_grad():

@@ -476,9 +476,25 @@ class SpectralMaskNet(SeparationModel):
         magnitudes -> the core's input ``(batch, frames, hidden)``, and the band convolutions'
         skips (``None`` without them). Each frame on its own (or with its neighbours, for
         ``time_kernel`` > 1) and each segment on its own."""
+        return self._encode_features(self.band_features(magnitude))
+
+    def band_features(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """The network's input: ``(batch, channels, bins, frames)`` magnitudes -> the log
+        magnitudes of the bands, ``(batch, frames, channels * bands)``. The same for every
+        network with this band layout (``band_layout``)."""
         batch, channels, _, frames = magnitude.shape
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
-        features = torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
+        return torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
+
+    @property
+    def band_layout(self) -> tuple[int, int]:
+        """``bands`` and ``full_resolution_bins``: what :meth:`band_features` depends on."""
+        return self.config["bands"], self.config["full_resolution_bins"]
+
+    def _encode_features(self, features: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """:meth:`_encode` from :meth:`band_features`."""
+        batch, frames, _ = features.shape
+        channels = self.audio_channels
         normalised = self.input_norm(features)  # (B, N, C * bands)
         encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
         skips = None
@@ -570,8 +586,11 @@ class SpectralMaskNet(SeparationModel):
             # the magnitudes from the bins as pairs of reals (contiguous, unlike .real)
             squares = torch.view_as_real(spectrum).square()
             magnitude = (squares[..., 0] + squares[..., 1]).add_(1e-12).sqrt_()[:, 0]
+            features = {}  # by band layout: members with the same one share it
             for network, encoded in zip(networks, encodings):
-                encoded.append(network._encode(magnitude))
+                if network.band_layout not in features:
+                    features[network.band_layout] = network.band_features(magnitude)
+                encoded.append(network._encode_features(features[network.band_layout]))
         recurrent = [
             network.recurrent(network.dropout(torch.cat([features for features, _ in encoded])))[0]
             for network, encoded in zip(networks, encodings)
