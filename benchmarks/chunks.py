@@ -40,9 +40,8 @@ def way(model: str, chunk_values: int | None, batch_size: int | None) -> Separat
     separator = Separator(model, batch_size=batch_size, threads=2)
     if not hasattr(separator.model, "CHUNK_VALUES"):
         raise LightsepError(f"{model} is not a spectrogram-mask model")
-    if chunk_values is not None:  # an instance attribute, on the model and its members
-        for network in [separator.model, *(separator.model.members or [])]:
-            network.CHUNK_VALUES = chunk_values
+    if chunk_values is not None:  # an instance attribute; forward reads the model's own
+        separator.model.CHUNK_VALUES = chunk_values
     return separator
 
 

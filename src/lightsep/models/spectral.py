@@ -232,6 +232,12 @@ class SpectralMaskNet(SeparationModel):
     1.11 s output the models were trained on. At that geometry (25% overlap) it was as good as
     50% on the validation clips (docs/architecture.md, "Geometry"); longer segments need no
     more of it."""
+    CHUNK_VALUES = 2**20
+    """The most mask values (segments x sources x channels x bins x frames) that
+    :meth:`forward` makes at once (4 MiB of them): one 2.97 s segment of spectral-2stem, three
+    of the 1.49 s segments it trains on. Every larger intermediate is given memory afresh by
+    the C allocator on each call, every page of it faulted in, which cost more than the
+    arithmetic on it (docs/architecture.md, "Memory per pass")."""
 
     def __init__(
         self,
@@ -558,13 +564,6 @@ class SpectralMaskNet(SeparationModel):
         difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
         return torch.cat([direct, difference], dim=1)
 
-    CHUNK_VALUES = 2**20
-    """The most mask values (segments x sources x channels x bins x frames) that
-    :meth:`forward` makes at once (4 MiB of them): one 2.97 s segment of spectral-2stem, three
-    of the 1.49 s segments it trains on. Every larger intermediate is given memory afresh by
-    the C allocator on each call, every page of it faulted in, which cost more than the
-    arithmetic on it (docs/architecture.md, "Sizes and cost")."""
-
     def _separate_in_chunks(self, mixture: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, context_samples)`` -> the estimated sources but the last,
         ``(batch, sources - 1, channels, output_samples)``. The STFT, the band pooling,
@@ -586,13 +585,13 @@ class SpectralMaskNet(SeparationModel):
             # the magnitudes from the bins as pairs of reals (contiguous, unlike .real)
             squares = torch.view_as_real(spectrum).square()
             magnitude = (squares[..., 0] + squares[..., 1]).add_(1e-12).sqrt_()[:, 0]
-            features = {}  # by band layout: members with the same one share it
+            by_layout = {}  # the band features: members with the same band layout share them
             for network, encoded in zip(networks, encodings):
-                if network.band_layout not in features:
-                    features[network.band_layout] = network.band_features(magnitude)
-                encoded.append(network._encode_features(features[network.band_layout]))
+                if network.band_layout not in by_layout:
+                    by_layout[network.band_layout] = network.band_features(magnitude)
+                encoded.append(network._encode_features(by_layout[network.band_layout]))
         recurrent = [
-            network.recurrent(network.dropout(torch.cat([features for features, _ in encoded])))[0]
+            network.recurrent(network.dropout(torch.cat([inputs for inputs, _ in encoded])))[0]
             for network, encoded in zip(networks, encodings)
         ]  # fmt: skip
         estimated = len(self.sources) - 1
