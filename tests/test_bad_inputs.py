@@ -352,8 +352,23 @@ def test_the_silence_gate_is_the_same_however_the_input_is_cut():
     assert np.any(gated["vocals"][:, 6000:20000])  # without the gate the model's biases sound
 
 
+def gate_formula(gate, audio: np.ndarray) -> np.ndarray:
+    """The gains gate.py's docstring describes, on the whole ``(channels, n)`` signal at once
+    and with no shortcut: the peak over each sample's window, its level in dB placed between
+    the floor and the open level, in steps, summed over the window."""
+    from lightsep.gate import STEPS, running_max
+
+    peaks = np.concatenate([np.zeros(gate.window - 1, np.float32), np.abs(audio).max(axis=0)])
+    with np.errstate(divide="ignore"):
+        level_db = 20.0 * np.log10(running_max(peaks, gate.window).astype(np.float64))
+    fraction = np.clip((level_db - gate.floor_db) / (gate.open_db - gate.floor_db), 0.0, 1.0)
+    steps = np.concatenate([np.zeros(gate.window - 1, np.int64), np.rint(fraction * STEPS).astype(np.int64)])
+    sums = np.concatenate([[0], np.cumsum(steps)])
+    return ((sums[gate.window :] - sums[: -gate.window]) / (STEPS * gate.window)).astype(np.float32)
+
+
 def test_the_silence_gates_shortcuts_give_the_gains_of_its_formula():
-    from lightsep.gate import STEPS, SilenceGate, running_max
+    from lightsep.gate import SilenceGate
 
     rate = 8000
     gate = SilenceGate(rate)
@@ -365,16 +380,29 @@ def test_the_silence_gates_shortcuts_give_the_gains_of_its_formula():
     audio = np.stack([levels * signs, 0.5 * levels])
     cuts = [0, 1234, 3100, 3450, levels.size]  # [3100, 3450) and its window before: loud throughout
     got = np.concatenate([gate(audio[:, a:b]) for a, b in zip(cuts, cuts[1:])])
-    # the formula (gate.py's docstring), on the whole signal at once
-    peaks = np.concatenate([np.zeros(gate.window - 1, np.float32), np.abs(audio).max(axis=0)])
-    with np.errstate(divide="ignore"):
-        level_db = 20.0 * np.log10(running_max(peaks, gate.window).astype(np.float64))
-    fraction = np.clip((level_db - gate.floor_db) / (gate.open_db - gate.floor_db), 0.0, 1.0)
-    steps = np.concatenate([np.zeros(gate.window - 1, np.int64), np.rint(fraction * STEPS).astype(np.int64)])
-    sums = np.concatenate([[0], np.cumsum(steps)])
-    expected = ((sums[gate.window :] - sums[: -gate.window]) / (STEPS * gate.window)).astype(np.float32)
-    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, gate_formula(gate, audio))
     assert got.min() == 0.0 and 0.0 < got[1500] < 1.0 and np.all(got[3300:3500] == 1.0)
+
+
+@pytest.mark.parametrize("quiet_stretches", [3, 40, 400])  # the last: more than MAX_RUNS stretches to measure
+@pytest.mark.parametrize("rate", [1000, 8000, 44100])  # windows of 5, 40 and 221 samples
+def test_the_gate_measures_only_where_it_may_close_and_gives_the_formulas_gains(quiet_stretches, rate):
+    """Music with quiet stretches of every length, from one sample to several windows, at
+    every phase against the gate's blocks of half a window, cut into blocks at random."""
+    from lightsep.gate import SilenceGate
+
+    rng = np.random.default_rng(quiet_stretches + rate)
+    gate = SilenceGate(rate)
+    audio = rng.uniform(-0.5, 0.5, (2, 60 * gate.window + quiet_stretches * 3 * gate.window)).astype(np.float32)
+    for _ in range(quiet_stretches):
+        start, length = int(rng.integers(0, audio.shape[1])), int(rng.integers(1, 3 * gate.window))
+        audio[:, start : start + length] *= np.float32(10 ** rng.uniform(-6, -2.5))  # -120 to -50 dBFS
+    audio[:, -gate.window // 3 :] = 0.0  # and at the very end, shorter than a block
+    cuts = np.sort(rng.integers(0, audio.shape[1], 7))
+    got = np.concatenate([gate(piece) for piece in np.split(audio, cuts, axis=1)])
+    expected = gate_formula(gate, audio)
+    np.testing.assert_array_equal(got, expected)
+    assert expected.min() < 1.0  # the quiet stretches closed it somewhere
 
 
 # --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 STEPS = 1024  # gain resolution: integer sums are exact, so block boundaries change nothing
+MAX_RUNS = 64  # more stretches of possibly quiet windows than this: measure every window
 
 
 def running_max(values: np.ndarray, window: int) -> np.ndarray:
@@ -48,7 +49,7 @@ class SilenceGate:
         self.floor_db, self.open_db = float(floor_db), float(open_db)
         self.window = max(1, round(window_seconds * sample_rate))
         self._peaks = np.zeros(self.window - 1, np.float32)  # the last window - 1 input peaks (silence before the start)
-        self._levels = np.zeros(self.window - 1, np.int64)  # the last window - 1 unsmoothed gains, in steps
+        self._levels = np.zeros(self.window - 1, np.int16)  # the last window - 1 unsmoothed gains, in steps
         self._surely_open = np.float32(10.0 ** (self.open_db / 20.0) * (1.0 + 1e-5))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
@@ -57,9 +58,8 @@ class SilenceGate:
         if n == 0:
             return np.zeros(0, np.float32)
         peaks = np.concatenate([self._peaks, np.abs(block).max(axis=0)])
-        envelope = running_max(peaks, self.window)  # (n,): the peak over each sample's last window
         self._peaks = peaks[n:]
-        levels = np.concatenate([self._levels, self._levels_of(envelope)])
+        levels = np.concatenate([self._levels, self._levels_of(peaks)])
         self._levels = levels[n:]
         gains = np.ones(n, np.float32)
         # a gain is the sum of `window` levels from its own on; past the last level below
@@ -67,20 +67,48 @@ class SilenceGate:
         partial = np.flatnonzero(levels < STEPS)
         if partial.size:
             last = min(int(partial[-1]), n - 1)  # the gains [0, last] see a level below STEPS
-            sums = np.concatenate([[0], np.cumsum(levels[: last + self.window])])
+            sums = np.concatenate([[0], np.cumsum(levels[: last + self.window], dtype=np.int64)])
             smoothed = sums[self.window :] - sums[: -self.window]  # exact integer sums over each window
             gains[: last + 1] = smoothed / (STEPS * self.window)
         return gains
 
-    def _levels_of(self, envelope: np.ndarray) -> np.ndarray:
-        """Unsmoothed gains in steps: ``STEPS`` times the envelope's place between the floor and
-        the open level, in dB. The logarithm is taken only below ``_surely_open`` (a hair above
-        the open level, where the gain is certainly whole): the same values, for less work."""
-        levels = np.full(envelope.shape, STEPS, np.int64)
+    def _levels_of(self, peaks: np.ndarray) -> np.ndarray:
+        """Unsmoothed gains in steps for the ``len(peaks) - window + 1`` windows of ``peaks``:
+        ``STEPS`` times each window's peak level's place between the floor and the open
+        level, in dB.
+
+        Only windows that may lie below ``_surely_open`` (a hair above the open level, where
+        the gain is certainly whole) are measured: ``peaks`` is cut into blocks of half a
+        window, every window holds a whole block, and one whose block reaches
+        ``_surely_open`` is fully open. The running peak and its logarithm are taken over the
+        stretches of windows left (in music, the few around silent passages): the same
+        values as taking them everywhere, for less work."""
+        window = self.window
+        count = len(peaks) - window + 1
+        levels = np.full(count, STEPS, np.int16)
+        block = (window + 1) // 2  # window [i, i + window) holds block ceil(i / block) whole
+        blocks = len(peaks) // block
+        loud = peaks[: blocks * block].reshape(blocks, block).max(axis=1) >= self._surely_open
+        # window i is surely open if block ceil(i / block) is whole and loud: windows
+        # (j - 1) * block + 1 .. j * block for block j; the windows after the last whole block's are not
+        unsure = np.ones(blocks + 1, bool)
+        unsure[:blocks] = ~loud
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], unsure, [False]]).astype(np.int8)))
+        runs = [(max(0, (j - 1) * block + 1), min(count, k * block - block + 1)) for j, k in zip(edges[::2], edges[1::2])]
+        if len(runs) > MAX_RUNS:  # fewer, larger array operations: the whole signal at once
+            return self._measured_levels(running_max(peaks, window))
+        for start, stop in runs:  # windows [start, stop), blocks [j, k)
+            if stop > start:
+                levels[start:stop] = self._measured_levels(running_max(peaks[start : stop + window - 1], window))
+        return levels
+
+    def _measured_levels(self, envelope: np.ndarray) -> np.ndarray:
+        """:meth:`_levels_of` for windows of peak level ``envelope``."""
+        levels = np.full(envelope.shape, STEPS, np.int16)
         below = envelope < self._surely_open
         if below.any():
             with np.errstate(divide="ignore"):
                 level_db = 20.0 * np.log10(envelope[below].astype(np.float64))
             fraction = np.clip((level_db - self.floor_db) / (self.open_db - self.floor_db), 0.0, 1.0)
-            levels[below] = np.rint(fraction * STEPS).astype(np.int64)
+            levels[below] = np.rint(fraction * STEPS).astype(np.int16)
         return levels
