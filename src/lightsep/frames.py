@@ -86,10 +86,13 @@ class FrameEngine(BlockInput):
         device: where the network runs.
         step: what runs the network (:class:`FrameStep` of ``model`` by default, or an
             :class:`OnnxFrameStep`).
+        difference: output the difference source (the last) too, as the mixture minus the
+            others; ``False``: the others only.
     """
 
-    def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu", step=None):
+    def __init__(self, model: SpectralMaskNet, channels: int, device: torch.device | str = "cpu", step=None, difference: bool = True):
         self.step = FrameStep(model) if step is None else step
+        self.difference = difference
         self.model, self.channels, self.device = model, channels, torch.device(device)
         self.sources = len(model.sources)
         self.n_fft, self.hop = model.n_fft, model.hop
@@ -183,13 +186,13 @@ class FrameEngine(BlockInput):
     def _emit(self, until: int) -> np.ndarray:
         until = min(until, self._received)
         n = max(0, until - self._emitted)
-        out = np.zeros((self.sources, self.channels, n), np.float32)
+        out = np.zeros((self.sources - (not self.difference), self.channels, n), np.float32)
         if n:
             envelope = self._envelope[:n]
             direct = self._sum[..., :n] / np.where(envelope > 1e-11, envelope, 1.0)
-            mixture = self._stretch(self._emitted, n)
-            out[:-1] = direct
-            out[-1] = mixture - direct.sum(axis=0)
+            out[: self.sources - 1] = direct
+            if self.difference:
+                out[-1] = self._stretch(self._emitted, n) - direct.sum(axis=0)
             self._sum, self._envelope = self._sum[..., n:], self._envelope[n:]
             self._emitted += n
         return out
