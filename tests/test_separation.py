@@ -209,3 +209,21 @@ def test_the_batch_size_is_the_models_unless_given():
     assert Separator(spleeter, batch_size=3).batch_size == 3
     with pytest.raises(LightsepError, match="batch_size"):
         Separator("tiny", batch_size=0)
+
+
+@pytest.mark.parametrize("model", ["tiny", "causal"])
+def test_an_engine_for_the_stream_gives_the_estimated_sources_alone(model):
+    """SeparationStream makes the difference source from the input, so its engine leaves it
+    out: the same outputs, less the difference source's."""
+    if model == "causal":
+        from lightsep.models.spectral import SpectralMaskNet
+
+        model = SpectralMaskNet(sample_rate=22050, n_fft=512, hop=128, bands=64, full_resolution_bins=32, hidden=16,
+                                context_samples=8192, bidirectional=False).eval()  # fmt: skip
+    separator = Separator(model, random_weights=True)
+    audio = np.random.default_rng(4).standard_normal((2, 20000)).astype(np.float32)
+    whole, estimated = separator.engine(2), separator.engine(2, estimated_only=True)
+    outputs = [np.concatenate([engine.push(audio), engine.flush()], axis=-1) for engine in (whole, estimated)]
+    difference = separator.model.sources.index(separator.model.difference_source)
+    assert separator.estimated_sources() == [i for i in range(len(separator.sources)) if i != difference]
+    np.testing.assert_array_equal(outputs[1], np.delete(outputs[0], difference, axis=0))
