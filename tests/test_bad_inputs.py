@@ -418,9 +418,13 @@ def long_song(tmp_path):
 
 
 def start_separating(songs: list[Path], out: Path, *options: str) -> subprocess.Popen:
-    """``lightsep separate`` in a child process, returned once it writes stems for every song."""
+    """``lightsep separate`` in a child process, returned once it writes stems for every song.
+
+    With 90% overlap (ten times the segments) each song keeps it busy for several seconds,
+    so that the test's signal finds it at work even on a slow machine, not done already."""
     # as from a terminal: SIGINT not ignored, even when the tests run as a background job
-    process = subprocess.Popen([*PYTHON, "separate", *map(str, songs), "-o", str(out), "--batch-size", "1", "--quiet", *options],
+    process = subprocess.Popen([*PYTHON, "separate", *map(str, songs), "-o", str(out), "--batch-size", "1", "--overlap", "0.9",
+                                "--quiet", *options],
                                stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
@@ -441,6 +445,25 @@ def test_a_signal_removes_the_outputs_in_progress(long_song, tmp_path, sig):
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("lightsep: interrupted")
     assert snapshot(out) == {}  # no temporaries, no stems
     assert not any(out.rglob("*"))  # the folders it made are gone too
+
+
+def test_ctrl_c_caught_inside_exec_still_exits_130_under_python_m(tmp_path):
+    """A KeyboardInterrupt raised inside exec() of a string (what a lazy import building a
+    dataclass runs, and where a Ctrl-C to ``python -m lightsep`` once landed) and caught by
+    the command must not make the interpreter kill itself with SIGINT at exit (-2)."""
+    (tmp_path / "interrupted_in_exec.py").write_text(
+        "from lightsep import cli\n"
+        "def interrupted(argv=None):\n"
+        "    try:\n"
+        "        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return 130\n"
+        "cli.main = interrupted\n"
+        "cli.run()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "interrupted_in_exec"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
 
 
 def test_a_signal_stops_parallel_jobs_and_their_outputs(long_song, tmp_path):

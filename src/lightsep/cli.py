@@ -769,6 +769,13 @@ def run() -> None:
     """The console entry point."""
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the status is decided: a late Ctrl-C cannot turn it into a traceback
+    # A KeyboardInterrupt that went through exec() of a string anywhere (dataclasses and
+    # namedtuple build their methods that way, during any lazy import) sets CPython's
+    # "unhandled KeyboardInterrupt" flag even though main() caught it, and under `python -m`
+    # the interpreter then kills itself with SIGINT after finalizing, whatever status it
+    # was given (CPython's exit-by-signal for an uncaught Ctrl-C, bpo-1054041): exit -2
+    # instead of 130, now and then. Running a string resets the flag.
+    exec("")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # a process of a torchrun job: leave without Python's shutdown, where the process
         # group's threads can still be releasing the last collective's buffers and abort the
