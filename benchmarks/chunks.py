@@ -18,7 +18,6 @@ per call (``ru_minflt``: memory the C allocator handed out afresh, each page fau
 
 from __future__ import annotations
 
-import argparse
 import resource
 import statistics
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import clip, positive_int  # noqa: E402
+from speed import clip, clip_benchmark_arguments  # noqa: E402
 
 from lightsep.errors import LightsepError  # noqa: E402
 from lightsep.separator import Separator  # noqa: E402
@@ -46,13 +45,7 @@ def way(model: str, chunk_values: int | None, batch_size: int | None) -> Separat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem"])
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--repeats", type=positive_int, default=7)
-    args = parser.parse_args()
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
+    args = clip_benchmark_arguments(__doc__.split("\n\n")[0], ["spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem"])
     audio, warmup = clip(args.seconds), clip(2.0)
     ways = {}
     try:
@@ -61,7 +54,7 @@ def main() -> None:
             ways[(model, "one piece")] = way(model, UNLIMITED, None)
             ways[(model, "batch 4")] = way(model, UNLIMITED, 4)
     except LightsepError as exc:
-        parser.error(str(exc))
+        args.error(str(exc))
     for separator in ways.values():
         separator.separate(warmup, 44100)
     factors = {key: [] for key in ways}

@@ -6,22 +6,22 @@ Each model separates the clip ``benchmarks/speed.py`` uses (30 s stereo at 44.1 
 threads) through ``lightsep.Separator`` with its defaults, as ``lightsep separate`` does
 (the Spleeter port with no overlap, as speed.py runs it), after a warm-up and one untimed
 separation of the clip, once in each of ``--repeats`` rounds. A row gives the medians of the
-rounds: the whole call, the time inside the model's forward passes (``Separator._forward``:
-the network on batches of segments, its STFTs included), and the rest, which is the pipeline
+rounds: the whole call, the time inside the model's forward passes (``Separator._forward``,
+or the span function of the paper's models' fast form: the network on batches of segments,
+its STFTs included), and the rest, which is the pipeline
 around it: resampling to the model's rate and back, cutting the segments and the overlap-add,
 the silence gate, the difference stem and the copies between them.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import clip, positive_int  # noqa: E402
+from speed import clip, clip_benchmark_arguments  # noqa: E402
 
 from lightsep.errors import LightsepError  # noqa: E402
 from lightsep.separator import Separator  # noqa: E402
@@ -36,15 +36,18 @@ class TimedSeparator:
     def __init__(self, name: str):
         self.separator = Separator(name, threads=2, random_weights=True, **PEER_SETTINGS.get(name, {}))
         self.inside = 0.0
-        forward = self.separator._forward
+        self.separator._forward = self._timed(self.separator._forward)
+        span_function = self.separator.span_function  # the paper's models' fast form: segments sharing work
+        self.separator.span_function = lambda: None if span_function() is None else self._timed(span_function())
 
-        def timed(segments):
+    def _timed(self, function):
+        def timed(*args):
             start = time.perf_counter()
-            out = forward(segments)
+            out = function(*args)
             self.inside += time.perf_counter() - start
             return out
 
-        self.separator._forward = timed
+        return timed
 
     def separate(self, audio) -> tuple[float, float]:
         """Seconds for the whole call and inside the model."""
@@ -55,17 +58,11 @@ class TimedSeparator:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["spectral-2stem-ensemble", "spectral-2stem", "spleeter-2stem"])
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--repeats", type=positive_int, default=7)
-    args = parser.parse_args()
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
+    args = clip_benchmark_arguments(__doc__.split("\n\n")[0], ["spectral-2stem-ensemble", "spectral-2stem", "spleeter-2stem"])
     try:
         separators = {name: TimedSeparator(name) for name in args.models}
     except LightsepError as exc:
-        parser.error(str(exc))
+        args.error(str(exc))
     audio, warmup = clip(args.seconds), clip(2.0)
     for separator in separators.values():
         separator.separate(warmup)

@@ -229,6 +229,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def clip_benchmark_arguments(description: str, models: list[str]) -> argparse.Namespace:
+    """The command line of the benchmarks that time lightsep models on this script's clip
+    (``--models``, ``--seconds``, ``--repeats``, 7 by default), parsed and checked."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--models", nargs="+", default=models)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=positive_int, default=7)
+    args = parser.parse_args()
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    args.error = parser.error
+    return args
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="separation speed of lightsep and its peers, in one run")
     parser.add_argument("--seconds", type=float, default=30.0)

@@ -227,3 +227,18 @@ def test_an_engine_for_the_stream_gives_the_estimated_sources_alone(model):
     difference = separator.model.sources.index(separator.model.difference_source)
     assert separator.estimated_sources() == [i for i in range(len(separator.sources)) if i != difference]
     np.testing.assert_array_equal(outputs[1], np.delete(outputs[0], difference, axis=0))
+
+
+def test_the_pipeline_benchmark_times_the_model_inside_the_call_it_times():
+    from helpers import load_script
+
+    benchmark = load_script("benchmarks/pipeline.py")
+    timed = benchmark.TimedSeparator("tiny")
+    audio = np.random.default_rng(5).standard_normal((2, 44100)).astype(np.float32)
+    whole, inside = timed.separate(audio)
+    assert 0 < inside < whole
+    # the timing wrapper leaves the stems as they were
+    separated = timed.separator.separate(audio, 44100)
+    plain = Separator(timed.separator.model, threads=2).separate(audio, 44100)  # the same weights
+    for name in plain:
+        np.testing.assert_array_equal(separated[name], plain[name])
