@@ -90,6 +90,24 @@ def test_a_stem_mp4_has_five_streams(tmp_path):
     assert levels == sorted(levels)  # each stream is its own file, in order
 
 
+def test_a_replaced_file_is_probed_again(tmp_path, monkeypatch):
+    """ffprobe's answer is remembered per file version: asked twice, one process; once the
+    file at that path is replaced, the new file's streams."""
+    m4a = tmp_path / "a.m4a"
+    wav = write_audio(tmp_path / "a.wav", tone(1.0, channels=2), 44100)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    calls = []
+    run = subprocess.run
+    monkeypatch.setattr(audio.subprocess, "run", lambda command, **kw: calls.append(command[0]) or run(command, **kw))
+    assert audio_info(m4a).channels == 2 and audio_info(m4a).channels == 2
+    assert sum("ffprobe" in c for c in calls) == 1
+    wav = write_audio(tmp_path / "b.wav", tone(2.0, channels=1), 44100)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", str(tmp_path / "b.m4a")], check=True)
+    (tmp_path / "b.m4a").replace(m4a)  # a new file (size, inode) under the same name
+    info = audio_info(m4a)
+    assert info.channels == 1 and info.frames > 1.5 * 44100
+
+
 def test_errors_name_the_file(tmp_path):
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "junk.wav").write_bytes(b"junk" * 100)
