@@ -298,9 +298,11 @@ class Separator:
         if audio.ndim != 2 or audio.shape[0] == 0:
             raise LightsepError(f"expected (channels, samples) or (samples,) audio, got shape {np.shape(waveform)}")
         stream = self.stream(sample_rate, audio.shape[0])
+        # one of the two parts is usually empty (the first, for a song shorter than a batch
+        # of segments): no copy of the whole song then
         pushed, flushed = stream.push(audio), stream.flush()
-        # one of the two is usually empty (a song shorter than a batch of segments: the first)
-        out = np.concatenate([pushed, flushed], axis=-1) if pushed.shape[-1] and flushed.shape[-1] else pushed if pushed.shape[-1] else flushed
+        parts = [part for part in (pushed, flushed) if part.shape[-1]] or [flushed]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
         return {name: (out[i, 0] if flat else out[i]) for i, name in enumerate(self.sources)}
 
     def separate_file(self, path: str | os.PathLike) -> tuple[dict[str, np.ndarray], int]:
