@@ -31,7 +31,7 @@ PEER_SETTINGS = {"spleeter-2stem": {"overlap": 0.0}}
 
 
 class TimedSeparator:
-    """A Separator whose model calls are timed: ``inside`` seconds since the last ``reset``."""
+    """A Separator whose model calls are timed: ``inside``, the seconds spent in them during the last ``separate``."""
 
     def __init__(self, name: str):
         self.separator = Separator(name, threads=2, random_weights=True, **PEER_SETTINGS.get(name, {}))

@@ -390,7 +390,7 @@ class SeparationStream:
         # estimates, so the stems sum to the input exactly, high band included (and it is
         # not resampled)
         self.difference = model.sources.index(model.difference_source) if model.difference_source else None
-        self._resampled = [i for i in range(self.sources) if i != self.difference]
+        self._resampled = separator.estimated_sources()  # what the engine gives, in its order
         resample = self.sample_rate != self.model_rate
         quality = separator.resample_quality
         self._down = RowResampler(self.sample_rate, self.model_rate, self.model_channels, quality) if resample else None
