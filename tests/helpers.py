@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_script(relative_path: str) -> ModuleType:
     """A file of the repository that is not part of the package (a script, a benchmark, an
-    example), loaded as a module: ``load_script("benchmarks/wiener.py")``."""
+    example), loaded as a module: ``load_script("experiments/wiener.py")``."""
     path = ROOT / relative_path
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)

@@ -178,7 +178,7 @@ def test_learning_curve_counts_the_music_and_fits_db_per_doubling(results, tmp_p
         configs[count] = tmp_path / f"run{count}.toml"
         configs[count].write_text(f'[model]\nname = "tiny"\n[[data.datasets]]\nname = "hq"\nroot = "{root}"\n'
                                   f"max_train_tracks = {count}\n")  # fmt: skip
-    curve = load_script("scripts/learning_curve.py")
+    curve = load_script("scripts/reproduce/learning_curve.py")
     # the less music, the lower: the mixture's scores for the run on 2 tracks, the oracle's for 6
     args = [f"{configs[0]}={out / 'oracle'}", f"{configs[2]}={out / 'mixture'}", "--reach", "vocals=50"]
     assert curve.main(args) == 0
@@ -229,13 +229,13 @@ def test_evaluate_settings_writes_what_lightsep_evaluate_writes(corpus, results,
 
 
 def test_band_least_squares_finds_a_mask_the_bands_can_express():
-    # benchmarks/mask_ceiling.py: a mask that is an interpolation of band values comes back
+    # experiments/mask_ceiling.py: a mask that is an interpolation of band values comes back
     # as it was; any other comes back at least as near (in the weighted error) as the
     # interpolation of its band-pooled values
     torch = pytest.importorskip("torch")
     from lightsep.models.spectral import interpolation_matrix
 
-    benchmark = load_script("benchmarks/mask_ceiling.py")
+    benchmark = load_script("experiments/mask_ceiling.py")
     expand = torch.from_numpy(interpolation_matrix(65, 24, 8)).double()  # (bands, bins)
     generator = torch.Generator().manual_seed(0)
     weight = torch.rand(2, 65, 5, generator=generator, dtype=torch.float64) + 0.1
@@ -253,7 +253,7 @@ def test_band_least_squares_finds_a_mask_the_bands_can_express():
 
 
 def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path):
-    # benchmarks/mask_ceiling.py and ensemble.py: every setting scored on the paper split's
+    # experiments/mask_ceiling.py and ensemble.py: every setting scored on the paper split's
     # validation clips of train/ (one of four here), then compared with one of them
     from helpers import make_ccmixter
 

@@ -40,7 +40,7 @@ def test_bundle_writes_a_manifest_that_loading_verifies(tiny_bundle):
 
 
 def _bundle_script():
-    return load_script("scripts/bundle_pretrained.py")
+    return load_script("scripts/reproduce/bundle_pretrained.py")
 
 
 def test_rebundling_converts_the_geometry_keeps_the_training_and_takes_new_scores(tmp_path):

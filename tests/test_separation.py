@@ -234,7 +234,7 @@ def test_an_engine_for_the_stream_gives_the_estimated_sources_alone(model):
 def test_the_pipeline_benchmark_times_the_model_inside_the_call_it_times():
     from helpers import load_script
 
-    benchmark = load_script("benchmarks/pipeline.py")
+    benchmark = load_script("experiments/pipeline.py")
     timed = benchmark.TimedSeparator("tiny")
     audio = np.random.default_rng(5).standard_normal((2, 44100)).astype(np.float32)
     whole, inside = timed.separate(audio)

@@ -266,9 +266,9 @@ def test_the_sparse_band_expansion_is_the_interpolation_matrix():
 
 
 def test_the_wiener_benchmark_masks_as_the_model_does():
-    # benchmarks/wiener.py separates whole clips with the model's masks (0 iterations) or
+    # experiments/wiener.py separates whole clips with the model's masks (0 iterations) or
     # norbert's filter on them; without the filter it must be the model's own separation
-    benchmark = load_script("benchmarks/wiener.py")
+    benchmark = load_script("experiments/wiener.py")
     model = small(output_start=0, output_samples=None)
     mixture = 0.1 * torch.randn(2, model.context_samples)
     with torch.no_grad():
@@ -398,9 +398,9 @@ def test_the_ensemble_preset_is_the_dense_preset_beside_its_convolution_member()
 
 
 def test_the_mask_combination_benchmark_changes_only_how_the_members_masks_are_combined():
-    # benchmarks/mask_combination.py: its "mean" must be the ensemble's own separation, and
+    # experiments/mask_combination.py: its "mean" must be the ensemble's own separation, and
     # the other ways must change the stems while they still sum to the mixture
-    benchmark = load_script("benchmarks/mask_combination.py")
+    benchmark = load_script("experiments/mask_combination.py")
     model = small(**ENSEMBLE)
     mixture = 0.1 * torch.randn(1, 2, model.context_samples)
     with torch.no_grad():

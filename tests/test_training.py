@@ -72,7 +72,7 @@ def test_print_config_shows_the_papers_recipe(capsys):
 
 
 def test_every_config_file_loads():
-    files = sorted((ROOT / "configs").glob("*.toml"))
+    files = sorted((ROOT / "configs").rglob("*.toml"))
     assert len(files) >= 11
     for path in files:
         config = load_config(path)

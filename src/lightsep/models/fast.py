@@ -109,7 +109,7 @@ class TimeConv(nn.Module):
     (``groups == channels``) or standard, with "same" zero padding, stride and dilation.
 
     Time is the *width* of a channels-last 2-D view: oneDNN's kernels block along the width
-    (``benchmarks/layouts.py`` compares the layouts). A dilated depthwise convolution over
+    (``experiments/layouts.py`` compares the layouts). A dilated depthwise convolution over
     ``T`` frames with dilation ``d`` instead runs undilated along the height of the ``(T/d,
     d)`` view (oneDNN's dilated kernels are slow; the sums are the same).
     """
