@@ -15,7 +15,7 @@ interrupted run left (each file is written under a temporary name and renamed in
    copyright file is kept in ``DEST/<dataset>/licenses/``.
 2. Screening for singing: tracks of an instrumental dataset must have no vocals (they are
    paired with other datasets' vocals in training). Spleeter's 2-stem model (the peer,
-   ``benchmarks/peers_setup.py``) separates 11.9 s excerpts every 60 s of each track; a track
+   ``lightsep get spleeter-2stem``) separates 11.9 s excerpts every 60 s of each track; a track
    where, in more than ``--vocal-fraction`` of its non-silent seconds, the vocal estimate
    is within ``--vocal-db`` dB of the mixture, is moved to ``DEST/<dataset>/excluded/``.
    Every track's score is kept in ``DEST/<dataset>/screening.json``.
@@ -167,7 +167,7 @@ def screen(dataset: Path, vocal_db: float, vocal_fraction: float) -> None:
 
     from lightsep.audio import read_audio
     from lightsep.checkpoint import load_checkpoint
-    from peers_setup import spleeter_checkpoint
+    from lightsep.peers import get_peer
 
     record_path = dataset / "screening.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
@@ -175,7 +175,7 @@ def screen(dataset: Path, vocal_db: float, vocal_fraction: float) -> None:
     if not todo:
         return
     torch.set_num_threads(1)
-    model = load_checkpoint(spleeter_checkpoint())
+    model = load_checkpoint(get_peer("spleeter-2stem"))
     segment, rate = model.context_samples, model.sample_rate
     for path in todo:
         audio, _ = read_audio(path, rate, 2)

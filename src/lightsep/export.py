@@ -6,7 +6,7 @@ same function as the PyTorch model (the difference source included). ``int8=True
 applies ONNX Runtime's dynamic int8 quantisation to the weights.
 
 A model that streams frame by frame (a causal spectrogram-mask model,
-:func:`lightsep.separator.frame_streamed`) is exported as its frame step instead
+:func:`lightsep.frames.frame_streamed`) is exported as its frame step instead
 (:class:`lightsep.frames.FrameStep`): ``magnitude`` ``(1, audio_channels, bins, frames)`` and
 the recurrent ``state`` in, the direct sources' ``masks`` and the new ``state_out`` out, with
 a dynamic frame count; the STFT, the masking and the overlap-add around it are the caller's
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from .errors import LightsepError
-from .fileio import atomic_path
+from .fileio import atomic_path, default_cache_dir
 from .models.base import SeparationModel
 
 OPSET = 17
@@ -42,11 +42,10 @@ def _require_onnx():
 def _graph(model: SeparationModel) -> tuple[torch.nn.Module, tuple, dict]:
     """What :func:`torch.onnx.export` traces for ``model``: the module, example inputs, and
     the names and dynamic axes of its inputs and outputs."""
-    from .separator import frame_streamed
+    from .frames import FrameStep, frame_streamed
 
     generator = torch.Generator().manual_seed(0)
     if frame_streamed(model):
-        from .frames import FrameStep
 
         step = FrameStep(model)
         magnitude = torch.rand(1, model.audio_channels, model.bins, 3, generator=generator)
@@ -93,8 +92,6 @@ def _model_digest(model: SeparationModel, int8: bool) -> str:
 def cached_export(model: SeparationModel, int8: bool = False) -> Path:
     """``model``'s ONNX export, made once and cached on disk by a hash of its weights."""
     _require_onnx()
-    from .data.cache import default_cache_dir
-
     path = default_cache_dir() / "onnx" / f"{type(model).__name__}-{_model_digest(model, int8)}.onnx"
     if path.exists() and not _loads(path):
         print(f"lightsep: warning: {path}: a damaged cached export; exporting again", file=sys.stderr, flush=True)

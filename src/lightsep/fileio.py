@@ -89,6 +89,15 @@ def refuse_existing(
                 raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
 
 
+def default_cache_dir() -> Path:
+    """lightsep's cache (decoded audio, ONNX exports, converted peer weights):
+    ``$LIGHTSEP_CACHE``, else ``$XDG_CACHE_HOME/lightsep``, else ``~/.cache/lightsep``."""
+    if os.environ.get("LIGHTSEP_CACHE"):
+        return Path(os.environ["LIGHTSEP_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lightsep"
+
+
 def check_output_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a path, unless a file (or a file above it) stands where it would be."""
     folder = Path(folder)
@@ -96,9 +105,23 @@ def check_output_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def _without_missing_parents(folder: Path) -> Path:
+    """``folder`` with each ``X/..`` whose ``X`` does not exist taken out (``sub/../out`` is
+    ``out`` while ``sub`` is missing), so that making it does not make ``X`` on the way; an
+    ``X/..`` whose ``X`` exists is left to the system (``X`` may be a link)."""
+    parts: list[str] = []
+    for part in folder.parts:
+        if part == ".." and parts and parts[-1] != ".." and not Path(*parts).exists():
+            parts.pop()
+        else:
+            parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
 def _missing_folders(folder: Path) -> list[Path]:
     """``folder`` and those of its parents that do not exist, innermost first; raises
     :class:`OutputError` if the nearest one that exists is a file."""
+    folder = _without_missing_parents(folder)
     missing, probe = [], folder
     while not probe.exists() and probe != probe.parent:
         missing.append(probe)

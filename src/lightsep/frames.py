@@ -23,7 +23,14 @@ import numpy as np
 import torch
 
 from .apply import BlockInput
+from .models.base import SeparationModel
 from .models.spectral import SpectralMaskNet
+
+
+def frame_streamed(model: SeparationModel) -> bool:
+    """Whether ``model`` separates frame by frame, carrying its state (a causal
+    spectrogram-mask model), rather than over overlapping segments."""
+    return bool(getattr(model, "causal", False))
 
 MAX_FRAMES_PER_CALL = 256
 """Frames per network call when many are ready at once (offline): bounds memory."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis import count_parameters
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import CheckpointError
-from .fileio import atomic_path
+from .fileio import atomic_path, default_cache_dir
 
 if TYPE_CHECKING:
     from .models.base import SeparationModel
@@ -44,6 +44,16 @@ def bundled_models(folder: Path = PRETRAINED_DIR) -> list[str]:
     return sorted(p.stem for p in Path(folder).glob("*.pt"))
 
 
+def model_names_for_humans() -> str:
+    """The model names as an error message lists them: the trained ones first."""
+    from .models.registry import PRESETS
+
+    bundled = bundled_models()
+    rest = [n for n in PRESETS if n not in bundled and n not in PEER_MODELS]
+    return (f"trained: {', '.join(bundled)}; after `lightsep get`: {', '.join(PEER_MODELS)}; "
+            f"random weights only: {', '.join(rest)}")  # fmt: skip
+
+
 def pretrained_checkpoint(name: str, folder: Path = PRETRAINED_DIR) -> Path | None:
     """The verified checkpoint bundled for model ``name``, or ``None`` if none is bundled."""
     path = Path(folder) / f"{name}.pt"
@@ -60,13 +70,11 @@ def pretrained_checkpoint(name: str, folder: Path = PRETRAINED_DIR) -> Path | No
 
 PEER_MODELS = ("spleeter-2stem",)
 """Presets whose weights are another project's, converted on the user's machine
-(``benchmarks/peers_setup.py``) rather than bundled."""
+(``lightsep get``, :mod:`lightsep.peers`) rather than bundled."""
 
 
 def peer_checkpoint_path(name: str) -> Path:
     """Where the converted weights of peer model ``name`` live: ``<cache>/peers/<name>.pt``."""
-    from .data.cache import default_cache_dir
-
     return default_cache_dir() / "peers" / f"{name}.pt"
 
 

@@ -21,6 +21,7 @@ from .audio import convert_channels
 from .checkpoint import load_checkpoint
 from .defaults import SEPARATE_MODEL
 from .errors import LightsepError
+from .frames import frame_streamed
 from .gate import SilenceGate
 from .models.base import SeparationModel
 from .models.fast import fast_inference_form
@@ -72,12 +73,6 @@ def silence_floor(model: SeparationModel, floor_db: float | None = DEFAULT_SILEN
     return floor_db if getattr(model, "silence_gate", True) else None
 
 
-def frame_streamed(model: SeparationModel) -> bool:
-    """Whether ``model`` separates frame by frame, carrying its state (a causal
-    spectrogram-mask model: :mod:`lightsep.frames`), rather than over overlapping segments."""
-    return bool(getattr(model, "causal", False))
-
-
 class UntrainedModelError(LightsepError):
     """A model name with no bundled weights, where random weights were not asked for."""
 
@@ -105,7 +100,15 @@ def resolve_model(
     """
     if isinstance(model, SeparationModel):
         return model.to(device).eval()
+    if not isinstance(model, (str, os.PathLike)):
+        raise LightsepError(f"model: a name, a checkpoint path or a model, not {type(model).__name__} {model!r:.40}")
     text = os.fspath(model)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if text.strip() in ("", ".", ".."):
+        from .pretrained import model_names_for_humans
+
+        raise LightsepError(f"unknown model {text!r}; models are ({model_names_for_humans()}) or checkpoint files")
     if text in PRESETS:
         from .pretrained import PEER_MODELS, peer_checkpoint_path, pretrained_checkpoint
 
@@ -116,7 +119,7 @@ def resolve_model(
             return load_checkpoint(path, device)
         if text in PEER_MODELS and not random_weights:
             raise UntrainedModelError(f"{text} is a peer whose weights are converted on this machine: "
-                                      "run benchmarks/peers_setup.py --spleeter-only first")  # fmt: skip
+                                      f"run `lightsep get {text}` first")  # fmt: skip
         if not random_weights and text not in UNTRAINED_OK:
             raise UntrainedModelError(
                 f"{text} has no trained weights (none are bundled): give a checkpoint of it (lightsep train makes one), "
@@ -125,7 +128,9 @@ def resolve_model(
         return build_model(text).to(device).eval()
     if names_a_checkpoint(text):
         return load_checkpoint(text, device)
-    raise LightsepError(f"unknown model {text!r}: not a model name ({', '.join(PRESETS)}) nor a checkpoint file")
+    from .pretrained import model_names_for_humans
+
+    raise LightsepError(f"unknown model {text!r}: not a model name ({model_names_for_humans()}) nor a checkpoint file")
 
 
 class Separator:

@@ -14,6 +14,7 @@ import numpy as np
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .errors import LightsepError
 from .fileio import refuse_existing
+from .files import track_name
 from .separator import Separator
 from .streaming import StreamingSeparator
 
@@ -28,6 +29,7 @@ class StreamReport:
     block_seconds: float  # audio per block
     underruns: int = 0  # blocks for which the separated audio was not ready (StreamingSeparator.underruns)
     ended: str = "end of input"  # or why the stream stopped early (a stalled input, a closed stdout)
+    folder: Path | None = None  # where the stems went (None: to stdout)
 
     @property
     def blocks(self) -> int:
@@ -131,8 +133,9 @@ def run_stream(
     stall_seconds: float | None = None,
 ) -> StreamReport:
     """Feed ``source`` (a file, or ``-`` for raw PCM on stdin) block by block, paced at real
-    time when ``pace``; write the stems (aligned with the input) into ``out_dir``, all or
-    none, replacing existing stems only with ``force``.
+    time when ``pace``; write the stems (aligned with the input) into
+    ``out_dir/<model>/<track>/<stem>.wav`` as ``lightsep separate`` lays them out (the track
+    ``stdin`` for raw PCM), all or none, replacing existing stems only with ``force``.
 
     With ``stdout_stem`` (a stem's name, or ``all``), the separated audio goes to stdout
     instead, as raw PCM of ``raw_dtype`` at the input's rate, as it is produced: delayed by
@@ -144,7 +147,8 @@ def run_stream(
         raise LightsepError(f"the block length must be positive, got {block_ms} ms")
     if stdout_stem not in (None, "all", *separator.sources):
         raise LightsepError(f"--stdout {stdout_stem}: the model's stems are {', '.join(separator.sources)} (or all)")
-    paths = {name: out_dir / f"{name}.wav" for name in separator.sources}
+    track = "stdin" if source == "-" else track_name(Path(source))
+    paths = {name: out_dir / separator.name / track / f"{name}.wav" for name in separator.sources}
     if stdout_stem is None:
         refuse_existing(paths.values(), force, inputs=[] if source == "-" else [source])
     if source == "-":
@@ -193,6 +197,7 @@ def run_stream(
         block_seconds=block_frames / rate,
         underruns=streaming.underruns,
         ended=ended,
+        folder=None if stdout_stem else out_dir / separator.name / track,
     )
 
 

@@ -16,15 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_path
+from ..fileio import atomic_path, default_cache_dir
 
-
-def default_cache_dir() -> Path:
-    """``$LIGHTSEP_CACHE``, else ``$XDG_CACHE_HOME/lightsep``, else ``~/.cache/lightsep``."""
-    if os.environ.get("LIGHTSEP_CACHE"):
-        return Path(os.environ["LIGHTSEP_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lightsep"
+__all__ = ["AudioCache", "default_cache_dir"]
 
 
 class AudioCache:

