@@ -1,4 +1,4 @@
-"""Would averaging several 2-stem models' vocals beat the first of them? (docs/pretrained.md)
+"""Would averaging several 2-stem models' vocals beat the first of them? (docs/models.md)
 
     .venv/bin/python experiments/ensemble.py spectral-2stem OTHER [OTHER ...] [--data data/musdb18-7]
         [--out eval/ensemble]

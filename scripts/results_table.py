@@ -13,7 +13,7 @@ over its 1 s frames), then, after the slash, the median over all frames of all t
 also prints, for every other row, each stem's per-clip scores against the row labelled
 ``bundled`` (:func:`lightsep.report.paired_differences`): on how many clips it is higher and
 lower, and the mean and median of the differences in dB. That is how the spectral models'
-runs are compared on the validation clips (docs/pretrained.md).
+runs are compared on the validation clips (docs/models.md).
 """
 
 from __future__ import annotations

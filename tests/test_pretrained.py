@@ -178,7 +178,7 @@ def test_the_bundled_models_are_the_separate_and_stream_commands_defaults():
     names = bundled_models()
     assert {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency", "spectral-2stem", "spectral-2stem-ensemble", "spectral-4stem"} <= set(names), names
     assert {SEPARATE_MODEL, STREAM_MODEL, *WEB_MODELS} <= set(names)
-    # it beat spectral-2stem, which beat proposed-2stem, on validation (docs/pretrained.md)
+    # it beat spectral-2stem, which beat proposed-2stem, on validation (docs/models.md)
     assert Separator().name == SEPARATE_MODEL == "spectral-2stem-ensemble"
     assert Separator("proposed-2stem-lowlatency", batch_size=1).model.look_ahead == 768  # trained, not refused
     with warnings.catch_warnings():

@@ -6,7 +6,7 @@
 #    spectral-2stem's best.pt (runs/spectral-2stem-eq) against the bundled proposed-2stem,
 #    and spectral-4stem's (runs/spectral-4stem-fft2048) against proposed-4stem;
 #    scripts/results_table.py prints them side by side. This is what decides the default of
-#    lightsep separate (docs/pretrained.md).
+#    lightsep separate (docs/models.md).
 # 2. Test (the 50 musdb18-7 test/ clips; reporting only): the new models, the bundled paper
 #    models, Spleeter 2stems (benchmarks/peers_setup.py converts its weights), the mixture and
 #    the ideal ratio mask.
@@ -25,10 +25,10 @@
 #    spectral-2stem (its run trained on all of it), on the validation and the test clips, with
 #    proposed-2stem for the aim (its vocals + 1 dB);
 #    scripts/reproduce/learning_curve.py prints each set of scores against the minutes of music
-#    (docs/pretrained.md, "How much the music limits them"). Nothing is bundled.
+#    (docs/research/learning-curve.md). Nothing is bundled.
 # With "bands512", "bandconv" or "dense-bandconv" (after scripts/reproduce/train-spectral.sh with the same word): that run's
 #    best.pt as it would separate against the bundled spectral-2stem, on the validation clips
-#    only, compared clip by clip (docs/pretrained.md's selection rule).
+#    only, compared clip by clip (docs/research/random-eq.md's selection rule).
 # With "conv-member" (after scripts/reproduce/train-spectral.sh conv-member): the bundled spectral-2stem
 #    and that run's best.pt joined into one model that averages their masks (lightsep
 #    ensemble, saved as spectral-2stem-ensemble), and the member alone, against the bundled

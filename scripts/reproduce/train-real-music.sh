@@ -8,7 +8,7 @@
 # Rerunning resumes: a run with a state.pt goes on from it (--resume), a finished one ends at
 # once. Needs data/musdb18-7 and data/everythingisremixed (docs/data.md) and renders
 # data/corpus-320 if it is missing. Logs: runs/real-music-*.log. Then
-# scripts/reproduce/bundle_real_music.sh scores the runs and bundles them (docs/pretrained.md).
+# scripts/reproduce/bundle_real_music.sh scores the runs and bundles them (docs/models.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"

@@ -7,7 +7,7 @@
 # runs/spectral-*.log. Then scripts/reproduce/bundle_spectral.sh scores the runs and bundles them.
 #
 # The 2-stem recipe was chosen on musdb18-7 validation against its twin with the
-# instrumental datasets, both started from random weights side by side (docs/pretrained.md),
+# instrumental datasets, both started from random weights side by side (docs/models.md),
 # with the first bundled network (configs/experiments/spectral-2stem.toml, STFT 1024/256):
 #   scripts/reproduce/train-spectral.sh calibrate
 # The causal streaming model (configs/spectral-2stem-live.toml): scripts/reproduce/train-spectral.sh live

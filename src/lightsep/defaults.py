@@ -4,10 +4,10 @@ without loading PyTorch).
 ``spectral-2stem-ensemble`` separates by default: the spectral family beat the paper's
 ``proposed-2stem`` on the validation clips, and this pair of its networks (spectral-2stem's
 dense one and a band-convolution one, masks averaged) beat ``spectral-2stem`` there clip by
-clip, within the family's bounds of size and speed (docs/pretrained.md, "Which model is the
+clip, within the family's bounds of size and speed (docs/models.md, "Which model is the
 default"); ``spectral-2stem`` (faster) and the paper's models stay, by name. Streaming defaults to the spectral family's causal model, ``spectral-2stem-live``:
 46 ms of latency at 44.1 kHz against the paper's streaming model's 149 ms, and better on
-the validation clips (docs/pretrained.md, "The live model"); ``proposed-2stem-lowlatency``
+the validation clips (docs/models.md); ``proposed-2stem-lowlatency``
 stays, by name.
 """
 

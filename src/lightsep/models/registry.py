@@ -68,7 +68,7 @@ SPECTRAL_CONVOLUTION_MEMBER = dict(hidden=96, frequency_channels=[8, 16, 24, 32,
 """The second member of spectral-2stem-ensemble (its first is spectral-2stem's dense network): a
 U-Net over the bands (kernels of 3 frames by 5 bands) around a GRU of 96, 0.257M parameters,
 small enough that the pair stays within about 1M (configs/spectral-2stem-conv-member.toml;
-docs/pretrained.md)."""
+docs/models.md)."""
 
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
