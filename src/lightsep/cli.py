@@ -414,6 +414,21 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _at_most(maximum: float, kind=int):
+    """An argparse type: a positive ``kind`` of at most ``maximum`` (``lightsep.bounds``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be above 0 and at most {maximum:g}, got {text}")
+        return value
+
+    return parse
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not 0 < value < float("inf"):
@@ -441,6 +456,7 @@ def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .bounds import MAX_BLOCK_SECONDS, MAX_SEPARATION_BATCH, MAX_STALL_SECONDS, MAX_THREADS
     from .defaults import SEPARATE_MODEL, STREAM_MODEL, WEB_MODELS
 
     parser = _Parser(prog="lightsep", description="Lightweight, low-latency music source separation.")
@@ -549,9 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
                      help="how the model runs: PyTorch (default), or its ONNX export on ONNX Runtime (the onnx extra)")
     sep.add_argument("--device", default="cpu", help="cpu or cuda")
-    sep.add_argument("--batch-size", type=_positive_int, help="segments per forward pass (default: the model's, 16 for all but "
+    sep.add_argument("--batch-size", type=_at_most(MAX_SEPARATION_BATCH), help="segments per forward pass (default: the model's, 16 for all but "
                      "spleeter-2stem's 1)")
-    sep.add_argument("-j", "--jobs", type=_positive_int, default=1, help="files separated in parallel (default 1)")
+    sep.add_argument("-j", "--jobs", type=_at_most(MAX_THREADS), default=1, help="files separated in parallel (default 1)")
     sep.add_argument("--force", action="store_true", help="overwrite existing outputs")
     sep.add_argument("--nan-to-zero", action="store_true",
                      help="replace NaN and infinite samples with silence (default: refuse such a file)")
@@ -572,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder: the stems go to OUT/<model>/<track>/<stem>.wav (default: streamed)")
     stream.add_argument("-m", "--model", default=STREAM_MODEL,
                         help=f"model name (lightsep info lists them) or checkpoint file (default: {STREAM_MODEL})")
-    stream.add_argument("--block-ms", type=_positive_float, default=20.0, help="block length in milliseconds (default 20)")
+    stream.add_argument("--block-ms", type=_at_most(1000 * MAX_BLOCK_SECONDS, float), default=20.0, help="block length in milliseconds (default 20)")
     stream.add_argument("--overlap", type=float, default=None, help="segment overlap (default: the model's)")
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
     stream.add_argument("--rate", type=_positive_int, default=44100, help="raw PCM: sample rate (default 44100)")
@@ -581,14 +597,14 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--backend", choices=("auto", "torch", "onnx", "onnx-int8"), default="auto",
                         help="how the model runs (default auto: onnx when ONNX Runtime is installed, the fastest on one "
                         "segment at a time, else torch)")
-    stream.add_argument("--threads", type=_positive_int, default=1,
+    stream.add_argument("--threads", type=_at_most(MAX_THREADS), default=1,
                         help="CPU threads (default 1: more threads make the slowest blocks slower on a busy machine)")
     stream.add_argument("--force", action="store_true", help="overwrite existing stems in OUT")
     stream.add_argument("--stdout", metavar="STEM", help="write STEM (or 'all', stems' channels interleaved) as raw PCM "
                         "of --dtype to stdout as it is produced, instead of files: a live filter, e.g. "
                         "ffmpeg -i song.mp3 -f f32le -ar 44100 -ac 2 - | lightsep stream - --stdout accompaniment | "
                         "ffplay -f f32le -ar 44100 -ac 2 -")  # fmt: skip
-    stream.add_argument("--stall-seconds", type=_positive_float, default=5.0,
+    stream.add_argument("--stall-seconds", type=_at_most(MAX_STALL_SECONDS, float), default=5.0,
                         help="raw PCM on stdin: stop when nothing arrives for this long (default 5)")
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bounds import MAX_THREADS, MAX_TRAINING_BATCH
 from .errors import LightsepError
 
 
@@ -237,7 +238,13 @@ def _require(condition: bool, message: str) -> None:
 
 def _check(config: TrainConfig) -> None:
     """Bounds on every value, before anything is built or allocated."""
-    from .models.registry import PRESETS, check_model_arguments
+    from .models.registry import PRESETS, check_identifier, check_model_arguments
+
+    if not config.run.dir:  # the name becomes the run folder runs/<name>
+        try:
+            check_identifier(config.name, "name")
+        except LightsepError as exc:
+            raise ConfigError(f"{exc} (it names the run folder runs/<name>; or set run.dir)") from None
 
     if config.model.name not in PRESETS:
         raise ConfigError(f"model.name: unknown model {config.model.name!r}; known: {', '.join(PRESETS)}")
@@ -279,7 +286,8 @@ def _check(config: TrainConfig) -> None:
     for phase in ("main", "finetune"):
         section = getattr(config.training, phase)
         _require(math.isfinite(section.lr) and 0 < section.lr <= 1, f"training.{phase}.lr must be in (0, 1], got {section.lr}")
-        _require(1 <= section.batch_size <= 65536, f"training.{phase}.batch_size must be in [1, 65536], got {section.batch_size}")
+        _require(1 <= section.batch_size <= MAX_TRAINING_BATCH,
+                 f"training.{phase}.batch_size must be in [1, {MAX_TRAINING_BATCH}], got {section.batch_size}")  # fmt: skip
         _require(section.patience >= 1, f"training.{phase}.patience must be at least 1, got {section.patience}")
         _require(section.max_epochs >= 0, f"training.{phase}.max_epochs must be 0 or more, got {section.max_epochs}")
         _require(math.isfinite(section.max_seconds) and section.max_seconds >= 0,
@@ -293,7 +301,7 @@ def _check(config: TrainConfig) -> None:
              f"training.snr_max_db must be in (0, 100], got {training.snr_max_db}")  # fmt: skip
     _require(training.max_iterations >= 0, f"training.max_iterations must be 0 or more, got {training.max_iterations}")
     _require(run.device in ("auto", "cpu", "cuda"), f"run.device must be auto, cpu or cuda, got {run.device!r}")
-    _require(0 <= run.threads <= 1024, f"run.threads must be in [0, 1024], got {run.threads}")
+    _require(0 <= run.threads <= MAX_THREADS, f"run.threads must be in [0, {MAX_THREADS}], got {run.threads}")
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -210,7 +210,7 @@ class OutputSet:
         """
         if self.done:
             raise RuntimeError("this OutputSet is already committed or aborted")
-        final = Path(final)
+        final = _without_missing_parents(Path(final))
         if final.is_dir():
             raise OutputError(f"{final}: is a folder; cannot write a file there")
         folder = final.parent

@@ -9,6 +9,7 @@ one block.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 
 from .apply import OverlapAdd
 from .audio import convert_channels
+from .bounds import MAX_SEPARATION_BATCH, MAX_THREADS, check_count
 from .checkpoint import load_checkpoint
 from .defaults import SEPARATE_MODEL
 from .errors import LightsepError
@@ -181,14 +183,18 @@ class Separator:
             raise LightsepError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if resample_quality not in RESAMPLE_QUALITIES:
             raise LightsepError(f"unknown resampling quality {resample_quality!r}; choose one of {', '.join(RESAMPLE_QUALITIES)}")
-        if overlap is not None and not 0.0 <= overlap <= MAX_OVERLAP:
-            raise LightsepError(f"overlap must be in [0, {MAX_OVERLAP}], got {overlap}")
-        if batch_size is not None and not (isinstance(batch_size, int) and batch_size >= 1):
-            raise LightsepError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if threads is not None and not (isinstance(threads, int) and threads >= 1):
-            raise LightsepError(f"threads must be a positive integer, got {threads!r}")
-        if silence_floor_db is not None and not (isinstance(silence_floor_db, (int, float)) and -400 <= silence_floor_db <= 0):
+        if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, numbers.Real)
+                                    or not 0.0 <= float(overlap) <= MAX_OVERLAP):  # fmt: skip
+            raise LightsepError(f"overlap must be a number in [0, {MAX_OVERLAP}], got {overlap!r}")
+        if batch_size is not None:
+            batch_size = check_count(batch_size, "batch_size", MAX_SEPARATION_BATCH)
+        if threads is not None:
+            threads = check_count(threads, "threads", MAX_THREADS)
+        if silence_floor_db is not None and (isinstance(silence_floor_db, bool) or not isinstance(silence_floor_db, numbers.Real)
+                                             or not -400 <= float(silence_floor_db) <= 0):  # fmt: skip
             raise LightsepError(f"silence_floor_db must be a level in dBFS from -400 to 0 (or None: no gate), got {silence_floor_db!r}")
+        silence_floor_db = None if silence_floor_db is None else float(silence_floor_db)
+        overlap = None if overlap is None else float(overlap)
         device = check_device(device)
         self.model = resolve_model(model, device, random_weights)
         self.device = torch.device(device)
@@ -294,9 +300,7 @@ class Separator:
         Returns ``{source: array}`` with the input's shape, rate and length. The caller's
         array is not modified.
         """
-        if isinstance(waveform, torch.Tensor):
-            waveform = waveform.detach().cpu().numpy()
-        audio = np.asarray(waveform, dtype=np.float32)  # read only: the stream keeps copies of what it needs
+        audio = float_audio(waveform)  # read only: the stream keeps copies of what it needs
         flat = audio.ndim == 1
         if flat:
             audio = audio[None]
@@ -362,6 +366,25 @@ def check_device(device: str | torch.device) -> torch.device:
     return parsed
 
 
+MAX_SAMPLE = 1e6
+"""Input samples beyond this magnitude (a million times full scale) are refused like NaN: no
+audio is that loud, and the STFT and the overlap-add of samples near float32's maximum
+overflow into infinities."""
+
+
+def float_audio(audio: object) -> np.ndarray:
+    """``audio`` as float32 samples; integer, boolean, complex, string and object arrays are
+    refused (:class:`LightsepError`): their scale is not known (is int16 full scale 32767 or
+    1?) and a complex signal is not audio."""
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
+    array = np.asarray(audio)
+    if array.dtype.kind != "f":
+        hint = " (divide integer PCM by its full scale, 32768 for 16-bit, to get floats in [-1, 1])" if array.dtype.kind in "iu" else ""
+        raise LightsepError(f"audio must be floating-point samples (about -1 to 1), got an array of {array.dtype}{hint}")
+    return array.astype(np.float32, copy=False)
+
+
 class SeparationStream:
     """Incremental separation of one signal: ``push`` blocks of ``(channels, n)`` audio at
     ``sample_rate``, get back ``(sources, channels, m)`` blocks of separated audio; ``flush``
@@ -409,7 +432,7 @@ class SeparationStream:
 
     def push(self, block: np.ndarray) -> np.ndarray:
         self._check_open("push")
-        block = np.asarray(block, dtype=np.float32)
+        block = float_audio(block)
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise LightsepError(f"expected ({self.channels}, samples) blocks, got {block.shape}")
         block = self._finite(block)
@@ -420,7 +443,8 @@ class SeparationStream:
     def _finite(self, block: np.ndarray) -> np.ndarray:
         """The one check every input goes through: refuse NaN and infinite samples, or
         replace them with silence."""
-        bad = ~np.isfinite(block)
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(block) <= MAX_SAMPLE)  # NaN, infinite, or far beyond full scale
         if not bad.any():
             return block
         if self.nan_to_zero:
@@ -429,7 +453,8 @@ class SeparationStream:
         channel, index = np.unravel_index(np.argmax(bad.T), bad.T.shape)[::-1]
         sample = self.received + int(index)
         raise InvalidAudioError(
-            f"{self._where}NaN or infinite sample at {sample / self.sample_rate:.3f} s (sample {sample}, channel {int(channel) + 1}); "
+            f"{self._where}{'NaN or infinite' if not np.isfinite(block[channel, index]) else 'far beyond full scale (|x| > 1e6)'} "
+            f"sample at {sample / self.sample_rate:.3f} s (sample {sample}, channel {int(channel) + 1}); "
             "--nan-to-zero (nan_to_zero=True) replaces such samples with silence"
         )
 

@@ -712,6 +712,9 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) -> Progress:
     """Run (or resume) a training run; returns where it ended."""
     check_output_folder(config.run_dir)
+    if not resume and int(os.environ.get("RANK", "0")) == 0 and config.run_dir.is_dir() and any(config.run_dir.iterdir()):
+        raise LightsepError(f"{config.run_dir} is not empty (it holds {next(config.run_dir.iterdir()).name}); add "
+                            "--resume to continue the run there, or choose another --run-dir")  # fmt: skip
     world = setup_world(config)
     try:
         trainer = Trainer(config, world, progress_bar, resume)

@@ -180,6 +180,9 @@ class _Server(http.server.ThreadingHTTPServer):
     """Serves each connection in a thread; an error in one is a line on stderr, not a
     traceback, and a browser that drops a connection mid-answer is not an error at all."""
 
+    request_queue_size = 1024  # the listen backlog (socketserver's default is 5): a burst of a
+    # page's parallel requests waits in it instead of being refused or dropped
+
     daemon_threads = True
 
     def handle_error(self, request, client_address) -> None:

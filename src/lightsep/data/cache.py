@@ -1,9 +1,11 @@
 """An on-disk cache of decoded, resampled audio, so that epochs never decode again.
 
 Each entry is a ``.npy`` file of ``(channels, samples)`` float32, named by a hash of the
-source file's absolute path, size and modification time, the stream index, the sample rate
-and the channel count. Editing or replacing a file changes its size or mtime and so its key;
-old entries are simply never read again (delete the folder to reclaim the space). Entries are
+source file's absolute path, inode, size, modification time and status-change time, the
+stream index, the sample rate and the channel count. Editing or replacing a file changes its
+status-change time (which, unlike the modification time, no program can set back) and so its
+key; an entry that cannot be read (a truncated file) is made again; old entries are simply
+never read again (delete the folder to reclaim the space). Entries are
 opened as read-only memory maps, so many DataLoader workers share one copy through the page
 cache.
 """
@@ -32,7 +34,7 @@ class AudioCache:
     def key(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> str:
         path = Path(path).resolve()
         stat = path.stat()
-        ident = f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{stream}|{sample_rate}|{channels}"
+        ident = f"{path}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stream}|{sample_rate}|{channels}"
         return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
     def entry(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> Path:
@@ -43,8 +45,12 @@ class AudioCache:
         from ..audio import read_audio
 
         entry = self.entry(path, sample_rate, channels, stream)
-        if not entry.exists():
-            audio, _ = read_audio(path, sample_rate, channels, stream)
-            with atomic_path(entry) as tmp:
-                np.save(tmp, np.ascontiguousarray(audio, dtype=np.float32))
+        if entry.exists():
+            try:
+                return np.load(entry, mmap_mode="r")
+            except (ValueError, EOFError, OSError):  # a damaged entry (cut short by a full disk, say): made again
+                pass
+        audio, _ = read_audio(path, sample_rate, channels, stream)
+        with atomic_path(entry) as tmp:
+            np.save(tmp, np.ascontiguousarray(audio, dtype=np.float32))
         return np.load(entry, mmap_mode="r")

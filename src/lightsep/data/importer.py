@@ -46,7 +46,9 @@ AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".aif", ".aiff", ".
 COPY_SUFFIX = re.compile(r"([ _-](mobile|copy|low|lq|preview)|[ _-]?\(\d+\))$", re.IGNORECASE)
 
 # the words of a file's instrument name that decide its stem; see stem_by_name for the order
-MIX_WORDS = frozenset({"master", "mastered", "premaster", "mixdown", "fullmix", "instrumental"})
+MIX_WORDS = frozenset({"mixture", "master", "mastered", "premaster", "mixdown", "fullmix", "instrumental"})
+"""A file named with one of these is the whole song mixed (MUSDB18's and lightsep's ``mixture.wav``
+included): left out of the stems, and said so."""
 VOCAL_WORDS = frozenset({"vox", "vocal", "vocals", "voice", "voices", "bgv", "bgvs", "choir", "choirs", "acapella",
                          "adlib", "adlibs", "lead", "singer", "sung", "spoken", "rap"})  # fmt: skip
 VOCAL_FRAGMENTS = ("vox", "vocal", "voice", "choir", "bgv", "acapella", "adlib")
@@ -255,9 +257,16 @@ def import_stems(
         raise StemImportError(f"--gain {gain_db}: must be a finite level in dB from -120 to 120")
     name = track_name_of(name if name is not None else source.resolve().name)
     track = Path(dest) / subset / name
-    refuse_existing([track / f"{s}.wav" for s in (*STEMS, "mixture")], force)
+    if source.resolve() == track.resolve() or track.resolve() in source.resolve().parents:
+        raise StemImportError(f"{source}: is the track it would be imported as ({track}); import it into another DEST")
+    outputs = [track / f"{s}.wav" for s in (*STEMS, "mixture")]
     plan = plan_import(source, rules or Rules({}, {}))
+    refuse_existing(outputs, force, inputs=[item.path for item in plan])
     warnings, sums, used = [], {s: None for s in STEMS}, {s: [] for s in STEMS}
+    for item in plan:
+        if item.stem == "skip" and "a mix of the whole song" in item.reason:
+            warnings.append(f"{item.path.name}: left out, the whole song mixed ({item.reason.split(':')[0]}); "
+                            "the mixture written is the sum of the stems")  # fmt: skip
     def add(stem: str, audio: np.ndarray, path: Path) -> None:
         if not np.any(audio):
             warnings.append(f"{path.name} is silent")

@@ -1,0 +1,247 @@
+"""Reliability, round three: a hostile user's cases, by class (docs/failures.md). Each gives one
+clear line and status 2 (or succeeds correctly), and nothing the user had is changed."""
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lightsep
+from lightsep.audio import write_audio
+from lightsep.cli import main
+from lightsep.errors import LightsepError
+
+from helpers import make_musdb_hq
+from test_bad_inputs import noise, one_error_line, snapshot, song  # noqa: F401  (song is a fixture)
+
+# --------------------------------------------------------------------------------------
+# 1. Data loss: no output replaces any input of the command, whatever --force says
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("order", ["victim second", "victim first"])
+def test_separate_never_replaces_another_of_its_inputs(tmp_path, capsys, song, jobs, order):  # noqa: F811
+    out = tmp_path / "out"
+    assert main(["separate", "-m", "tiny", "--random-weights", "-o", str(out), str(song)]) == 0
+    victim = out / "tiny" / "song" / "vocals.wav"
+    before = victim.read_bytes()
+    inputs = [str(song), str(victim)] if order == "victim second" else [str(victim), str(song)]
+    capsys.readouterr()
+    code = main(["separate", "-m", "tiny", "--random-weights", "-o", str(out), "--force", "-j", jobs, *inputs])
+    err = capsys.readouterr().err
+    assert code == 2 and "is this command's input" in err and "Traceback" not in err
+    assert victim.read_bytes() == before  # the user's file, as it was
+    assert (out / "tiny" / "vocals" / "vocals.wav").is_file()  # the other input was separated
+
+
+def test_import_stems_refuses_a_source_that_is_the_track_it_would_write(tmp_path, capsys):
+    root = make_musdb_hq(tmp_path / "lib", {"train": ["song"]})
+    track = root / "train" / "song"
+    before = snapshot(track)
+    code = main(["import-stems", str(track), str(root), "--force"])
+    one_error_line(capsys, code, contains=("is the track it would be imported as",))
+    assert snapshot(track) == before
+
+
+def test_train_refuses_a_folder_that_holds_anything_without_resume(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('name = "x"\ndescription = "d"\n[model]\nname = "tiny"\n')
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("step,loss\n1,0.5\n")
+    (run / "best.pt").write_bytes(b"old weights")
+    before = snapshot(run)
+    code = main(["train", "--config", str(config), "--run-dir", str(run), "--data", str(tmp_path / "nowhere"), "--quiet"])
+    one_error_line(capsys, code, contains=("is not empty", "--resume"))
+    assert snapshot(run) == before
+
+
+# --------------------------------------------------------------------------------------
+# 2. Numbers beyond what the machine can honour: refused before any work
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [
+    ["separate", "--batch-size", "100000"],
+    ["separate", "-j", "1000000"],
+    ["stream", "--threads", "1000000"],
+    ["stream", "--block-ms", "1e300"],
+    ["stream", "--stall-seconds", "1e300"],
+])  # fmt: skip
+def test_numeric_options_have_bounds(tmp_path, capsys, song, extra):  # noqa: F811
+    command, *options = extra
+    try:
+        code = main([command, str(song), "-m", "tiny", "--random-weights", "-o", str(tmp_path / "o"), *options])
+    except SystemExit as exc:  # argparse's own refusal, as the command exits with it
+        code = exc.code
+    one_error_line(capsys, code, contains=("at most",))
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(threads=10**6), "threads must be an integer from 1 to"),
+    (dict(batch_size=10**6), "batch_size must be an integer from 1 to"),
+    (dict(overlap="0.5"), "overlap must be a number"),
+])  # fmt: skip
+def test_separator_arguments_are_bounded_and_typed(kwargs, words):
+    with pytest.raises(LightsepError, match=words):
+        lightsep.Separator("tiny", **kwargs)
+
+
+def test_a_numpy_level_is_a_valid_silence_floor():
+    separator = lightsep.Separator("tiny", silence_floor_db=np.float32(-90))
+    assert separator.silence_floor_db == -90.0
+
+
+@pytest.mark.parametrize("model", [123, None, ""])
+def test_a_model_that_is_no_name_is_lightseps_error(model):
+    with pytest.raises(LightsepError):
+        lightsep.Separator(model)
+
+
+def test_a_config_batch_beyond_the_bound_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('name = "x"\ndescription = "d"\n[model]\nname = "tiny"\n[training.main]\nbatch_size = 65536\n')
+    code = main(["train", "--config", str(config), "--print-config"])
+    one_error_line(capsys, code, contains=("batch_size must be in [1, 1024]",))
+
+
+# --------------------------------------------------------------------------------------
+# 3. Silent wrong results
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("array, words", [
+    (np.full((2, 4410), 9830, np.int16), "int16"),
+    (np.ones((2, 4410), np.complex64), "complex64"),
+    (np.array([["a", "b"]]), "<U1"),
+])  # fmt: skip
+def test_the_api_refuses_audio_that_is_not_floating_point(array, words):
+    with pytest.raises(LightsepError, match="floating-point"):
+        lightsep.Separator("tiny").separate(array, 44100)
+
+
+@pytest.mark.parametrize("bit_depth", ["16", "32"])
+def test_samples_far_beyond_full_scale_are_refused_not_written_as_nan(tmp_path, capsys, bit_depth):
+    path = tmp_path / "loud.wav"
+    audio = np.full((2, 4410), 3.0e38, np.float32)
+    write_audio(path, audio, 44100, bit_depth=32)
+    code = main(["separate", "-m", "tiny", "--random-weights", "-o", str(tmp_path / "o"), "--bit-depth", bit_depth, "--quiet", str(path)])
+    one_error_line(capsys, code, contains=("far beyond full scale",))
+    assert not any((tmp_path / "o").rglob("*.wav"))
+
+
+def test_import_stems_leaves_a_mixture_file_out_and_says_so(tmp_path, capsys):
+    root = make_musdb_hq(tmp_path / "lib", {"train": ["song"]})
+    code = main(["import-stems", str(root / "train" / "song"), str(tmp_path / "dest")])
+    captured = capsys.readouterr()
+    assert code == 0 and "mixture.wav: left out" in captured.err
+    import soundfile as sf
+
+    imported, _ = sf.read(tmp_path / "dest" / "train" / "song" / "mixture.wav")
+    source, _ = sf.read(root / "train" / "song" / "mixture.wav")
+    ratio = np.sqrt(np.mean(imported**2) / np.mean(source**2))
+    assert 0.9 < ratio < 1.1  # not the mixture added to itself as "other"
+
+
+def test_the_audio_cache_sees_a_file_replaced_with_its_size_and_mtime_kept(tmp_path):
+    from lightsep.data.cache import AudioCache
+
+    path = tmp_path / "a.wav"
+    write_audio(path, noise(2, 0.5, seed=1), 44100, bit_depth=16)
+    cache = AudioCache(tmp_path / "cache")
+    first = np.array(cache.load(path, 44100, 2))
+    stat = path.stat()
+    time.sleep(0.01)
+    write_audio(path, noise(2, 0.5, seed=2), 44100, bit_depth=16)  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    second = np.array(cache.load(path, 44100, 2))
+    assert not np.allclose(first, second)
+
+
+def test_a_truncated_cache_entry_is_made_again(tmp_path):
+    from lightsep.data.cache import AudioCache
+
+    path = tmp_path / "a.wav"
+    write_audio(path, noise(2, 0.5), 44100, bit_depth=16)
+    cache = AudioCache(tmp_path / "cache")
+    good = np.array(cache.load(path, 44100, 2))
+    entry = cache.entry(path, 44100, 2)
+    entry.write_bytes(entry.read_bytes()[:40])  # cut inside the header
+    np.testing.assert_array_equal(np.array(cache.load(path, 44100, 2)), good)
+
+
+# --------------------------------------------------------------------------------------
+# 5. Paths
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["..wav", "...wav"])
+def test_a_file_named_dots_keeps_its_stems_in_its_own_folder(tmp_path, capsys, name):
+    path = tmp_path / name
+    write_audio(path, noise(2, 0.5), 44100, bit_depth=16)
+    out = tmp_path / "out"
+    assert main(["separate", "-m", "tiny", "--random-weights", "-o", str(out), str(path)]) == 0
+    assert (out / "tiny" / name / "vocals.wav").is_file()
+    assert not (out / "tiny" / "vocals.wav").exists() and not (out / "vocals.wav").exists()
+
+
+def test_a_config_name_that_climbs_out_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('name = "../../../outside/run"\ndescription = "d"\n[model]\nname = "tiny"\n')
+    code = main(["train", "--config", str(config), "--print-config"])
+    one_error_line(capsys, code, contains=("is not a plain name",))
+
+
+def test_an_output_folder_through_a_missing_folder_makes_no_extra_folder(tmp_path, capsys, song, monkeypatch):  # noqa: F811
+    monkeypatch.chdir(tmp_path)
+    assert main(["separate", "-m", "tiny", "--random-weights", "-o", "sub/../out2", str(song)]) == 0
+    assert (tmp_path / "out2" / "tiny" / "song" / "vocals.wav").is_file()
+    assert not (tmp_path / "sub").exists()
+
+
+# --------------------------------------------------------------------------------------
+# 7. Bounded work: the web server's backlog holds a burst
+# --------------------------------------------------------------------------------------
+
+
+def test_the_web_server_answers_a_burst_of_connections(tmp_path):
+    from lightsep.web import _Server
+
+    assert _Server.request_queue_size >= 256
+    # a burst of connections opened before the server accepts any: all are queued, none refused
+    import http.server
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = _Server(("127.0.0.1", 0), Quiet)
+    port = server.server_address[1]
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(200)]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answered = 0
+        for s in sockets:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        for s in sockets:
+            if s.recv(64).startswith(b"HTTP/1."):
+                answered += 1
+            s.close()
+        assert answered == 200
+    finally:
+        server.shutdown()
+        server.server_close()
