@@ -245,3 +245,33 @@ def test_the_web_server_answers_a_burst_of_connections(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------------------
+# 2. Damaged files lightsep wrote: one line, not a crash
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("summary", [
+    '{"model": "x", "targets": {}}',
+    '{"model": "x", "tracks": 1, "targets": {"vocals": {}}}',
+    '{"model": "x", "tracks": 1, "targets": {"vocals": {"SDR": {"sisec18": {"median": 1.0}, "nan_frames": 0}}}}',
+    '{"model": "x", "tracks": 1, "targets": {"vocals": {"SDR": {"sisec18": {"median": "high"}, '
+    '"pooled": {"median": 1.0, "mad": 0.1}, "nan_frames": 0}}}}',
+])  # fmt: skip
+def test_report_on_a_damaged_summary_is_one_line(tmp_path, capsys, summary):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    (folder / "summary.json").write_text(summary)
+    code = main(["report", str(folder), "-o", str(tmp_path / "r.md")])
+    one_error_line(capsys, code, contains=("not a lightsep evaluate summary",))
+    assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize("step", ["1" + "0" * 400, "-5"])
+def test_plot_on_a_log_with_an_impossible_step_is_one_line(tmp_path, capsys, step):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text(f"kind,phase,step,loss\ntrain,main,{step},0.5\n")
+    code = main(["plot", str(run)])
+    one_error_line(capsys, code, contains=("is damaged",))

@@ -31,8 +31,10 @@ def read_log(run_dir: str | os.PathLike) -> list[dict[str, str]]:
         raise LightsepError(f"{path}: the log is empty; train for at least one log interval first")
     for number, row in enumerate(rows, start=2):
         try:
-            int(row["step"]), float(row["loss"])
-        except (TypeError, ValueError):
+            step, _ = int(row["step"]), float(row["loss"])
+            if not 0 <= step < 2**63:
+                raise ValueError("step out of range")
+        except (TypeError, ValueError, OverflowError):
             raise LightsepError(f"{path}: line {number} is damaged (step {row['step']!r}, loss {row['loss']!r})") from None
     return rows
 

@@ -58,10 +58,38 @@ def load_result(folder: str | os.PathLike) -> dict:
         raise LightsepError(f"{path}: not a lightsep evaluate summary (no model or targets); rerun lightsep evaluate")
     if not isinstance(summary.get("subset", "test"), str) or summary.get("subset", "test") not in ("train", "test"):
         raise LightsepError(f"{path}: not a lightsep evaluate summary (subset {summary.get('subset')!r})")
+    problem = summary_problem(summary)
+    if problem:
+        raise LightsepError(f"{path}: not a lightsep evaluate summary ({problem}); rerun lightsep evaluate")
     summary["folder"] = str(folder)
     summary["files"] = sorted((Path(folder) / summary.get("subset", "test")).glob("*.json"))
     summary["scores"] = [read_track_scores(track_file) for track_file in summary["files"]]  # checked, read once
     return summary
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def summary_problem(summary: dict) -> str | None:
+    """What is missing or of the wrong kind among the values a report reads from an
+    evaluation's summary, or None: every field is checked here, once, so that no damaged
+    file reaches the tables as a KeyError or a TypeError."""
+    if not (isinstance(summary.get("tracks"), int) and not isinstance(summary.get("tracks"), bool) and summary["tracks"] >= 0):
+        return "no track count"
+    if not all(isinstance(summary.get(key, ""), str) for key in ("model_name", "data")):
+        return "model_name and data must be text"
+    for target, metrics in summary["targets"].items():
+        sdr = metrics.get("SDR")
+        if not isinstance(sdr, dict):
+            return f"{target}: no SDR"
+        for aggregate, fields in (("sisec18", ("median",)), ("pooled", ("median", "mad"))):
+            entry = sdr.get(aggregate)
+            if not isinstance(entry, dict) or not all(_number(entry.get(field)) for field in fields):
+                return f"{target}: SDR {aggregate} " + "/".join(fields) + " must be numbers"
+        if not (isinstance(sdr.get("nan_frames"), int) and not isinstance(sdr.get("nan_frames"), bool)):
+            return f"{target}: SDR nan_frames must be a count"
+    return None
 
 
 @dataclass
