@@ -275,3 +275,24 @@ def test_plot_on_a_log_with_an_impossible_step_is_one_line(tmp_path, capsys, ste
     (run / "log.csv").write_text(f"kind,phase,step,loss\ntrain,main,{step},0.5\n")
     code = main(["plot", str(run)])
     one_error_line(capsys, code, contains=("is damaged",))
+
+
+# --------------------------------------------------------------------------------------
+# 6. Files outside the named outputs
+# --------------------------------------------------------------------------------------
+
+
+def test_onnx_runtime_writes_nothing_in_the_home_folder(tmp_path, song):  # noqa: F811
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), LIGHTSEP_CACHE=str(tmp_path / "cache"))
+    command = [sys.executable, "-m", "lightsep", "separate", str(song), "-m", "tiny", "--random-weights", "--backend", "onnx",
+               "-o", str(tmp_path / "out"), "--quiet"]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "tiny" / "song" / "vocals.wav").is_file()
+    assert not [str(p) for p in home.rglob("*")], "written under HOME"

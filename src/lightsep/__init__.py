@@ -7,6 +7,13 @@ quick and a Ctrl-C while PyTorch loads is handled by the command like any other.
 from __future__ import annotations
 
 import importlib
+import os
+
+# ONNX Runtime writes a persistent device id and a telemetry database under
+# ~/.cache/Microsoft/DeveloperTools/ when it is imported, unless told not to; lightsep writes
+# nothing outside the outputs it names (docs/failures.md). Set ORT_DISABLE_TELEMETRY=0 before
+# importing lightsep to keep ONNX Runtime's own default.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def _version() -> str:
