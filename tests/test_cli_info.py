@@ -8,10 +8,12 @@ from lightsep.cli import main
 def test_info_json_has_exactly_the_documented_keys(capsys):
     assert main(["info", "--json", "tiny", "proposed-2stem"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    keys = {"name", "sample_rate", "context_samples", "output_samples", "parameters", "receptive_field_s",
-            "target_field_s", "gflops_per_audio_second", "bundled_weights"}
+    keys = {"name", "stems", "sample_rate", "context_samples", "output_samples", "parameters", "receptive_field_s",
+            "target_field_s", "gflops_per_audio_second", "stream_latency_s", "weights", "trained", "default_for",
+            "bundled_weights"}
     assert [set(r) for r in rows] == [keys, keys]
-    assert rows[0]["bundled_weights"] is False  # tiny is for tests: never trained
+    assert rows[0]["bundled_weights"] is False and rows[0]["weights"] is None  # tiny is for tests: never trained
+    assert rows[1]["stems"] == ["vocals", "accompaniment"] and rows[1]["trained"] is True
     proposed = rows[1]
     assert proposed["name"] == "proposed-2stem"
     assert 800_000 <= proposed["parameters"] <= 900_000
@@ -23,7 +25,7 @@ def test_info_json_has_exactly_the_documented_keys(capsys):
 def test_info_table(capsys):
     assert main(["info", "tiny"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:4] == ["model", "rate", "context", "output"]
+    assert out[0].split()[:4] == ["model", "stems", "rate", "latency"]
     assert out[2].startswith("tiny")
 
 

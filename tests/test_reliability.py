@@ -107,7 +107,7 @@ def test_absurd_rates_and_overlaps_are_refused(tmp_path, capsys, song):  # noqa:
                             input=b"", capture_output=True, timeout=120)  # fmt: skip
     one_error_line(result.stderr.decode(), result.returncode, contains=("is not in",))
     one_error_line(capsys, main(["separate", str(song), "-m", "tiny", "-o", str(out), "--overlap", "0.9999"]),
-                   contains=("overlap must be in [0, 0.95]",))  # fmt: skip
+                   contains=("overlap must be a number in [0, 0.95]",))  # fmt: skip
     assert not out.exists()
 
 

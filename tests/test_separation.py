@@ -180,14 +180,14 @@ def test_stream_command_writes_what_offline_separation_gives(tmp_path, capsys):
     report = capsys.readouterr().out
     assert "latency:" in report and "real-time margin" in report
     for name, expected in offline.items():
-        got, rate = read_audio(tmp_path / "s" / f"{name}.wav")
+        got, rate = read_audio(tmp_path / "s" / "tiny" / "in" / f"{name}.wav")  # OUT/<model>/<track>/
         assert rate == 44100 and np.array_equal(got, expected)
     # raw 16-bit PCM on stdin
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").T.tobytes()
     result = subprocess.run([sys.executable, "-m", "lightsep.cli", "stream", "-", "--dtype", "s16le", "-m", str(checkpoint),
                              "-o", str(tmp_path / "raw"), "--no-pace"], input=pcm, capture_output=True)  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()
-    got, _ = read_audio(tmp_path / "raw" / "vocals.wav")
+    got, _ = read_audio(tmp_path / "raw" / "tiny" / "stdin" / "vocals.wav")
     assert got.shape == audio.shape
 
 

@@ -82,6 +82,13 @@ def test_the_wheel_separates_streams_and_exports(installed):
     assert len(list((work / "separated").rglob("*.wav"))) == 2
     result = run(installed, "stream", "clip.wav", "-o", "streamed", "--no-pace")
     assert result.returncode == 0 and "latency:" in result.stdout, result.stderr
+    for stem in ("vocals", "accompaniment"):  # the same layout as separate: OUT/<model>/<track>/<stem>.wav
+        assert (work / "streamed" / "spectral-2stem-live" / "clip" / f"{stem}.wav").is_file()
+    bin_dir, env, _ = installed
+    code = ("import lightsep; w = lightsep.separate_files('clip.wav', 'api'); print(w['clip.wav']['vocals']); "
+            "print(len(lightsep.list_models()))")  # fmt: skip
+    result = subprocess.run([str(bin_dir / "python"), "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "api/spectral-2stem-ensemble/clip/vocals.wav" in result.stdout, result.stderr
     result = run(installed, "export", "proposed-2stem", "model.onnx")
     assert result.returncode == 0 and (work / "model.onnx").stat().st_size > 100_000, result.stderr
 

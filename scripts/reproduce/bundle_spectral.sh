@@ -189,7 +189,7 @@ print(round(s['targets']['vocals']['SDR']['sisec18']['median'] + 1, 2))" "eval/p
 fi
 
 [[ -f "$("$bin/python" -c 'from lightsep.pretrained import peer_checkpoint_path as p; print(p("spleeter-2stem"))')" ]] \
-    || "$bin/python" benchmarks/peers_setup.py --spleeter-only
+    || "$bin/lightsep" get spleeter-2stem
 
 # spectral-2stem is scored as it will separate: its best.pt at the preset's segment geometry
 # (docs/architecture.md, "Geometry"), the weights as bundled
