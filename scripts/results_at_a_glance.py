@@ -36,7 +36,7 @@ def evaluation(model: str, options: list[str], data: Path, folder: Path, jobs: i
     if not (folder / "summary.json").is_file():
         command = [sys.executable, "-m", "lightsep", "evaluate", "-m", model, "--data", str(data), "--out", str(folder),
                    "-j", str(jobs), "--quiet", *options]  # fmt: skip
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, stdout=sys.stderr)  # stdout carries the table alone
     return json.loads((folder / "summary.json").read_text())
 
 

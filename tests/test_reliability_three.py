@@ -5,6 +5,7 @@ import os
 import socket
 import threading
 import time
+
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,119 @@ def test_onnx_runtime_writes_nothing_in_the_home_folder(tmp_path, song):  # noqa
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "tiny" / "song" / "vocals.wav").is_file()
     assert not [str(p) for p in home.rglob("*")], "written under HOME"
+
+
+def test_evaluate_on_a_dataset_without_vocals_is_one_line(tmp_path, capsys):
+    from helpers import make_instrumental
+
+    root = make_instrumental(tmp_path / "inst", ["a", "b"])
+    code = main(["evaluate", "-m", "tiny", "--random-weights", "--data", str(root), "--subset", "train",
+                 "--out", str(tmp_path / "ev"), "--quiet"])  # fmt: skip
+    one_error_line(capsys, code, contains=("has no vocals stem to score against",))
+
+
+def test_the_oracle_on_a_track_shorter_than_its_window(tmp_path, capsys):
+    from lightsep.evaluate import IRM_FFT, oracle_irm
+
+    rng = np.random.default_rng(0)
+    refs = {n: (0.1 * rng.standard_normal((2, 5))).astype(np.float32) for n in ("vocals", "accompaniment")}
+    refs["mixture"] = refs["vocals"] + refs["accompaniment"]
+    out = oracle_irm(refs, ("vocals", "accompaniment"))
+    assert all(v.shape == (2, 5) and np.isfinite(v).all() for v in out.values()) and IRM_FFT > 5
+    np.testing.assert_allclose(out["vocals"] + out["accompaniment"], refs["mixture"], atol=1e-4)
+    root = make_musdb_hq(tmp_path / "db", {"test": ["one"]}, seconds=1 / 44100)
+    code = main(["evaluate", "-m", "oracle-irm", "--data", str(root), "--out", str(tmp_path / "ev"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in captured.err and "internal error" not in captured.err
+
+
+def test_a_silent_reference_is_named_as_such_once(tmp_path, capsys):
+    import soundfile as sf
+
+    root = make_musdb_hq(tmp_path / "db", {"test": ["quiet"]})
+    track = root / "test" / "quiet"
+    data, rate = sf.read(track / "vocals.wav")
+    sf.write(track / "vocals.wav", np.zeros_like(data), rate)
+    code = main(["evaluate", "-m", "tiny", "--random-weights", "--data", str(root), "--out", str(tmp_path / "ev"),
+                 "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "is silent throughout" in err and err.count("quiet:") == 1, err
+
+
+def test_a_configuration_that_is_a_device_is_named_so(capsys):
+    code = main(["train", "--config", "/dev/null", "--print-config"])
+    one_error_line(capsys, code, contains=("/dev/null: a device, not a configuration file",))
+
+
+def test_a_dangling_stem_link_is_named_as_a_broken_link(tmp_path, capsys):
+    root = make_musdb_hq(tmp_path / "db", {"test": ["song"]})
+    vocals = root / "test" / "song" / "vocals.wav"
+    vocals.unlink()
+    vocals.symlink_to(tmp_path / "gone.wav")
+    code = main(["evaluate", "-m", "tiny", "--random-weights", "--data", str(root), "--out", str(tmp_path / "ev"),
+                 "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "a symbolic link to a file that does not exist" in err and "missing stem" not in err, err
+
+
+def test_import_stems_names_a_fifo_stem_instead_of_skipping_it(tmp_path, capsys):
+    source = tmp_path / "song"
+    source.mkdir()
+    write_audio(source / "drums.wav", noise(2, 0.5), 44100, bit_depth=16)
+    os.mkfifo(source / "vocals.wav")
+    code = main(["import-stems", str(source), str(tmp_path / "dest")])
+    one_error_line(capsys, code, contains=("vocals.wav: a FIFO",))
+    assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").rglob("*.wav"))
+
+
+def test_a_truncated_mp3_shows_no_decoder_chatter(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is needed to make the MP3")
+    mp3 = tmp_path / "t.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-ac", "2", "-ar", "44100",
+                    str(mp3)], check=True)  # fmt: skip
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(mp3.read_bytes()[:20000])
+    result = subprocess.run([sys.executable, "-m", "lightsep", "separate", "-m", "tiny", "--random-weights", str(cut),
+                             "-o", str(tmp_path / "o"), "--quiet"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+def test_random_weights_make_one_onnx_cache_entry_however_often_they_run(tmp_path, song):  # noqa: F811
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LIGHTSEP_CACHE": str(tmp_path / "cache")}
+    for run in range(2):
+        command = [sys.executable, "-m", "lightsep", "separate", str(song), "-m", "tiny", "--random-weights", "--backend",
+                   "onnx", "-o", str(tmp_path / f"out{run}"), "--quiet"]  # fmt: skip
+        assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 0
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+
+
+def test_training_and_the_corpus_leave_no_temporaries_behind(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    root = make_musdb_hq(tmp_path / "db", {"train": ["a", "b", "c", "d"], "test": ["e"]})
+    config = tmp_path / "c.toml"
+    config.write_text('name = "t"\ndescription = "d"\n[model]\nname = "tiny"\n[training]\niterations_per_epoch = 2\n'
+                      'max_iterations = 2\n')  # fmt: skip
+    home, temp = tmp_path / "home", tmp_path / "temp"
+    home.mkdir()
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "TORCHINDUCTOR_CACHE_DIR")}
+    env.update(HOME=str(home), TMPDIR=str(temp), LIGHTSEP_CACHE=str(tmp_path / "cache"))
+    commands = [["train", "--config", str(config), "--data", str(root), "--run-dir", str(tmp_path / "run"), "--quiet"]]
+    if shutil.which("fluidsynth") and Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").is_file():
+        commands.append(["synth", str(tmp_path / "corpus"), "--songs", "1", "--seconds", "2", "--quiet", "--jobs", "1"])
+    for command in commands:
+        result = subprocess.run([sys.executable, "-m", "lightsep", *command], env=env, capture_output=True, text=True,
+                                timeout=600)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert not list(home.rglob("*")) and not list(temp.rglob("*")), (list(home.rglob("*")), list(temp.rglob("*")))

@@ -17,7 +17,6 @@ import functools
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import warnings
@@ -29,7 +28,7 @@ import soundfile as sf
 import soxr
 
 from .errors import LightsepError
-from .fileio import OutputSet, atomic_path
+from .fileio import OutputSet, atomic_path, not_a_file
 
 SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
 FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".m4b", ".mov", ".opus", ".webm", ".mka", ".wma"}
@@ -63,19 +62,14 @@ class AudioInfo:
 
 
 def _check_readable(path: Path) -> None:
-    try:
-        info = path.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise AudioError(f"{path}: a loop of symbolic links, not a file") from None
-        if path.is_symlink():
-            raise AudioError(f"{path}: a symbolic link to a file that does not exist") from None
-        raise AudioError(f"{path}: no such file" if exc.errno == errno.ENOENT else f"{path}: cannot read ({exc.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
+    problem = not_a_file(path)
+    if problem in ("a FIFO", "a device", "not a regular file"):
+        raise AudioError(f"{path}: {problem}, not an audio file (give a file; raw audio from a pipe: lightsep stream -)")
+    if problem == "is a directory":
         raise AudioError(f"{path}: is a directory, not an audio file")
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file"
-        raise AudioError(f"{path}: {kind}, not an audio file (give a file; raw audio from a pipe: lightsep stream -)")
+    if problem is not None:
+        raise AudioError(f"{path}: {problem}")
+    info = path.stat()
     if info.st_size == 0:
         with open(path, "rb") as handle:  # /proc files say 0 bytes and still hold some
             if not handle.read(1):
@@ -413,9 +407,12 @@ def iter_audio_blocks(path: str | os.PathLike, block_frames: int = 65536, stream
     info = audio_info(path, stream)
     if not _uses_ffmpeg(path) and stream == 0:
         try:
-            with sf.SoundFile(str(path)) as handle:
+            with _decoder_messages_hidden():  # each call into the decoder, not the caller's work between blocks
+                handle = sf.SoundFile(str(path))
+            with handle:
                 while True:
-                    data = handle.read(block_frames, dtype="float32", always_2d=True)
+                    with _decoder_messages_hidden():
+                        data = handle.read(block_frames, dtype="float32", always_2d=True)
                     if not len(data):
                         return
                     yield np.ascontiguousarray(data.T)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .bounds import MAX_THREADS, MAX_TRAINING_BATCH
 from .errors import LightsepError
+from .fileio import not_a_file
 
 
 class ConfigError(LightsepError):
@@ -307,10 +308,13 @@ def _check(config: TrainConfig) -> None:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a TOML configuration and apply ``key=value`` overrides (dotted keys, TOML values)."""
     path = Path(path)
-    if path.is_dir():
+    problem = not_a_file(path)
+    if problem == "is a directory":
         raise ConfigError(f"{path}: is a folder; give a configuration file (configs/*.toml)")
-    if not path.is_file():
+    if problem == "no such file":
         raise ConfigError(f"{path}: no such configuration file")
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}, not a configuration file (configs/*.toml)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:

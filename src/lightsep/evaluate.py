@@ -83,11 +83,13 @@ def oracle_irm(references: dict[str, np.ndarray], names: tuple[str, ...]) -> dic
     def stft(x):
         return torch.stft(torch.tensor(x, dtype=torch.float64), IRM_FFT, IRM_HOP, window=window, return_complex=True)
 
+    length = references["mixture"].shape[-1]
+    short = max(0, IRM_FFT - length)  # a track shorter than a window: zeros after it (the STFT's padding needs them)
+    references = {n: np.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, short)]) for n, v in references.items()} if short else references
     specs = [stft(references[n]) for n in names]
     power = [s.abs() ** IRM_POWER for s in specs]
     total = sum(power) + 1e-20
     mixture = stft(references["mixture"])
-    length = references["mixture"].shape[-1]
     return {
         n: torch.istft(mixture * (p / total), IRM_FFT, IRM_HOP, window=window, length=length).float().numpy()
         for n, p in zip(names, power)
@@ -146,7 +148,11 @@ def score_track(name: str, references: dict[str, np.ndarray], estimates: dict[st
     if all(n in estimates for n in TWO) and all(np.any(references[n]) for n in TWO):
         scenarios.append((TWO, TWO))
     if not scenarios:
-        raise LightsepError(f"{name}: the estimates {sorted(estimates)} cover neither vocals/accompaniment nor the four stems")
+        silent = [n for n in (*TWO, *FOUR) if n in references and n in estimates and not np.any(references[n])]
+        if silent:
+            raise LightsepError(f"its reference {', '.join(dict.fromkeys(silent))} is silent throughout: BSS Eval has no "
+                                "SDR against silence, so nothing can be scored")  # fmt: skip
+        raise LightsepError(f"the estimates {sorted(estimates)} cover neither vocals/accompaniment nor the four stems")
     for targets, kept in scenarios:
         refs = np.stack([references[n].T for n in targets])
         ests = np.stack([_fit(estimates[n], references[n]).T for n in targets])
@@ -241,6 +247,10 @@ def evaluate_dataset(
             raise LightsepError(f"no track named {missing[0]!r} in {root} ({subset})")
     if not chosen:
         raise LightsepError(f"{root}: no {subset} tracks to evaluate")
+    unscorable = [t for t in chosen if "vocals" not in t.sources]
+    if unscorable:
+        raise LightsepError(f"{root}: {unscorable[0].name} ({unscorable[0].layout}) has no vocals stem to score against; "
+                            "evaluate needs tracks with their stems (vocals and the rest)")  # fmt: skip
     estimator = _make_estimator(model, overlap, backend, random_weights, resample_quality)  # fails early on a bad model name or checkpoint
     todo = [t for t in chosen if not _scored(out_dir / subset / f"{t.name}.json")]
     bar = None

@@ -15,8 +15,10 @@ process is gone (:func:`remove_stale_partials`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -87,6 +89,25 @@ def refuse_existing(
                     raise OutputExistsError(f"{path}: is this command's input{other}; give another output name")
             if not force:
                 raise OutputExistsError(f"{path} exists; use {option} to overwrite it")
+
+
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a regular file, in the words an error line uses ("no such file",
+    "a FIFO", "a symbolic link to a file that does not exist", ...), or None if it is one."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links, not a file"
+        if path.is_symlink():
+            return "a symbolic link to a file that does not exist"
+        return "no such file" if exc.errno == errno.ENOENT else f"cannot read ({exc.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a directory"
+    if not stat.S_ISREG(info.st_mode):
+        return "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file"
+    return None
 
 
 def default_cache_dir() -> Path:

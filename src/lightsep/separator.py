@@ -127,7 +127,10 @@ def resolve_model(
                 f"{text} has no trained weights (none are bundled): give a checkpoint of it (lightsep train makes one), "
                 "or ask for random weights (--random-weights; Separator(random_weights=True)) to time it"
             )
-        return build_model(text).to(device).eval()
+        with torch.random.fork_rng(devices=[]):  # the same random weights every time: one ONNX cache entry, not one a run
+            torch.manual_seed(0)
+            model = build_model(text)
+        return model.to(device).eval()
     if names_a_checkpoint(text):
         return load_checkpoint(text, device)
     from .pretrained import model_names_for_humans

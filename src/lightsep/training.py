@@ -29,6 +29,7 @@ import csv
 import math
 import os
 import random
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -710,7 +711,22 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def train(config: TrainConfig, resume: bool = False, progress_bar: bool = True) -> Progress:
-    """Run (or resume) a training run; returns where it ended."""
+    """Run (or resume) a training run; returns where it ended. PyTorch's compiler cache
+    (which its optimisers create even when nothing is compiled) goes to a temporary folder
+    of the run's own, removed at the end, not to ``$TMPDIR/torchinductor_<user>``."""
+    with tempfile.TemporaryDirectory(prefix="lightsep-train-") as private:
+        saved = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = private
+        try:
+            return _train(config, resume, progress_bar)
+        finally:
+            if saved is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
+
+
+def _train(config: TrainConfig, resume: bool, progress_bar: bool) -> Progress:
     check_output_folder(config.run_dir)
     if not resume and int(os.environ.get("RANK", "0")) == 0 and config.run_dir.is_dir() and any(config.run_dir.iterdir()):
         raise LightsepError(f"{config.run_dir} is not empty (it holds {next(config.run_dir.iterdir()).name}); add "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_path, default_cache_dir
+from ..fileio import atomic_path, default_cache_dir, not_a_file
 
 __all__ = ["AudioCache", "default_cache_dir"]
 
@@ -32,6 +32,11 @@ class AudioCache:
         return cls(default_cache_dir() / "audio")
 
     def key(self, path: str | os.PathLike, sample_rate: int, channels: int, stream: int = 0) -> str:
+        problem = not_a_file(path)
+        if problem is not None:  # named as the reader names it (a broken link, a FIFO), before any stat
+            from ..audio import AudioError
+
+            raise AudioError(f"{path}: {problem}")
         path = Path(path).resolve()
         stat = path.stat()
         ident = f"{path}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stream}|{sample_rate}|{channels}"

@@ -165,7 +165,9 @@ class Rules:
 def audio_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise StemImportError(f"{folder}: no such folder")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+    # every entry with an audio file's name but a folder: a FIFO, a device or a broken link is
+    # refused by the reader in one line, not skipped in silence
+    return sorted(p for p in folder.iterdir() if not p.is_dir() and p.suffix.lower() in AUDIO_EXTENSIONS
                   and not p.name.startswith("."))  # fmt: skip
 
 

@@ -157,7 +157,8 @@ def list_tracks(root: str | os.PathLike, subset: str | None = None) -> list[Trac
     tracks: list[Track] = []
     if layout == "ccmixter":
         for folder in sorted(d for d in root.iterdir() if d.is_dir()):
-            stems = {k: StemRef(folder / f) for k, f in CCMIXTER_FILES.items() if (folder / f).exists()}
+            # a link to nothing counts as the stem, so that reading it names the broken link
+            stems = {k: StemRef(folder / f) for k, f in CCMIXTER_FILES.items() if (folder / f).exists() or (folder / f).is_symlink()}
             tracks.append(Track(folder.name, "train", layout, stems))
         return [t for t in tracks if subset in (None, t.subset)]
     for sub in ("train", "test"):
@@ -172,6 +173,7 @@ def list_tracks(root: str | os.PathLike, subset: str | None = None) -> list[Trac
                 tracks.append(Track(path.name[: -len(".stem.mp4")], sub, layout, stems))
         else:
             for folder in sorted(d for d in (root / sub).iterdir() if d.is_dir() and not d.name.startswith(".")):
-                stems = {n: StemRef(folder / f"{n}.wav") for n in MUSDB_STREAMS if (folder / f"{n}.wav").exists()}
+                stems = {n: StemRef(folder / f"{n}.wav") for n in MUSDB_STREAMS
+                         if (folder / f"{n}.wav").exists() or (folder / f"{n}.wav").is_symlink()}  # fmt: skip
                 tracks.append(Track(folder.name, sub, layout, stems))
     return tracks

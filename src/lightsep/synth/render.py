@@ -7,6 +7,7 @@ FluidSynth's dithering, so the same MIDI gives the same bytes every time.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -94,7 +95,11 @@ def render_midi(midi_path: Path, wav_path: Path, sample_rate: int, soundfont: Pa
         find_fluidsynth(), "-n", "-i", "-q", "-g", str(gain), "-r", str(sample_rate),
         "-O", "float", "-T", "wav", "-F", str(wav_path), str(soundfont), str(midi_path),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    # FluidSynth's PulseAudio client writes ~/.config/pulse and $TMPDIR/pulse-* even when it
+    # renders to a file: it gets a home and a temporary folder of its own, removed afterwards
+    with tempfile.TemporaryDirectory(prefix="lightsep-fluidsynth-") as private:
+        env = {**os.environ, "HOME": private, "TMPDIR": private, "XDG_CONFIG_HOME": private, "XDG_RUNTIME_DIR": private}
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0 or not wav_path.exists():
         message = (result.stderr or result.stdout).strip().splitlines()
         raise SynthError(f"fluidsynth failed on {midi_path.name}: {message[-1] if message else 'no output'}")
