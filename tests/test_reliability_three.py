@@ -208,42 +208,39 @@ def test_an_output_folder_through_a_missing_folder_makes_no_extra_folder(tmp_pat
 
 
 # --------------------------------------------------------------------------------------
-# 7. Bounded work: the web server's backlog holds a burst
+# 7. Bounded work: lightsep web's listen backlog holds a burst
 # --------------------------------------------------------------------------------------
 
 
-def test_the_web_server_answers_a_burst_of_connections(tmp_path):
-    from lightsep.web import _Server
+def test_the_web_server_answers_a_burst_of_200_requests(tmp_path):
+    import concurrent.futures
+    import urllib.request
 
-    assert _Server.request_queue_size >= 256
-    # a burst of connections opened before the server accepts any: all are queued, none refused
-    import http.server
+    from lightsep.web import make_server, serve_in_thread
 
-    class Quiet(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = _Server(("127.0.0.1", 0), Quiet)
-    port = server.server_address[1]
-    sockets = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(200)]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = make_server(0, ["tiny"])
+    host, port = server.server_address[:2]
+    # 200 connections opened before the server accepts any: the listen backlog holds them all
+    waiting = [socket.create_connection((host, port), timeout=30) for _ in range(200)]
+    serve_in_thread(server)
     try:
-        answered = 0
-        for s in sockets:
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        for s in sockets:
-            if s.recv(64).startswith(b"HTTP/1."):
-                answered += 1
-            s.close()
-        assert answered == 200
+        for s in waiting:
+            s.sendall(b"GET /models/index.json HTTP/1.0\r\n\r\n")
+        answers = [s.recv(16) for s in waiting]
+        assert all(a.startswith(b"HTTP/1.") for a in answers)
+        # and 200 requests at once through a client, each answered within the 30 s
+        start = time.monotonic()
+
+        def fetch(_):
+            with urllib.request.urlopen(f"http://{host}:{port}/models/index.json", timeout=30) as response:
+                return response.status
+
+        with concurrent.futures.ThreadPoolExecutor(200) as pool:
+            statuses = list(pool.map(fetch, range(200)))
+        assert statuses == [200] * 200 and time.monotonic() - start < 30
     finally:
+        for s in waiting:
+            s.close()
         server.shutdown()
         server.server_close()
 
