@@ -48,7 +48,9 @@ def model_names_for_humans() -> str:
     """The model names as an error message lists them: the trained ones first."""
     from .models.registry import PRESETS
 
-    bundled = bundled_models()
+    from .defaults import SEPARATE_MODEL, STREAM_MODEL
+
+    bundled = sorted(bundled_models(), key=lambda n: (n not in (SEPARATE_MODEL, STREAM_MODEL), n))  # the defaults first
     rest = [n for n in PRESETS if n not in bundled and n not in PEER_MODELS]
     return (f"trained: {', '.join(bundled)}; after `lightsep get`: {', '.join(PEER_MODELS)}; "
             f"random weights only: {', '.join(rest)}")  # fmt: skip
