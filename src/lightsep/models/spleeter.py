@@ -121,6 +121,8 @@ class SpleeterNet(SeparationModel):
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         batch, channels, time = mixture.shape
+        if torch.onnx.is_in_onnx_export():
+            return self._forward_for_export(mixture)
         spectrum = torch.stft(mixture.reshape(batch * channels, time), SPLEETER_FFT, SPLEETER_HOP, window=self.window,
                               center=True, pad_mode="constant", return_complex=True)  # fmt: skip
         spectrum = spectrum.reshape(batch, channels, *spectrum.shape[-2:])  # (B, C, bins, frames)
@@ -132,6 +134,27 @@ class SpleeterNet(SeparationModel):
         masked[:, :, :SPLEETER_BINS] = low * mask.transpose(2, 3)
         estimate = torch.istft(masked.reshape(batch * channels, *spectrum.shape[-2:]), SPLEETER_FFT, SPLEETER_HOP,
                                window=self.window, center=True, length=time).reshape(batch, channels, time)  # fmt: skip
+        return torch.stack([estimate, mixture - estimate], dim=1)
+
+    def _forward_for_export(self, mixture: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with the STFT as fixed convolutions (ONNX has no complex type and
+        no inverse STFT), real and imaginary parts apart: the same function up to rounding.
+        The Fourier bases make the export large (about 70 MB beside the 79 MB of weights)."""
+        from .spectral import ConvSTFT
+
+        batch, channels, time = mixture.shape
+        stft = ConvSTFT(SPLEETER_FFT, SPLEETER_HOP, time).to(mixture.device)
+        real, imag = stft(mixture.reshape(batch * channels, time))  # (B * C, bins, frames)
+        frames = real.shape[-1]
+        low_real, low_imag = real[:, :SPLEETER_BINS], imag[:, :SPLEETER_BINS]
+        magnitude = torch.sqrt(low_real * low_real + low_imag * low_imag + 1e-12)
+        magnitude = magnitude.reshape(batch, channels, SPLEETER_BINS, frames).transpose(2, 3)  # (B, C, frames, 1024)
+        vocals, accompaniment = (net(magnitude) for net in self.nets)
+        mask = ((vocals**2 + 5e-11) / (vocals**2 + accompaniment**2 + 1e-10)).transpose(2, 3)
+        mask = mask.reshape(batch * channels, SPLEETER_BINS, frames)
+        high = real.new_zeros(batch * channels, real.shape[1] - SPLEETER_BINS, frames)
+        estimate = stft.inverse(torch.cat([low_real * mask, high], dim=1), torch.cat([low_imag * mask, high], dim=1))
+        estimate = estimate.reshape(batch, channels, time)
         return torch.stack([estimate, mixture - estimate], dim=1)
 
 
