@@ -413,3 +413,32 @@ def test_the_mask_combination_benchmark_changes_only_how_the_members_masks_are_c
             assert (stems - expected).abs().max() > 1e-5, variant
             window = mixture[..., model.output_start : model.output_start + model.output_samples]
             assert torch.allclose(stems.sum(dim=1), window, atol=1e-5), variant
+
+
+def test_full_band_of_keeps_the_weights_and_continues_the_top_band_upward():
+    from lightsep.models.spectral import SpectralMaskNet, full_band_of
+
+    small = {"bands": 32, "full_resolution_bins": 8}
+    narrow = SpectralMaskNet(n_fft=256, hop=64, context_samples=2048,
+                             members=[{**small, "hidden": 16}, {**small, "hidden": 8, "frequency_channels": [4, 4]}])  # fmt: skip
+    wide = full_band_of(narrow, high_bands=4)
+    assert (wide.sample_rate, wide.n_fft, wide.hop, wide.context_samples) == (44100, 512, 128, 4096)
+    narrow_state = narrow.state_dict()
+    for key, value in wide.state_dict().items():
+        if ".high_logits." in key:
+            assert not value.any()  # the corrections start at zero
+        elif ".high_norm." in key:
+            continue
+        else:
+            assert torch.equal(value, narrow_state[key])
+    member = wide.members[0]
+    assert member.low_bins == 129 and member.total_bands == 36 and member.bins == 257
+    magnitude = torch.rand(1, 2, member.bins, 9)
+    logits, _ = member._mask_logits(magnitude)  # (batch, frames, sources, channels, bands)
+    assert logits.shape[-1] == 36
+    torch.testing.assert_close(logits[..., 32:], logits[..., 31:32].expand_as(logits[..., 32:]))
+    masks = wide.masks(magnitude)
+    torch.testing.assert_close(masks.sum(dim=1), torch.ones_like(masks.sum(dim=1)))
+    with pytest.raises(ValueError, match="bidirectional"):
+        SpectralMaskNet(n_fft=256, hop=64, context_samples=2048, bands=32, full_resolution_bins=8, sample_rate=44100,
+                        high_bands=4, bidirectional=False)  # fmt: skip

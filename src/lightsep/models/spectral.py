@@ -38,6 +38,7 @@ from torch import nn
 from .base import SeparationModel
 
 MEMBER_ARGUMENTS = ("bands", "full_resolution_bins", "hidden", "layers", "dropout", "frequency_channels", "time_kernel", "dense_too")
+# high_bands and magnitude_scale are the ensemble's: its members share one band layout
 """The network arguments of :class:`SpectralMaskNet` that each member of an ensemble sets
 for itself (``members``); every other argument is the ensemble's."""
 
@@ -63,11 +64,38 @@ def band_centres(bins: int, bands: int, full_resolution_bins: int) -> np.ndarray
     return centres
 
 
-def interpolation_matrix(bins: int, bands: int, full_resolution_bins: int) -> np.ndarray:
+HIGH_BAND_HZ = 11025.0
+"""Where the high bands of a full-band model start: the Nyquist frequency of the 22.05 kHz
+models, whose band layout the full-band model keeps below it."""
+
+
+def full_band_centres(bins: int, bands: int, full_resolution_bins: int, low_bins: int, high_bands: int) -> np.ndarray:
+    """:func:`band_centres` of the lowest ``low_bins`` bins, then ``high_bands`` more centres
+    spaced geometrically from there up to the top bin (few and wide: the bins above 11 kHz
+    hold little of the music's structure)."""
+    low = band_centres(low_bins, bands, full_resolution_bins)
+    if high_bands == 0:
+        return low
+    if not low_bins < bins:
+        raise ValueError(f"high_bands need bins above the low layout's {low_bins}")
+    top = low[-1]
+    high = top * ((bins - 1) / top) ** (np.arange(1, high_bands + 1) / high_bands)
+    centres = np.concatenate([low, high])
+    for i in range(bands, bands + high_bands):
+        centres[i] = max(centres[i], centres[i - 1] + 1)
+    centres[-1] = bins - 1
+    if np.any(np.diff(centres) < 1):
+        raise ValueError(f"{high_bands} high bands do not fit in the {bins - low_bins} bins above the low layout")
+    return centres
+
+
+def interpolation_matrix(bins: int, bands: int, full_resolution_bins: int, centres: np.ndarray | None = None) -> np.ndarray:
     """``(bands, bins)`` float32: column ``f`` interpolates bin ``f`` linearly between its
     two neighbouring band centres (every column sums to one). As it is, it expands band
-    values to bins; normalised by rows, it pools bins into bands."""
-    centres = band_centres(bins, bands, full_resolution_bins)
+    values to bins; normalised by rows, it pools bins into bands. ``centres``: the band
+    centres, if not :func:`band_centres`'s (a full-band layout's)."""
+    centres = band_centres(bins, bands, full_resolution_bins) if centres is None else centres
+    bands = len(centres)
     matrix = np.zeros((bands, bins))
     for f in range(bins):
         upper = int(np.searchsorted(centres, f))
@@ -217,6 +245,17 @@ class SpectralMaskNet(SeparationModel):
         dense_too: with ``frequency_channels``, keep the dense layers beside the band
             convolutions: the recurrent core's input is the sum of both encoders' features,
             and the mask logits the sum of both decoders'.
+        high_bands: above 11.025 kHz, this many more bands, spaced geometrically to the
+            Nyquist frequency, for a model whose rate is above 22.05 kHz (0: ``bands`` span
+            the whole range). ``bands`` and ``full_resolution_bins`` then lay out the bins
+            below 11.025 kHz as a 22.05 kHz model's would, and the network's layers see those
+            bands alone, as its would; the high bands' mask logits are the top low band's
+            plus a correction from the decoded features and the high bands' own magnitudes
+            (``high_logits``, zero at first: a 22.05 kHz model's weights load as they are, and
+            its top band's masks continue upward). A full-band member of an ensemble.
+        magnitude_scale: the STFT magnitudes are multiplied by this before the network takes
+            their logarithm: 0.5 at 44.1 kHz with twice a 22.05 kHz model's STFT size, so
+            that its input is on the scale its weights learned.
         members: empty (the default): one network, as the arguments above describe. Else an
             ensemble over the one STFT: each entry the network arguments of one member
             (any of ``MEMBER_ARGUMENTS``; the rest, the STFT, the geometry, the sources and
@@ -258,6 +297,8 @@ class SpectralMaskNet(SeparationModel):
         frequency_channels: tuple[int, ...] | list[int] = (),
         time_kernel: int = 1,
         dense_too: bool = False,
+        high_bands: int = 0,
+        magnitude_scale: float = 1.0,
         members: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
     ):
         super().__init__()
@@ -292,6 +333,21 @@ class SpectralMaskNet(SeparationModel):
         )  # fmt: skip
         if dropout:  # only when used, so the configurations of models without it stay as they were
             self.config["dropout"] = dropout
+        if isinstance(high_bands, bool) or not isinstance(high_bands, int) or high_bands < 0:
+            raise ValueError(f"high_bands {high_bands!r} must be 0 or a positive whole number")
+        if not (isinstance(magnitude_scale, (int, float)) and 0 < magnitude_scale < 1e6):
+            raise ValueError(f"magnitude_scale {magnitude_scale!r} must be a positive number")
+        self.low_bins = self.bins
+        if high_bands:
+            if not bidirectional:
+                raise ValueError("high_bands are for bidirectional models (a causal one spans the whole band with bands)")
+            self.low_bins = int(HIGH_BAND_HZ * n_fft // sample_rate) + 1
+            self.config["high_bands"] = high_bands
+        if magnitude_scale != 1.0:
+            self.config["magnitude_scale"] = float(magnitude_scale)
+        self.high_bands = high_bands
+        self.total_bands = bands + high_bands
+        self.magnitude_scale = float(magnitude_scale)
         if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in frequency_channels):
             raise ValueError(f"frequency_channels {list(frequency_channels)} must be positive whole numbers")
         frequency_channels = tuple(frequency_channels)
@@ -311,12 +367,13 @@ class SpectralMaskNet(SeparationModel):
                            dropout=dropout, frequency_channels=frequency_channels, time_kernel=time_kernel, dense_too=dense_too)  # fmt: skip
             self._build_members(list(members), network)
             return
-        expand = interpolation_matrix(self.bins, bands, full_resolution_bins)  # (bands, bins)
+        centres = full_band_centres(self.bins, bands, full_resolution_bins, self.low_bins, high_bands)
+        expand = interpolation_matrix(self.bins, bands, full_resolution_bins, centres)  # (total bands, bins)
         pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
         # form of ``expand``; the dense product would cost more than the rest of the network)
         lower = (expand > 0).argmax(axis=0)  # the first band with a weight in each column
-        upper = np.minimum(lower + 1, bands - 1)
+        upper = np.minimum(lower + 1, self.total_bands - 1)
         self.register_buffer("expand_lower", torch.from_numpy(lower.astype(np.int64)), persistent=False)
         self.register_buffer("expand_upper", torch.from_numpy(upper.astype(np.int64)), persistent=False)
         lower_weight = expand[lower, np.arange(self.bins)]
@@ -343,6 +400,12 @@ class SpectralMaskNet(SeparationModel):
         )  # fmt: skip
         self.decode = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.LayerNorm(hidden), nn.ReLU())
         self.mask_logits = nn.Linear(hidden, len(sources) * audio_channels * bands) if dense else None
+        self.high_norm = self.high_logits = None
+        if high_bands:
+            self.high_norm = nn.LayerNorm(audio_channels * high_bands)
+            self.high_logits = nn.Linear(hidden + audio_channels * high_bands, len(sources) * audio_channels * high_bands)
+            nn.init.zeros_(self.high_logits.weight)
+            nn.init.zeros_(self.high_logits.bias)
 
     def _build_members(self, members: list[dict[str, Any]], network: dict[str, Any]) -> None:
         """The ensemble form (``members``): one network per entry, sharing this model's STFT,
@@ -490,17 +553,25 @@ class SpectralMaskNet(SeparationModel):
         network with this band layout (``band_layout``)."""
         batch, channels, _, frames = magnitude.shape
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
-        return torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.bands)
+        if self.magnitude_scale != 1.0:
+            banded = banded * self.magnitude_scale
+        return torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.total_bands)
 
     @property
     def band_layout(self) -> tuple[int, int]:
-        """``bands`` and ``full_resolution_bins``: what :meth:`band_features` depends on."""
-        return self.config["bands"], self.config["full_resolution_bins"]
+        """``bands``, ``full_resolution_bins``, ``high_bands`` and ``magnitude_scale``: what
+        :meth:`band_features` depends on."""
+        return self.config["bands"], self.config["full_resolution_bins"], self.high_bands, self.magnitude_scale
 
     def _encode_features(self, features: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """:meth:`_encode` from :meth:`band_features`."""
         batch, frames, _ = features.shape
         channels = self.audio_channels
+        high = None
+        if self.high_bands:  # the low bands go on as a 22.05 kHz model's; the high ones wait for the decoder
+            split = features.reshape(batch, frames, channels, self.total_bands)
+            high = self.high_norm(split[..., self.bands :].reshape(batch, frames, channels * self.high_bands))
+            features = split[..., : self.bands].reshape(batch, frames, channels * self.bands)
         normalised = self.input_norm(features)  # (B, N, C * bands)
         encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
         skips = None
@@ -508,6 +579,8 @@ class SpectralMaskNet(SeparationModel):
             image = normalised.reshape(batch, frames, channels, self.bands).transpose(1, 2)  # (B, C, N, bands)
             convolved, skips = self.convolutions.encode(image)
             encoded = encoded + convolved
+        if high is not None:
+            return encoded, (skips, high)
         return encoded, skips
 
     def _decode(self, encoded: torch.Tensor, recurrent: torch.Tensor, skips: list[torch.Tensor] | None) -> torch.Tensor:
@@ -516,12 +589,19 @@ class SpectralMaskNet(SeparationModel):
         channels, bands)``."""
         batch, frames, _ = encoded.shape
         channels = self.audio_channels
+        high = None
+        if self.high_bands:
+            skips, high = skips
         decoded = self.decode(self.dropout(torch.cat([encoded, recurrent], dim=-1)))
         shape = (batch, frames, len(self.sources), channels, self.bands)
         logits = self.mask_logits(decoded).reshape(shape) if self.mask_logits is not None else 0
         if self.convolutions is not None:
             convolved = self.convolutions.decode(decoded, skips)  # (B, S * C, N, bands)
             logits = logits + convolved.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4)
+        if high is not None:
+            shape = (batch, frames, len(self.sources), channels, self.high_bands)
+            correction = self.high_logits(torch.cat([decoded, high], dim=-1)).reshape(shape)
+            logits = torch.cat([logits, logits[..., -1:] + correction], dim=-1)
         return logits
 
     @property
@@ -535,7 +615,7 @@ class SpectralMaskNet(SeparationModel):
         product (a matrix multiplication every runtime has)."""
         if torch.onnx.is_in_onnx_export():
             return torch.matmul(values, self.pool)
-        out = values.new_zeros(values.shape[:-1] + (self.bands,))
+        out = values.new_zeros(values.shape[:-1] + (self.total_bands,))
         out.index_add_(-1, self.expand_lower, values * self.pool_lower)
         return out.index_add_(-1, self.expand_upper, values * self.pool_upper)
 
@@ -610,6 +690,29 @@ class SpectralMaskNet(SeparationModel):
                                     window=self.window, center=True, length=time)  # fmt: skip
             direct.append(waveforms.reshape(count, estimated, channels, time)[..., self.output_start : self.output_start + self.output_samples])
         return torch.cat(direct)
+
+
+def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100) -> SpectralMaskNet:
+    """A 22.05 kHz spectrogram-mask model (or ensemble) at ``sample_rate`` over the whole
+    band, with its weights: the STFT, hop and segments scaled to the new rate (the same
+    windows and frames in seconds, so the same bins below 11.025 kHz), ``high_bands`` bands
+    above, whose corrections start at zero (the masks above 11 kHz continue its top band's),
+    and the magnitudes scaled back to the scale its weights learned."""
+    ratio = sample_rate / model.sample_rate
+    if ratio != int(ratio) or ratio < 2 or model.config.get("high_bands") or model.causal:
+        raise ValueError("full_band_of takes a bidirectional model at a rate that divides sample_rate by 2 or more")
+    ratio = int(ratio)
+    config = dict(model.config)
+    for key in ("n_fft", "hop", "context_samples", "output_start", "output_samples"):
+        config[key] = config[key] * ratio
+    config.update(sample_rate=sample_rate, high_bands=high_bands,
+                  magnitude_scale=config.get("magnitude_scale", 1.0) / ratio)  # fmt: skip
+    wide = SpectralMaskNet(**config)
+    missing, unexpected = wide.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(".high_" not in f".{key}" for key in missing):
+        raise ValueError(f"the weights do not carry over: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    wide.name = getattr(model, "name", "spectral")
+    return wide.eval()
 
 
 def _kind_wanted(value: Any, default: Any) -> str | None:

@@ -1,0 +1,88 @@
+"""Does a 22.05 kHz spectral model carry over to 44.1 kHz and the whole band as it is?
+(docs/research/full-band.md)
+
+    .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips 23]
+
+:func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
+model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
+band's). On the validation clips (the paper split of musdb18-7 train: clips no run trains
+on), for each clip: vocals and accompaniment SNR over the whole band (10 log10 of the
+reference's energy over the error's) and over the band above 11.025 kHz alone, for the
+22.05 kHz model, the carried-over model, and the carried-over model with its high bands
+closed to the vocals (every bin above 11 kHz to the accompaniment); then the medians. It
+also prints how far the carried-over model's band features are from the 22.05 kHz model's,
+band by band, on the first clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import soxr
+import torch
+
+from lightsep.data.splits import split_tracks
+from lightsep.data.tracks import list_tracks
+from lightsep.evaluate import track_references
+from lightsep.models.spectral import HIGH_BAND_HZ, full_band_of
+from lightsep.separator import Separator, resolve_model
+
+
+def snr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / max(np.sum((reference - estimate) ** 2), 1e-20)))
+
+
+def high_passed(audio: np.ndarray, rate: int) -> np.ndarray:
+    spectrum = np.fft.rfft(audio, axis=-1)
+    spectrum[..., np.fft.rfftfreq(audio.shape[-1], 1 / rate) < HIGH_BAND_HZ] = 0
+    return np.fft.irfft(spectrum, n=audio.shape[-1], axis=-1)
+
+
+def band_features(model, audio: np.ndarray) -> torch.Tensor:
+    network = model.members[0] if model.members is not None else model
+    spectrum = torch.stft(torch.from_numpy(np.ascontiguousarray(audio)), model.n_fft, model.hop, window=model.window,
+                          center=True, pad_mode="constant", return_complex=True)  # fmt: skip
+    features = network.band_features(spectrum.abs()[None])[0]
+    return features.reshape(features.shape[0], model.audio_channels, -1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="spectral-2stem-ensemble")
+    parser.add_argument("--data", default="data/musdb18-7")
+    parser.add_argument("--clips", type=int, default=23)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    narrow = resolve_model(args.model)
+    wide = full_band_of(narrow)
+    closed = full_band_of(narrow)
+    with torch.no_grad():
+        for member in closed.members if closed.members is not None else [closed]:
+            member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[0] = -10.0
+            member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[1] = 10.0
+    separators = {"22.05 kHz": Separator(narrow), "carried over": Separator(wide), "high bands closed": Separator(closed)}
+    valid = split_tracks(list_tracks(args.data, "train"), "paper")["valid"]
+    rows = {name: [] for name in separators}
+    for index, track in enumerate(valid[: args.clips]):
+        references, rate = track_references(track)
+        if index == 0:
+            low = soxr.resample(references["mixture"].T, rate, narrow.sample_rate, "HQ").T.astype(np.float32)
+            before, after = band_features(narrow, low), band_features(wide, references["mixture"])
+            frames = min(before.shape[0], after.shape[0])
+            gap = (before[:frames] - after[:frames, :, : before.shape[-1]]).abs().mean(dim=(0, 1))
+            print("band features, mean |difference| of log magnitudes, bands 0 / 128 / 250 / 254 / 255:",
+                  " / ".join(f"{float(gap[b]):.4f}" for b in (0, 128, 250, 254, 255)))  # fmt: skip
+        for name, separator in separators.items():
+            stems = separator.separate(references["mixture"], rate)
+            rows[name].append([snr(references[s], stems[s]) for s in ("vocals", "accompaniment")]
+                              + [snr(high_passed(references[s], rate), high_passed(stems[s], rate)) for s in ("vocals", "accompaniment")])  # fmt: skip
+    print(f"{len(rows['22.05 kHz'])} validation clips, median SNR in dB")
+    print(f"{'model':<20} {'vocals':>8} {'accomp.':>8} {'vocals >11k':>12} {'accomp. >11k':>13}")
+    for name, values in rows.items():
+        medians = np.median(np.array(values), axis=0)
+        print(f"{name:<20} {medians[0]:8.2f} {medians[1]:8.2f} {medians[2]:12.2f} {medians[3]:13.2f}")
+
+
+if __name__ == "__main__":
+    main()
