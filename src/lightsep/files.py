@@ -20,7 +20,8 @@ import numpy as np
 
 from .audio import audio_info, iter_audio_blocks, stem_writers
 from .defaults import SEPARATE_MODEL
-from .errors import EXIT_INTERNAL, LightsepError, one_line
+from .bounds import MAX_THREADS, check_count
+from .errors import EXIT_INPUT, EXIT_INTERNAL, LightsepError, one_line
 from .fileio import check_output_folder, folders_under, refuse_existing, remove_new_empty_folders
 from .separator import Separator
 from .workers import map_in_processes
@@ -200,7 +201,7 @@ def iter_separate_files(
     check_output_folder(out)
     clashes = output_clashes(inputs)
     todo = [p for i, p in enumerate(inputs) if i not in clashes]
-    jobs = max(1, min(int(jobs), len(todo) or 1))
+    jobs = max(1, min(check_count(jobs, "jobs", MAX_THREADS), len(todo) or 1))
     threads = options.pop("threads", None) or max(1, (os.cpu_count() or 1) // jobs)
     work = [(p, str(out), fmt, bit_depth, two_stems, force, progress and jobs == 1, tuple(inputs)) for p in todo]
     existing = folders_under(out, depth=2)  # OUT/<model>/<track>
@@ -213,7 +214,7 @@ def iter_separate_files(
         results = map_in_processes(_separate_one, work, jobs, _worker_init, (init,))
     try:
         for i, path in enumerate(inputs):  # in the inputs' order
-            yield FileOutcome(path, error=clashes[i], status=2) if i in clashes else next(results)
+            yield FileOutcome(path, error=clashes[i], status=EXIT_INPUT) if i in clashes else next(results)
     finally:
         results.close()  # workers stopped, each having removed its outputs in progress
         remove_new_empty_folders(out, existing, depth=2)
