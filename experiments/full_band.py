@@ -2,6 +2,7 @@
 (docs/research/full-band.md)
 
     .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips 23]
+                                              [--candidate runs/spectral-2stem-fullband/best.pt]
 
 :func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
 model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
@@ -11,7 +12,8 @@ reference's energy over the error's) and over the band above 11.025 kHz alone, f
 22.05 kHz model, the carried-over model, and the carried-over model with its high bands
 closed to the vocals (every bin above 11 kHz to the accompaniment); then the medians. It
 also prints how far the carried-over model's band features are from the 22.05 kHz model's,
-band by band, on the first clip.
+band by band, on the first clip. ``--candidate``: a trained full-band checkpoint scored beside
+them, at the 22.05 kHz model's separating segments (in seconds).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import numpy as np
 import soxr
 import torch
 
+from lightsep.checkpoint import load_checkpoint
 from lightsep.data.splits import split_tracks
 from lightsep.data.tracks import list_tracks
 from lightsep.evaluate import track_references
-from lightsep.models.spectral import HIGH_BAND_HZ, full_band_of
+from lightsep.models.spectral import HIGH_BAND_HZ, SpectralMaskNet, full_band_of
 from lightsep.separator import Separator, resolve_model
 
 
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--model", default="spectral-2stem-ensemble")
     parser.add_argument("--data", default="data/musdb18-7")
     parser.add_argument("--clips", type=int, default=23)
+    parser.add_argument("--candidate", help="a trained full-band checkpoint to score beside them")
     args = parser.parse_args()
     torch.set_num_threads(1)
     narrow = resolve_model(args.model)
@@ -62,6 +66,12 @@ def main() -> None:
             member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[0] = -10.0
             member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[1] = 10.0
     separators = {"22.05 kHz": Separator(narrow), "carried over": Separator(wide), "high bands closed": Separator(closed)}
+    if args.candidate:
+        trained = load_checkpoint(args.candidate)
+        geometry = {key: wide.config[key] for key in ("context_samples", "output_start", "output_samples")}
+        candidate = SpectralMaskNet(**{**trained.config, **geometry})
+        candidate.load_state_dict(trained.state_dict())
+        separators["trained"] = Separator(candidate.eval())
     valid = split_tracks(list_tracks(args.data, "train"), "paper")["valid"]
     rows = {name: [] for name in separators}
     for index, track in enumerate(valid[: args.clips]):
