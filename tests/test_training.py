@@ -388,3 +388,30 @@ def test_init_refuses_weights_of_another_model(tiny_config, dataset, tmp_path, c
     assert "no weights are bundled for 'tiny'" in capsys.readouterr().err
     assert main([*args, "--init", str(tmp_path / "nothing.pt")]) == 2
     assert "no such checkpoint file" in capsys.readouterr().err
+
+
+def test_the_high_band_term_weighs_only_the_error_above_its_cutoff():
+    from lightsep.training import high_passed, separation_loss
+
+    rate, n = 44100, 4410
+    t = torch.arange(n) / rate
+    low = torch.sin(2 * torch.pi * 1000 * t)  # 1 kHz: below the cutoff
+    high = 0.1 * torch.sin(2 * torch.pi * 15000 * t)  # 15 kHz: above it
+    targets = torch.zeros(1, 2, 1, n)
+    torch.testing.assert_close(high_passed(low, 11025.0, rate), torch.zeros(n), atol=1e-4, rtol=0)
+    torch.testing.assert_close(high_passed(high, 11025.0, rate), high, atol=1e-4, rtol=0)
+    for error, extra in ((low, 0.0), (high, 10 * high.square().mean().item() * 0.5)):
+        estimates = targets.clone()
+        estimates[0, 0, 0] = error
+        plain = separation_loss(estimates, targets)
+        weighted = separation_loss(estimates, targets, high_band=(10.0, 11025.0, rate))
+        assert abs((weighted - plain).item() - extra) < 1e-5
+
+
+def test_the_high_band_weight_is_bounded_and_goes_with_mse(tmp_path, capsys):
+    from lightsep.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text('name = "x"\ndescription = "d"\n[model]\nname = "tiny"\n[training]\nloss = "snr"\nhigh_band_weight = 5.0\n')
+    assert main(["train", "--config", str(config), "--print-config"]) == 2
+    assert "goes with the mse loss" in capsys.readouterr().err

@@ -133,6 +133,13 @@ class TrainingSection:
     same."""
     snr_max_db: float = 30.0
     """The ``snr`` loss's ceiling: an error this far below its source counts as none."""
+    high_band_weight: float = 0.0
+    """0: off. Otherwise the ``mse`` loss adds this many times the squared error of the
+    estimates and targets high-passed at ``high_band_hz`` (in training and in validation, so
+    that ``best.pt`` is chosen with it): the band above 11 kHz holds a few percent of the
+    music's energy, and the plain squared error hardly asks a full-band model to learn it."""
+    high_band_hz: float = 11025.0
+    """Where ``high_band_weight``'s band starts."""
     ema_decay: float = 0.0
     """0: off (the paper's recipe). Otherwise the weights that are validated and saved
     (``best.pt``) are an exponential moving average of the trained ones, updated after every
@@ -300,6 +307,11 @@ def _check(config: TrainConfig) -> None:
              f"training.ema_decay must be in [0, 1), got {training.ema_decay}")  # fmt: skip
     _require(math.isfinite(training.snr_max_db) and 0 < training.snr_max_db <= 100,
              f"training.snr_max_db must be in (0, 100], got {training.snr_max_db}")  # fmt: skip
+    _require(math.isfinite(training.high_band_weight) and 0 <= training.high_band_weight <= 1000,
+             f"training.high_band_weight must be in [0, 1000], got {training.high_band_weight}")  # fmt: skip
+    _require(math.isfinite(training.high_band_hz) and 0 < training.high_band_hz,
+             f"training.high_band_hz must be a positive frequency, got {training.high_band_hz}")  # fmt: skip
+    _require(training.high_band_weight == 0 or training.loss == "mse", "training.high_band_weight goes with the mse loss")
     _require(training.max_iterations >= 0, f"training.max_iterations must be 0 or more, got {training.max_iterations}")
     _require(run.device in ("auto", "cpu", "cuda"), f"run.device must be auto, cpu or cuda, got {run.device!r}")
     _require(0 <= run.threads <= MAX_THREADS, f"run.threads must be in [0, {MAX_THREADS}], got {run.threads}")

@@ -294,14 +294,34 @@ def snr_terms(
     return values, present
 
 
-def separation_loss(estimates: torch.Tensor, targets: torch.Tensor, kind: str = "mse", snr_max_db: float = 30.0) -> torch.Tensor:
+def high_passed(signal: torch.Tensor, cutoff_hz: float, sample_rate: int) -> torch.Tensor:
+    """``signal`` (``(..., time)``) with every frequency below ``cutoff_hz`` removed (its
+    FFT over the whole segment, those bins zeroed)."""
+    spectrum = torch.fft.rfft(signal, dim=-1)
+    first = int(math.ceil(cutoff_hz * signal.shape[-1] / sample_rate))
+    spectrum[..., :first] = 0
+    return torch.fft.irfft(spectrum, n=signal.shape[-1], dim=-1)
+
+
+def separation_loss(
+    estimates: torch.Tensor,
+    targets: torch.Tensor,
+    kind: str = "mse",
+    snr_max_db: float = 30.0,
+    high_band: tuple[float, float, int] | None = None,
+) -> torch.Tensor:
     """The training loss of a batch, ``(batch, sources, channels, time)`` each: ``mse`` over
     every output sample, or ``snr``, the mean of :func:`snr_terms` over the examples' sources
-    that are not silent."""
+    that are not silent. ``high_band``: ``(weight, cutoff_hz, sample_rate)``: the ``mse``
+    loss adds ``weight`` times the squared error above ``cutoff_hz``."""
     if kind == "snr":
         values, present = snr_terms(estimates, targets, snr_max_db)
         return (values * present).sum() / present.sum().clamp(min=1.0)
-    return torch.nn.functional.mse_loss(estimates, targets)
+    loss = torch.nn.functional.mse_loss(estimates, targets)
+    if high_band is not None and high_band[0] > 0:
+        weight, cutoff, rate = high_band
+        loss = loss + weight * high_passed(estimates - targets, cutoff, rate).square().mean()
+    return loss
 
 
 def optimisation_step(
@@ -312,6 +332,7 @@ def optimisation_step(
     autocast: contextlib.AbstractContextManager | None = None,
     loss: str = "mse",
     snr_max_db: float = 30.0,
+    high_band: tuple[float, float, int] | None = None,
 ) -> torch.Tensor:
     """One step of the recipe: the loss (:func:`separation_loss`; the paper's MSE over every
     source output sample of the batch), backward, optimiser step. Returns the (detached)
@@ -319,7 +340,7 @@ def optimisation_step(
     module.train()
     with autocast or contextlib.nullcontext():
         estimates = module(mixture)
-    value = separation_loss(estimates.float(), targets, loss, snr_max_db)
+    value = separation_loss(estimates.float(), targets, loss, snr_max_db, high_band)
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     optimizer.step()
@@ -493,13 +514,21 @@ class Trainer:
                     self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
         return self._tb
 
+    @property
+    def high_band(self) -> tuple[float, float, int] | None:
+        """``(weight, cutoff_hz, sample_rate)`` of the loss's high-band term, or None."""
+        training = self.config.training
+        if training.high_band_weight <= 0:
+            return None
+        return training.high_band_weight, training.high_band_hz, int(self.model.sample_rate)
+
     # -- steps -----------------------------------------------------------------------------
 
     def train_step(self, mixture: torch.Tensor, targets: torch.Tensor) -> float:
         mixture, targets = mixture.to(self.world.device), targets.to(self.world.device)
         training = self.config.training
         value = optimisation_step(self._train_module, self.optimizer, mixture, targets, self._autocast(), training.loss,
-                                  training.snr_max_db)  # fmt: skip
+                                  training.snr_max_db, self.high_band)  # fmt: skip
         if self.average is not None:
             self.average.update_parameters(self.model)
         if self.world.size > 1:
@@ -529,6 +558,10 @@ class Trainer:
                 total[1] += counted.sum().double()
             else:
                 error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
+                if self.high_band is not None:
+                    scale, cutoff, rate = self.high_band
+                    difference = (estimates.float() - targets) * weight[:, None, None]  # padding out before the FFT
+                    error = error + scale * high_passed(difference, cutoff, rate).square().sum(dim=(1, 2))
                 total[0] += (error * weight).sum().double()
                 total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
         if self.world.size > 1:
