@@ -7,8 +7,8 @@ default model, the 4-stem model, the live model, the paper's model and Spleeter 
   (each model's folder ``EVAL_ROOT/<model>-musdb7``; run now where it is missing, finished
   clips skipped on a rerun);
 - speed: ``benchmarks/speed.py --json`` on a 30 s stereo clip, 2 threads, in this run;
-- size and latency: :func:`lightsep.list_models` (the latency is what ``lightsep stream``
-  states at 44.1 kHz).
+- size and latency: what :func:`lightsep.list_models` gives (the latency is what ``lightsep
+  stream`` states at 44.1 kHz).
 
 Spleeter 2stems needs its weights first: ``lightsep get spleeter-2stem``. Prints Markdown.
 """
@@ -62,9 +62,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="speed.py's rounds (default 3)")
     args = parser.parse_args()
 
-    from lightsep import list_models
+    from lightsep.catalog import entry_of
+    from lightsep.models import build_model
 
-    entries = {entry.name: entry for entry in list_models([name for name, *_ in MODELS])}
+    entries = {name: entry_of(name, build_model(name)) for name, *_ in MODELS}
     scores = {name: evaluation(name, options, args.data, args.eval_root / f"{name}-musdb7", args.jobs)
               for name, _, options in MODELS}  # fmt: skip
     speed = speeds([name for name, *_ in MODELS if name != "spectral-2stem-live"], args.seconds, args.repeats)

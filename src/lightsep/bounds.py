@@ -4,7 +4,6 @@ go through these), each refusal one line (:class:`~lightsep.errors.LightsepError
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from .errors import LightsepError
@@ -34,11 +33,3 @@ def check_count(value: object, what: str, maximum: int, minimum: int = 1) -> int
         raise LightsepError(f"{what} must be an integer from {minimum} to {maximum}, got {value!r}")
     return int(value)
 
-
-def check_seconds(value: object, what: str, maximum: float) -> float:
-    """``value`` as a float in ``(0, maximum]``, else one line naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) <= maximum:
-        raise LightsepError(f"{what} must be a number of seconds above 0 and at most {maximum:g}, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise LightsepError(f"{what} must be finite, got {value!r}")
-    return float(value)

@@ -48,33 +48,46 @@ def stream_latency_seconds(model, sample_rate: int = STREAM_RATE, channels: int 
     return StreamingSeparator(separator, sample_rate, channels, warm_up=False).latency_seconds
 
 
-def list_models(names=None, with_latency: bool = True) -> list[ModelEntry]:
-    """Every named model (or those of ``names`` that are model names), the trained ones
-    first (the defaults leading), then those with random weights only. ``with_latency``
-    False leaves ``stream_latency_s`` at NaN (quicker)."""
-    from .models.registry import PRESETS, build_model
+def ordered_names() -> list[str]:
+    """The named models in the order people choose among them: the bundled ones (the
+    defaults first), then the peers fetched by ``lightsep get``, then the untrained ones,
+    each group in the registry's order. Nothing is built."""
+    from .models.registry import PRESETS
+    from .pretrained import PEER_MODELS, bundled_models
+
+    bundled, defaults = set(bundled_models()), (SEPARATE_MODEL, STREAM_MODEL)
+
+    def rank(name: str) -> tuple[int, int]:
+        group = 0 if name in bundled else 1 if name in PEER_MODELS else 2
+        return group, defaults.index(name) if name in defaults else len(defaults)
+
+    return sorted(PRESETS, key=rank)  # stable: the registry's order within a rank
+
+
+def entry_of(name: str, model, with_latency: bool = True) -> ModelEntry:
+    """:class:`ModelEntry` of preset ``name``, from ``model`` (built from it; its weights do
+    not matter). ``with_latency`` False leaves ``stream_latency_s`` at NaN (quicker)."""
+    from .models.registry import PRESETS
     from .pretrained import PEER_MODELS, bundled_models, peer_checkpoint_path
 
-    bundled = set(bundled_models())
-    entries = []
-    for name, preset in PRESETS.items():
-        if names is not None and name not in names:
-            continue
-        model = build_model(name)
-        weights = "bundled" if name in bundled else "lightsep get" if name in PEER_MODELS else None
-        entries.append(ModelEntry(
-            name=name,
-            stems=tuple(model.sources),
-            sample_rate=int(model.sample_rate),
-            parameters=sum(p.numel() for p in model.parameters()),
-            stream_latency_s=stream_latency_seconds(model) if with_latency else float("nan"),
-            weights=weights,
-            fetched=name in PEER_MODELS and peer_checkpoint_path(name).is_file(),
-            default_for=tuple(command for command, default in (("separate", SEPARATE_MODEL), ("stream", STREAM_MODEL))
-                              if default == name),
-            description=preset.description,
-        ))  # fmt: skip
-    order = {name: i for i, name in enumerate((SEPARATE_MODEL, STREAM_MODEL))}
-    return sorted(entries, key=lambda e: (not e.trained and e.weights != "lightsep get", e.weights is None,
-                                          order.get(e.name, len(order))))  # fmt: skip
+    weights = "bundled" if name in bundled_models() else "lightsep get" if name in PEER_MODELS else None
+    return ModelEntry(
+        name=name,
+        stems=tuple(model.sources),
+        sample_rate=int(model.sample_rate),
+        parameters=sum(p.numel() for p in model.parameters()),
+        stream_latency_s=stream_latency_seconds(model) if with_latency else float("nan"),
+        weights=weights,
+        fetched=name in PEER_MODELS and peer_checkpoint_path(name).is_file(),
+        default_for=tuple(command for command, default in (("separate", SEPARATE_MODEL), ("stream", STREAM_MODEL))
+                          if default == name),
+        description=PRESETS[name].description,
+    )  # fmt: skip
 
+
+def list_models(with_latency: bool = True) -> list[ModelEntry]:
+    """Every named model, in :func:`ordered_names`' order: the trained ones first (the
+    defaults leading), then those with random weights only."""
+    from .models.registry import build_model
+
+    return [entry_of(name, build_model(name), with_latency) for name in ordered_names()]

@@ -44,31 +44,32 @@ def _described_models(names: list[str]):
 
     for name in names:  # every name checked before any work
         if name not in PRESETS and not names_a_checkpoint(name):
-            from .pretrained import model_names_for_humans
+            from .pretrained import unknown_model_error
 
-            raise LightsepError(f"unknown model {name!r}; models are ({model_names_for_humans()}) or checkpoint files")
+            raise unknown_model_error(name)
     return [(name, build_model(name) if name in PRESETS else load_checkpoint(name)) for name in names]
 
 
 def _info(args: argparse.Namespace) -> int:
     from .analysis import model_info
-    from .catalog import list_models, stream_latency_seconds
+    from .catalog import entry_of, ordered_names, stream_latency_seconds
     from .defaults import SEPARATE_MODEL, STREAM_MODEL
+    from .models.registry import PRESETS
 
-    names = args.models or [entry.name for entry in list_models(with_latency=False)]  # the trained models first
-    described = _described_models(names)
+    described = _described_models(args.models or ordered_names())  # the trained models first
     if args.breakdown:
         return _breakdown(described, args.json)
-    entries = {entry.name: entry for entry in list_models(names)}
     rows = []
     for name, model in described:
         row = model_info(name, model).as_dict()
-        entry = entries.get(name)
-        row.update(stems=list(model.sources),
-                   stream_latency_s=entry.stream_latency_s if entry else stream_latency_seconds(model),
-                   weights=entry.weights if entry else "checkpoint", trained=entry.trained if entry else True,
-                   default_for=list(entry.default_for) if entry else [],
-                   bundled_weights=bool(entry and entry.weights == "bundled"))  # fmt: skip
+        if name in PRESETS:
+            entry = entry_of(name, model)
+            row.update(stems=list(entry.stems), stream_latency_s=entry.stream_latency_s, weights=entry.weights,
+                       trained=entry.trained, default_for=list(entry.default_for),
+                       bundled_weights=entry.weights == "bundled")  # fmt: skip
+        else:  # a checkpoint file: described as it was saved
+            row.update(stems=list(model.sources), stream_latency_s=stream_latency_seconds(model), weights="checkpoint",
+                       trained=True, default_for=[], bundled_weights=False)  # fmt: skip
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -308,7 +309,7 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    from .fileio import check_output_folder, folders_under, remove_new_empty_folders
+    from .fileio import check_output_folder
     from .separator import frame_streamed
     from .stream_cli import run_stream
     from .streaming import realtime_separator
@@ -316,12 +317,8 @@ def _stream(args: argparse.Namespace) -> int:
     check_output_folder(args.out)
     separator = realtime_separator(args.model, args.backend, args.threads, args.resample_quality, overlap=args.overlap,
                                    nan_to_zero=args.nan_to_zero, random_weights=args.random_weights)  # fmt: skip
-    existing = folders_under(args.out, depth=2)  # OUT/<model>/<track>
-    try:
-        report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate,
-                            args.channels, args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
-    finally:
-        remove_new_empty_folders(args.out, existing, depth=2)
+    report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
+                        args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
     if args.stdout:  # stdout carries the audio: one line on stderr
         print(f"lightsep: streamed {report.audio_seconds:.2f} s of {args.stdout} to stdout ({report.ended}); latency "
               f"{1000 * report.latency_seconds:.0f} ms, {1000 * report.max_block_seconds:.1f} ms per block at most",

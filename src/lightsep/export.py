@@ -46,7 +46,6 @@ def _graph(model: SeparationModel) -> tuple[torch.nn.Module, tuple, dict]:
 
     generator = torch.Generator().manual_seed(0)
     if frame_streamed(model):
-
         step = FrameStep(model)
         magnitude = torch.rand(1, model.audio_channels, model.bins, 3, generator=generator)
         names = dict(input_names=["magnitude", "state"], output_names=["masks", "state_out"],

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .audio import audio_info, iter_audio_blocks, stem_writers
-from .defaults import SEPARATE_MODEL
 from .bounds import MAX_THREADS, check_count
+from .defaults import SEPARATE_MODEL
 from .errors import EXIT_INPUT, EXIT_INTERNAL, LightsepError, one_line
 from .fileio import check_output_folder, folders_under, refuse_existing, remove_new_empty_folders
 from .separator import Separator

@@ -32,6 +32,7 @@ def frame_streamed(model: SeparationModel) -> bool:
     spectrogram-mask model), rather than over overlapping segments."""
     return bool(getattr(model, "causal", False))
 
+
 MAX_FRAMES_PER_CALL = 256
 """Frames per network call when many are ready at once (offline): bounds memory."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import count_parameters
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import CheckpointError
+from .errors import CheckpointError, UnknownModelError
 from .fileio import atomic_path, default_cache_dir
 
 if TYPE_CHECKING:
@@ -44,16 +44,17 @@ def bundled_models(folder: Path = PRETRAINED_DIR) -> list[str]:
     return sorted(p.stem for p in Path(folder).glob("*.pt"))
 
 
-def model_names_for_humans() -> str:
-    """The model names as an error message lists them: the trained ones first."""
+def unknown_model_error(name: str) -> UnknownModelError:
+    """The one line for a model argument that is neither a model name nor a checkpoint file:
+    the names, the trained ones first (the defaults leading)."""
+    from .defaults import SEPARATE_MODEL, STREAM_MODEL
     from .models.registry import PRESETS
 
-    from .defaults import SEPARATE_MODEL, STREAM_MODEL
-
-    bundled = sorted(bundled_models(), key=lambda n: (n not in (SEPARATE_MODEL, STREAM_MODEL), n))  # the defaults first
+    bundled = sorted(bundled_models(), key=lambda n: (n not in (SEPARATE_MODEL, STREAM_MODEL), n))
     rest = [n for n in PRESETS if n not in bundled and n not in PEER_MODELS]
-    return (f"trained: {', '.join(bundled)}; after `lightsep get`: {', '.join(PEER_MODELS)}; "
-            f"random weights only: {', '.join(rest)}")  # fmt: skip
+    return UnknownModelError(f"unknown model {name!r}: not a model name (trained: {', '.join(bundled)}; after "
+                             f"`lightsep get`: {', '.join(PEER_MODELS)}; random weights only: {', '.join(rest)}) "
+                             "nor a checkpoint file")  # fmt: skip
 
 
 def pretrained_checkpoint(name: str, folder: Path = PRETRAINED_DIR) -> Path | None:

@@ -86,6 +86,8 @@ UNTRAINED_OK = ("tiny", "mixture")
 def names_a_checkpoint(text: str) -> bool:
     """Whether a model argument that is not a model name is taken as a checkpoint file: it
     exists, or it ends in ``.pt``/``.pth`` (so a missing one is named as a missing file)."""
+    if not text.strip():  # Path("") is the current folder: an empty name names nothing
+        return False
     path = Path(text)
     return path.exists() or path.suffix in (".pt", ".pth")
 
@@ -107,10 +109,6 @@ def resolve_model(
     text = os.fspath(model)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
-    if text.strip() in ("", ".", ".."):
-        from .pretrained import model_names_for_humans
-
-        raise LightsepError(f"unknown model {text!r}; models are ({model_names_for_humans()}) or checkpoint files")
     if text in PRESETS:
         from .pretrained import PEER_MODELS, peer_checkpoint_path, pretrained_checkpoint
 
@@ -133,9 +131,9 @@ def resolve_model(
         return model.to(device).eval()
     if names_a_checkpoint(text):
         return load_checkpoint(text, device)
-    from .pretrained import model_names_for_humans
+    from .pretrained import unknown_model_error
 
-    raise LightsepError(f"unknown model {text!r}: not a model name ({model_names_for_humans()}) nor a checkpoint file")
+    raise unknown_model_error(text)
 
 
 class Separator:

@@ -147,8 +147,8 @@ def run_stream(
         raise LightsepError(f"the block length must be positive, got {block_ms} ms")
     if stdout_stem not in (None, "all", *separator.sources):
         raise LightsepError(f"--stdout {stdout_stem}: the model's stems are {', '.join(separator.sources)} (or all)")
-    track = "stdin" if source == "-" else track_name(Path(source))
-    paths = {name: out_dir / separator.name / track / f"{name}.wav" for name in separator.sources}
+    folder = out_dir / separator.name / ("stdin" if source == "-" else track_name(Path(source)))
+    paths = {name: folder / f"{name}.wav" for name in separator.sources}
     if stdout_stem is None:
         refuse_existing(paths.values(), force, inputs=[] if source == "-" else [source])
     if source == "-":
@@ -197,7 +197,7 @@ def run_stream(
         block_seconds=block_frames / rate,
         underruns=streaming.underruns,
         ended=ended,
-        folder=None if stdout_stem else out_dir / separator.name / track,
+        folder=None if stdout_stem else folder,
     )
 
 

@@ -557,11 +557,12 @@ class Trainer:
                 total[0] += (values * counted).sum().double()
                 total[1] += counted.sum().double()
             else:
-                error = (estimates.float() - targets).square().sum(dim=(1, 2))  # (batch, time)
+                difference = estimates.float() - targets
+                error = difference.square().sum(dim=(1, 2))  # (batch, time)
                 if self.high_band is not None:
                     scale, cutoff, rate = self.high_band
-                    difference = (estimates.float() - targets) * weight[:, None, None]  # padding out before the FFT
-                    error = error + scale * high_passed(difference, cutoff, rate).square().sum(dim=(1, 2))
+                    padded_out = difference * weight[:, None, None]  # the padding out before the FFT
+                    error = error + scale * high_passed(padded_out, cutoff, rate).square().sum(dim=(1, 2))
                 total[0] += (error * weight).sum().double()
                 total[1] += weight.sum().double() * targets.shape[1] * targets.shape[2]
         if self.world.size > 1:
