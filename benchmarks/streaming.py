@@ -1,12 +1,12 @@
 """Live streaming on one thread: latency and processing time per block, paced in real time.
 
     .venv/bin/python benchmarks/streaming.py [--seconds 60] [--blocks-ms 10 20 50] [--busy]
-        [--models spectral-2stem-live proposed-2stem-lowlatency] [--no-pace] [--input SONG]
+        [--models spectral-2stem-live spectral-2stem-live-20ms] [--no-pace] [--input SONG]
 
 Each model streams the same music (the demo song's mixture, repeated to ``--seconds``),
 through ``lightsep stream``'s own loop (:func:`lightsep.stream_cli.run_stream`) with its
-defaults: a stereo 44.1 kHz file fed block by block at real-time pace, one thread, soxr's LQ
-resampler, ONNX Runtime when it is installed (``--backends torch onnx`` compares), the model
+defaults: a stereo 44.1 kHz file fed block by block at real-time pace, one thread, soxr's
+resampler as the command sets it, ONNX Runtime when it is installed (``--backends torch onnx`` compares), the model
 warmed up first.
 For every model and block length it prints the stated latency, the processing time per
 block (median, 99th percentile, maximum), the real-time margin (audio seconds per second
@@ -84,14 +84,15 @@ def spinners(count: int) -> list[subprocess.Popen]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["spectral-2stem-live", "proposed-2stem-lowlatency"])
+    parser.add_argument("--models", nargs="+", default=["spectral-2stem-live", "spectral-2stem-live-20ms", "proposed-2stem-lowlatency"])
     parser.add_argument("--blocks-ms", nargs="+", type=float, default=[10.0, 20.0, 50.0])
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per run (default 60)")
     parser.add_argument("--busy", action="store_true", help="keep the other cores busy meanwhile")
     parser.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
     parser.add_argument("--input", help="an audio file to stream instead of the demo song")
     parser.add_argument("--random-weights", action="store_true", help="time models that have no trained weights")
-    parser.add_argument("--resample-quality", default="LQ", help="soxr's quality (default LQ, as lightsep stream)")
+    parser.add_argument("--resample-quality", default=None,
+                        help="soxr's quality (default: lightsep stream's, LQ or QQ for a low-delay model)")
     parser.add_argument("--paths", nargs="+", choices=("cli", "api"), default=["cli", "api"],
                         help="cli: lightsep stream's loop; api: StreamingSeparator.realtime (default both)")
     parser.add_argument("--backends", nargs="+", default=["auto"],

@@ -25,6 +25,7 @@ from lightsep.audio import convert_channels
 from lightsep.errors import LightsepError
 from lightsep.frames import FrameEngine
 from lightsep.gate import SilenceGate
+from lightsep.models.spectral import low_delay_windows
 from lightsep.web import WEB_ROOT, address, check_web_root, make_server, model_description, ort_dist, serve_in_thread
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -239,16 +240,24 @@ def test_cli_help_names_the_options():
 class FakeCausalModel(torch.nn.Module):
     """A stand-in for a causal spectrogram-mask model (what frames.FrameEngine runs), the same
     function as pipeline.mjs's ``step``: the first source's mask is ``m / (m + 1 + state)``,
-    the state after a frame ``0.9 state + 0.1 mean(m)``."""
+    the state after a frame ``0.9 state + 0.1 mean(m)``; Hann frames, or low-delay ones with
+    ``synthesis_samples``."""
 
     causal = True
     sources = ("a", "rest")
 
-    def __init__(self, n_fft: int, hop: int):
+    def __init__(self, n_fft: int, hop: int, synthesis_samples: int = 0):
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.config = {"layers": 1, "hidden": 1}
-        self.register_buffer("window", torch.hann_window(n_fft))
+        if synthesis_samples:
+            analysis, synthesis = (torch.from_numpy(w) for w in low_delay_windows(n_fft, hop, synthesis_samples))
+        else:
+            analysis = synthesis = torch.hann_window(n_fft, dtype=torch.float64)
+        self.synthesis_samples = synthesis_samples or n_fft
+        self.frame_lead = n_fft - hop if synthesis_samples else n_fft // 2
+        self.register_buffer("window", analysis.float())
+        self.register_buffer("synthesis_window", synthesis.float())
 
     def masks_and_state(self, magnitude, state):
         s, masks = state.reshape(()), []
@@ -280,7 +289,8 @@ def test_page_pipeline_matches_python(tmp_path):
             subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=d=0.5:r={rate_in_file}", str(tmp_path / name)], check=True)
             sniff[name] = rate_in_file
     spec = {"channels": channels, "rate": rate, "floor_db": -90.0, "open_db": -60.0, "meta": meta, "resample": [[22050, 44100], [22050, 16000]],
-            "sniff": list(sniff), "frames": {"n_fft": 256, "hop": 64, "audio_channels": channels}}  # fmt: skip
+            "sniff": list(sniff), "frames": {"n_fft": 256, "hop": 64, "audio_channels": channels},
+            "low_delay_frames": {"n_fft": 256, "hop": 64, "audio_channels": channels, "synthesis_samples": 96}}  # fmt: skip
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     subprocess.run(["node", str(ROOT / "tests" / "web" / "pipeline.mjs"), str(tmp_path)], check=True, timeout=120)
 
@@ -314,12 +324,13 @@ def test_page_pipeline_matches_python(tmp_path):
     assert gains[3500] == 0.0 and 0.0 < gains[4800] < 1.0 and gains[-1] == 1.0
     np.testing.assert_array_equal(np.fromfile(tmp_path / "gate-blocks.f32", np.float32), gains)  # a stream's gate, block by block
 
-    engine = FrameEngine(FakeCausalModel(n_fft=256, hop=64), channels)
-    expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[0]
-    for name in ("frames-whole.f32", "frames-blocks.f32"):
-        page = np.fromfile(tmp_path / name, np.float32).reshape(channels, -1)
-        assert page.shape == expected.shape, name
-        np.testing.assert_allclose(page, expected, atol=2e-5, err_msg=name)
+    for prefix, synthesis in (("frames", 0), ("low-delay-frames", 96)):
+        engine = FrameEngine(FakeCausalModel(n_fft=256, hop=64, synthesis_samples=synthesis), channels)
+        expected = np.concatenate([engine.push(signal), engine.flush()], axis=2)[0]
+        for name in (f"{prefix}-whole.f32", f"{prefix}-blocks.f32"):
+            page = np.fromfile(tmp_path / name, np.float32).reshape(channels, -1)
+            assert page.shape == expected.shape, name
+            np.testing.assert_allclose(page, expected, atol=2e-5, err_msg=name)
 
     for to in (44100, 16000):
         page = np.fromfile(tmp_path / f"resample-22050-{to}.f32", np.float32).reshape(channels, -1)

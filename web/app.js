@@ -229,7 +229,7 @@ function setLive(message, error = false) {
 /** Start live separation from the microphone (file null) or a file played in real time. */
 async function startLive(file) {
   await stopLive();
-  const meta = page.models.find((m) => m.kind === "frames");
+  const meta = page.models.find((m) => m.kind === "frames" && m.name === $("live-model").value);
   const context = new AudioContext({ sampleRate: meta.sample_rate, latencyHint: "interactive" });
   const live = { meta, context, stream: null, audio: null, node: null, stats: {}, frames: 0, busiestMs: 0, error: null };
   page.live = live;
@@ -315,15 +315,29 @@ async function stopLive() {
 }
 
 function setUpLive() {
-  const meta = page.models.find((m) => m.kind === "frames");
-  if (!meta) return;
-  $("live-model").textContent = `${meta.name} (${(1000 * meta.latency_samples / meta.sample_rate).toFixed(1)} ms)`;
-  for (const [index, name] of [...meta.sources.map((name, i) => [i, name]), [-1, "mixture"]]) {
+  const live = page.models.filter((m) => m.kind === "frames");
+  if (!live.length) return;
+  for (const model of live) {
     const option = document.createElement("option");
-    option.value = index;
-    option.textContent = name;
-    $("live-stem").append(option);
+    option.value = model.name;
+    option.textContent = `${model.name} (${(1000 * model.latency_samples / model.sample_rate).toFixed(1)} ms)`;
+    $("live-model").append(option);
   }
+  const listStems = () => {
+    const meta = live.find((m) => m.name === $("live-model").value);
+    $("live-stem").replaceChildren();
+    for (const [index, name] of [...meta.sources.map((name, i) => [i, name]), [-1, "mixture"]]) {
+      const option = document.createElement("option");
+      option.value = index;
+      option.textContent = name;
+      $("live-stem").append(option);
+    }
+  };
+  listStems();
+  $("live-model").onchange = async () => {
+    await stopLive();
+    listStems();
+  };
   $("live-stem").onchange = () => page.live?.node?.port.postMessage({ listen: Number($("live-stem").value) });
   $("live-mic").onclick = () => startLive(null);
   $("live-file").onchange = () => $("live-file").files[0] && startLive($("live-file").files[0]);

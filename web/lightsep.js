@@ -416,17 +416,43 @@ export function hannWindow(n) {
   return Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
 }
 
+/**
+ * models.spectral.low_delay_windows: a long analysis window whose last taper = synthesis - hop
+ * samples fall as a quarter cosine, and a synthesis window over the frame's last `synthesis`
+ * samples whose product with it, copied hop apart, sums to one. Returns [analysis, synthesis].
+ */
+export function lowDelayWindows(n, hop, synthesis) {
+  if (!(hop < synthesis && synthesis <= Math.min(2 * hop, n - hop))) throw new Error(`synthesis length ${synthesis} does not suit hop ${hop} and n ${n}`);
+  const taper = synthesis - hop;
+  const rise = n - taper;
+  const analysis = new Float64Array(n);
+  for (let i = 0; i < rise; i++) analysis[i] = Math.sin((0.5 * Math.PI * (i + 0.5)) / rise) ** 2;
+  for (let i = 0; i < taper; i++) analysis[rise + i] = Math.cos((0.5 * Math.PI * (i + 0.5)) / taper);
+  const out = new Float64Array(n);
+  for (let i = 0; i < synthesis; i++) {
+    let product = 1;
+    if (i < taper) product = Math.sin((0.5 * Math.PI * (i + 0.5)) / taper) ** 2;
+    else if (i >= synthesis - taper) product = Math.cos((0.5 * Math.PI * (i - (synthesis - taper) + 0.5)) / taper) ** 2;
+    out[n - synthesis + i] = product / analysis[n - synthesis + i];
+  }
+  return [analysis, out];
+}
+
 const MAX_FRAMES_PER_CALL = 256; // frames.MAX_FRAMES_PER_CALL
 
 /**
  * frames.FrameEngine: a causal spectrogram-mask model run frame by frame, its recurrent state
  * carried from call to call, for a signal that arrives in blocks of any size (a live input)
- * or all at once (a file). Frame j covers samples [j*hop - n_fft/2, j*hop + n_fft/2) (zeros
- * outside the signal), Hann-windowed; its magnitudes go through the model's frame step, the
- * masked spectra are inverse-transformed, windowed again and overlap-added, divided by the
- * summed squared windows. A sample is final n_fft - 1 samples after it arrived.
+ * or all at once (a file). Frame j covers samples [j*hop - lead, j*hop - lead + n_fft) (zeros
+ * outside the signal), weighted by the analysis window; its magnitudes go through the model's
+ * frame step, the masked spectra are inverse-transformed, weighted by the synthesis window and
+ * overlap-added, divided by the summed products of the two windows. Hann frames: both windows
+ * Hann, lead n_fft/2, a sample final n_fft - 1 samples after it arrived. Low-delay frames
+ * (meta.synthesis_samples): lowDelayWindows, lead n_fft - hop, final synthesis_samples - 1
+ * samples after.
  *
- * meta: the model's index entry (n_fft, hop, audio_channels, sources, direct_sources, state_shape).
+ * meta: the model's index entry (n_fft, hop, audio_channels, sources, direct_sources, state_shape,
+ *   synthesis_samples: 0 or absent for Hann frames).
  * runStep(magnitude: Float32Array (channels, bins, frames), frames, state: Float32Array)
  *   -> Promise<{masks: Float32Array (direct sources, channels, bins, frames), state: Float32Array}>.
  * push(channels) and flush() resolve to the direct sources' samples now final:
@@ -438,10 +464,14 @@ export class FrameEngine {
     this.hop = meta.hop;
     this.half = this.nFft / 2;
     this.bins = this.half + 1;
+    this.synthesisSamples = meta.synthesis_samples || this.nFft;
+    this.lead = meta.synthesis_samples ? this.nFft - this.hop : this.half; // frame j starts at j*hop - lead
     this.channels = meta.audio_channels;
     this.direct = meta.direct_sources.length;
     this.runStep = runStep;
-    this.window = hannWindow(this.nFft);
+    [this.window, this.synthesis] = meta.synthesis_samples
+      ? lowDelayWindows(this.nFft, this.hop, meta.synthesis_samples)
+      : [hannWindow(this.nFft), hannWindow(this.nFft)];
     this.fft = makeFft(this.nFft);
     this.state = new Float32Array(meta.state_shape.reduce((a, b) => a * b, 1));
     this.input = Array.from({ length: this.channels }, () => new Float32Array(0)); // samples [inputStart, ...)
@@ -455,7 +485,7 @@ export class FrameEngine {
   }
 
   get latency() {
-    return this.nFft - 1;
+    return this.synthesisSamples - 1;
   }
 
   async push(block) {
@@ -467,9 +497,10 @@ export class FrameEngine {
       return grown;
     });
     this.received += n;
-    const ready = this.received >= this.half ? Math.floor((this.received - this.half) / this.hop) + 1 : 0;
+    const reach = this.nFft - this.lead; // frame j is complete once j*hop + reach samples are in
+    const ready = this.received >= reach ? Math.floor((this.received - reach) / this.hop) + 1 : 0;
     await this.frames(ready);
-    return this.emit(this.nextFrame * this.hop - this.half);
+    return this.emit(this.nextFrame * this.hop + reach - this.synthesisSamples);
   }
 
   async flush() {
@@ -485,7 +516,7 @@ export class FrameEngine {
       await this.compute(this.nextFrame, count);
       this.nextFrame += count;
       // keep what the next frame reads and what is not yet emitted
-      const keepFrom = Math.min(this.nextFrame * this.hop - this.half, this.emitted);
+      const keepFrom = Math.min(this.nextFrame * this.hop - this.lead, this.emitted);
       const drop = Math.min(Math.max(0, keepFrom - this.inputStart), this.input[0].length);
       if (drop) {
         this.input = this.input.map((kept) => kept.slice(drop));
@@ -495,11 +526,11 @@ export class FrameEngine {
   }
 
   async compute(first, count) {
-    const { nFft, half, bins, channels, window } = this;
+    const { nFft, half, lead, bins, channels, window, synthesis } = this;
     const magnitude = new Float32Array(channels * bins * count);
     const spectra = []; // [k][c] = {re, im}
     for (let k = 0; k < count; k++) {
-      const start = (first + k) * this.hop - half;
+      const start = (first + k) * this.hop - lead;
       spectra.push(this.input.map((signal, c) => {
         const re = new Float64Array(nFft);
         const im = new Float64Array(nFft);
@@ -517,12 +548,12 @@ export class FrameEngine {
     }
     const { masks, state } = await this.runStep(magnitude, count, this.state);
     this.state = state;
-    const end = (first + count - 1) * this.hop - half + nFft;
+    const end = (first + count - 1) * this.hop - lead + nFft;
     this.grow(end);
     const re = new Float64Array(nFft);
     const im = new Float64Array(nFft);
     for (let k = 0; k < count; k++) {
-      const offset = (first + k) * this.hop - half - this.emitted;
+      const offset = (first + k) * this.hop - lead - this.emitted;
       const lo = Math.max(0, -offset); // the first frames' padding before sample 0 is never output
       for (let d = 0; d < this.direct; d++) {
         for (let c = 0; c < channels; c++) {
@@ -539,10 +570,10 @@ export class FrameEngine {
           }
           this.fft(re, im);
           const sum = this.sums[d][c];
-          for (let t = lo; t < nFft; t++) sum[offset + t] += (re[t] / nFft) * window[t];
+          for (let t = lo; t < nFft; t++) sum[offset + t] += (re[t] / nFft) * synthesis[t];
         }
       }
-      for (let t = lo; t < nFft; t++) this.envelope[offset + t] += window[t] * window[t];
+      for (let t = lo; t < nFft; t++) this.envelope[offset + t] += window[t] * synthesis[t];
     }
   }
 

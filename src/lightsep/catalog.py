@@ -42,9 +42,9 @@ def stream_latency_seconds(model, sample_rate: int = STREAM_RATE, channels: int 
     """The latency ``lightsep stream`` states for ``model`` (a model instance; its weights
     do not matter) on ``sample_rate`` Hz input."""
     from .separator import Separator
-    from .streaming import StreamingSeparator
+    from .streaming import StreamingSeparator, realtime_resample_quality
 
-    separator = Separator(model, batch_size=1, resample_quality="LQ")
+    separator = Separator(model, batch_size=1, resample_quality=realtime_resample_quality(model))
     return StreamingSeparator(separator, sample_rate, channels, warm_up=False).latency_seconds
 
 

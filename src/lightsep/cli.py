@@ -32,7 +32,7 @@ from .errors import EXIT_INPUT, EXIT_INTERNAL, Interrupted, LightsepError, one_l
 
 Command = Callable[[argparse.Namespace], int]
 RAW_DTYPE_NAMES = ("f32le", "s16le")
-RESAMPLE_QUALITY_NAMES = ("LQ", "MQ", "HQ", "VHQ")  # lightsep.separator.RESAMPLE_QUALITIES, without importing torch for --help
+RESAMPLE_QUALITY_NAMES = ("QQ", "LQ", "MQ", "HQ", "VHQ")  # lightsep.separator.RESAMPLE_QUALITIES, without importing torch for --help
 
 
 def _described_models(names: list[str]):
@@ -309,13 +309,18 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
+    from .defaults import STREAM_MODEL, STREAM_MODELS_BY_LATENCY
     from .fileio import check_output_folder
     from .separator import frame_streamed
     from .stream_cli import run_stream
     from .streaming import realtime_separator
 
     check_output_folder(args.out)
-    separator = realtime_separator(args.model, args.backend, args.threads, args.resample_quality, overlap=args.overlap,
+    if args.latency is not None:
+        if args.model is not None:
+            raise LightsepError("give -m or --latency, not both (--latency picks the model)")
+        args.model = STREAM_MODELS_BY_LATENCY[args.latency]
+    separator = realtime_separator(args.model or STREAM_MODEL, args.backend, args.threads, args.resample_quality, overlap=args.overlap,
                                    nan_to_zero=args.nan_to_zero, random_weights=args.random_weights)  # fmt: skip
     report = run_stream(separator, args.input, Path(args.out), args.block_ms, not args.no_pace, args.rate, args.channels,
                         args.dtype, args.force, args.stdout, args.stall_seconds)  # fmt: skip
@@ -328,7 +333,10 @@ def _stream(args: argparse.Namespace) -> int:
         print(f"lightsep: {report.ended}: stopped, the stems of what arrived were written", file=sys.stderr)
     print(f"streamed {report.audio_seconds:.2f} s in {report.blocks} blocks of {1000 * report.block_seconds:.0f} ms "
           f"with {separator.name} ({separator.backend}, {args.threads} thread(s))")  # fmt: skip
-    stated = "one STFT frame" if frame_streamed(separator.model) else "context + hop"
+    stated = "context + hop"
+    if frame_streamed(separator.model):
+        low_delay = separator.model.synthesis_samples < separator.model.n_fft
+        stated = "the synthesis window" if low_delay else "one STFT frame"
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: {stated} + resampling), "
           f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
     print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
@@ -454,7 +462,7 @@ def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .bounds import MAX_BLOCK_SECONDS, MAX_SEPARATION_BATCH, MAX_STALL_SECONDS, MAX_THREADS
-    from .defaults import SEPARATE_MODEL, STREAM_MODEL, WEB_MODELS
+    from .defaults import SEPARATE_MODEL, STREAM_MODEL, STREAM_MODELS_BY_LATENCY, WEB_MODELS
 
     parser = _Parser(prog="lightsep", description="Lightweight, low-latency music source separation.")
     parser.add_argument("--version", action="version", version=f"lightsep {__version__}")
@@ -583,8 +591,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("input", metavar="INPUT", help="an audio file, or - for raw PCM on stdin")
     stream.add_argument("-o", "--out", default="streamed",
                         help="output folder: the stems go to OUT/<model>/<track>/<stem>.wav (default: streamed)")
-    stream.add_argument("-m", "--model", default=STREAM_MODEL,
+    stream.add_argument("-m", "--model", default=None,
                         help=f"model name (lightsep info lists them) or checkpoint file (default: {STREAM_MODEL})")
+    stream.add_argument("--latency", choices=tuple(STREAM_MODELS_BY_LATENCY), default=None,
+                        help="pick the live model by its latency in milliseconds: "
+                        + ", ".join(f"{ms}: {name}" for ms, name in STREAM_MODELS_BY_LATENCY.items())
+                        + " (instead of -m)")
     stream.add_argument("--block-ms", type=_at_most(1000 * MAX_BLOCK_SECONDS, float), default=20.0, help="block length in milliseconds (default 20)")
     stream.add_argument("--overlap", type=float, default=None, help="segment overlap (default: the model's)")
     stream.add_argument("--no-pace", action="store_true", help="feed as fast as possible instead of in real time")
@@ -606,7 +618,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
     _random_weights_option(stream)
-    _resample_quality_option(stream, "LQ", ": half the delay of HQ, and even output")
+    stream.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default=None,
+                        help="soxr's quality, to and from the model's own rate where the input's differs (default LQ: "
+                        "half the delay of HQ, and even output; QQ for a low-delay model such as the 20 ms one, "
+                        "whose budget leaves no room for LQ's 10 ms)")  # fmt: skip
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(

@@ -2,11 +2,13 @@
 
 A causal :class:`~lightsep.models.spectral.SpectralMaskNet` (one-way GRU) needs no window of
 context recomputed per block: :class:`FrameEngine` keeps its state instead. Each STFT frame
-(``n_fft`` samples, ``hop`` apart, centred as ``torch.stft(center=True)`` centres them) is
-transformed once, the network advances its recurrent state by that frame, and the masked
-frame is inverse-transformed and overlap-added into the output, normalised by the summed
-squared windows of the frames that reached each sample (what ``torch.istft`` does). A sample
-is final once no later frame reaches it, ``n_fft - 1`` samples after it arrived: that is the
+(``n_fft`` samples, ``hop`` apart, placed as the model's :meth:`~SpectralMaskNet.stft` places
+them) is transformed once, the network advances its recurrent state by that frame, and the
+masked frame is inverse-transformed, weighted by the synthesis window and overlap-added into
+the output, normalised by the summed products of the two windows of the frames that reached
+each sample (what ``torch.istft`` does with Hann windows). A sample is final once no later
+frame's synthesis window reaches it, ``synthesis_samples - 1`` samples after it arrived
+(``n_fft - 1`` for Hann frames, whose synthesis window is the whole frame): that is the
 engine's whole latency.
 
 The result is the model's own ``forward`` over the whole signal at once (the same frames,
@@ -48,7 +50,8 @@ class FrameStep(torch.nn.Module):
     (:func:`lightsep.export.export_onnx`; ``web/lightsep.js`` runs it).
 
     ``forward(magnitude, state)``: ``(1, audio_channels, bins, frames)`` STFT magnitudes
-    (``sqrt(re^2 + im^2 + 1e-12)`` of Hann-windowed ``n_fft``-sample frames) and the GRU
+    (``sqrt(re^2 + im^2 + 1e-12)`` of ``n_fft``-sample frames weighted by the model's analysis
+    window, ``model.window``) and the GRU
     state ``(layers, 1, hidden)`` after the frames before (zeros at the start:
     :meth:`initial_state`) -> the direct sources' masks ``(1, sources - 1, audio_channels,
     bins, frames)`` and the state after these frames.
@@ -104,13 +107,15 @@ class FrameEngine(BlockInput):
         self.model, self.channels, self.device = model, channels, torch.device(device)
         self.sources = len(model.sources)
         self.n_fft, self.hop = model.n_fft, model.hop
-        self.half = self.n_fft // 2
-        self.window = model.window.detach().cpu().numpy().astype(np.float64)
+        self.lead = model.frame_lead  # frame j covers samples [j*hop - lead, j*hop - lead + n_fft)
+        self.synthesis_samples = model.synthesis_samples  # the frame's last samples its output reaches
+        self.synthesis = model.synthesis_window.detach().cpu().numpy().astype(np.float64)
+        self.weights = model.window.detach().cpu().numpy().astype(np.float64) * self.synthesis  # summed: the envelope
         self._window_t = model.window.detach().to(self.device, torch.float32)
         self._input = np.zeros((channels, 0), np.float32)  # samples [input_start, ...)
         self._input_start = 0
         self._received = 0
-        self._next_frame = 0  # frame j covers samples [j*hop - half, j*hop + half)
+        self._next_frame = 0
         self._state = self.step.initial_state().to(self.device)
         # output accumulators cover samples [emitted, emitted + length)
         self._sum = np.zeros((self.sources - 1, channels, 0))
@@ -120,17 +125,19 @@ class FrameEngine(BlockInput):
 
     @property
     def latency(self) -> int:
-        """Samples between an input sample's arrival and its output: the frame's length less one."""
-        return self.n_fft - 1
+        """Samples between an input sample's arrival and its output: the synthesis window's
+        length less one (the whole frame's for Hann frames)."""
+        return self.synthesis_samples - 1
 
     # -- public -------------------------------------------------------------------------------
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add ``(channels, n)`` samples; return the ``(sources, channels, m)`` samples now final."""
         self._accept(block)
-        ready = (self._received - self.half) // self.hop + 1 if self._received >= self.half else 0
+        reach = self.n_fft - self.lead  # frame j is complete once j*hop + reach samples are in
+        ready = (self._received - reach) // self.hop + 1 if self._received >= reach else 0
         self._frames(ready)
-        return self._emit((self._next_frame * self.hop) - self.half)
+        return self._emit(self._next_frame * self.hop + reach - self.synthesis_samples)
 
     def flush(self) -> np.ndarray:
         """Finish the signal (zeros after its end, as ``torch.stft`` pads); return the rest."""
@@ -168,22 +175,24 @@ class FrameEngine(BlockInput):
         return out
 
     def _compute(self, first: int, count: int) -> None:
-        starts = [(first + k) * self.hop - self.half for k in range(count)]
+        starts = [(first + k) * self.hop - self.lead for k in range(count)]
         frames = torch.from_numpy(np.stack([self._segment(s) for s in starts], axis=-1)).to(self.device)  # (C, n_fft, N)
         with torch.inference_mode():
             spectrum = torch.fft.rfft(frames * self._window_t[None, :, None], dim=1)  # (C, bins, N)
             masks, self._state = self.step(_magnitude(spectrum)[None], self._state)
             estimates = torch.fft.irfft(masks[0] * spectrum[None], n=self.n_fft, dim=2)  # (S-1, C, n_fft, N)
-        estimates = estimates.cpu().numpy().astype(np.float64) * self.window[None, None, :, None]
+        skip = self.n_fft - self.synthesis_samples  # where the synthesis window is zero: nothing to add
+        support = self.synthesis_samples
+        estimates = estimates[:, :, skip:].cpu().numpy().astype(np.float64) * self.synthesis[None, None, skip:, None]
         end = starts[-1] + self.n_fft
         self._grow(end)
         for k, start in enumerate(starts):
-            a = start - self._emitted
+            a = start + skip - self._emitted
             lo = max(0, -a)  # the part before sample 0 (the first frames' padding) is never output
-            if a + lo < 0:
+            if lo >= support:
                 continue
-            self._sum[..., a + lo : a + self.n_fft] += estimates[:, :, lo:, k]
-            self._envelope[a + lo : a + self.n_fft] += self.window[lo:] ** 2
+            self._sum[..., a + lo : a + support] += estimates[:, :, lo:, k]
+            self._envelope[a + lo : a + support] += self.weights[skip + lo :]
 
     def _grow(self, end: int) -> None:
         missing = end - self._emitted - self._envelope.shape[0]
@@ -212,7 +221,7 @@ class FrameEngine(BlockInput):
 
     def _drop_consumed_input(self) -> None:
         # keep what the next frame reads and what is not yet emitted (for the difference stem)
-        keep_from = min(self._next_frame * self.hop - self.half, self._emitted)
+        keep_from = min(self._next_frame * self.hop - self.lead, self._emitted)
         drop = min(max(0, keep_from - self._input_start), self._input.shape[1])
         if drop:
             self._input = self._input[:, drop:]

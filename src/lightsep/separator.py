@@ -43,7 +43,7 @@ def streaming_backend() -> str:
     return "onnx" if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx") else "torch"
 
 
-RESAMPLE_QUALITIES = ("LQ", "MQ", "HQ", "VHQ")
+RESAMPLE_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 """soxr's qualities. HQ (the default) is transparent in the model's band. LQ is what
 ``lightsep stream`` uses: its filter ends its passband near 8 kHz at 22.05 kHz, but it
 holds back about half as much audio (44 ms instead of 84 ms between 44.1 kHz and 22.05 kHz

@@ -27,18 +27,29 @@ from .separator import SeparationStream, Separator, streaming_backend
 
 
 
+def realtime_resample_quality(model) -> str:
+    """soxr's quality that ``lightsep stream`` resamples with for ``model``: LQ (half HQ's
+    delay, even output), or QQ (a few samples of delay, against LQ's 10 ms at 48 kHz) for a
+    model with low-delay frames, whose latency budget LQ alone would nearly spend."""
+    return "QQ" if getattr(model, "config", {}).get("synthesis_samples") else "LQ"
+
+
 def realtime_separator(
-    model: str = REALTIME_MODEL, backend: str = "auto", threads: int = 1, resample_quality: str = "LQ", **options
+    model: str = REALTIME_MODEL, backend: str = "auto", threads: int = 1, resample_quality: str | None = None, **options
 ) -> Separator:
     """The :class:`Separator` that ``lightsep stream`` runs: one segment (or, for a model
-    that streams by frames, one frame) at a time (``batch_size=1``), one thread, soxr's LQ
-    resampler (half HQ's delay, even output), and ONNX Runtime when it is installed
+    that streams by frames, one frame) at a time (``batch_size=1``), one thread, soxr's
+    resampler at :func:`realtime_resample_quality` unless ``resample_quality`` says otherwise,
+    and ONNX Runtime when it is installed
     (``backend="auto"``: on one segment or frame at a time it is the faster one). ``options``
     go to :class:`Separator` as they are (``overlap``, ``nan_to_zero``, ``random_weights``,
     ...)."""
     if backend == "auto":
         backend = streaming_backend()
-    return Separator(model, batch_size=1, threads=threads, backend=backend, resample_quality=resample_quality, **options)
+    separator = Separator(model, batch_size=1, threads=threads, backend=backend, resample_quality=resample_quality or "LQ", **options)
+    if resample_quality is None:
+        separator.resample_quality = realtime_resample_quality(separator.model)
+    return separator
 
 
 @contextlib.contextmanager

@@ -233,12 +233,17 @@ def build_datasets(config: TrainConfig, model: SeparationModel) -> tuple[Trainin
     return training, validation, names
 
 
+FRAME_ARGUMENTS = {"synthesis_samples"}
+"""Arguments that change a spectral model's frames but no weight's shape."""
+
+
 def initial_weights(model: SeparationModel, source: str) -> None:
     """Load ``source`` (a checkpoint file, or a model name with bundled weights) into
     ``model``, which must be the same network: the same class and constructor arguments, or
     ones that change only the geometry (``context_samples``, ``output_start``,
     ``output_samples``) and so leave every weight's shape as it is. A streaming model starts
-    this way from the full-context model's weights."""
+    this way from the full-context model's weights, and a low-delay model
+    (``synthesis_samples``: other windows, the same weights) from a Hann-framed one's."""
     from .checkpoint import load_checkpoint
     from .models.registry import PRESETS
     from .pretrained import pretrained_checkpoint
@@ -250,7 +255,7 @@ def initial_weights(model: SeparationModel, source: str) -> None:
         raise ConfigError(f"model.init: {source}: no such checkpoint file, nor a model name with bundled weights")
     loaded = load_checkpoint(path)
     differ = differing_arguments(loaded.config, model.config)
-    if type(loaded) is not type(model) or not set(differ) <= GEOMETRY_ARGUMENTS:
+    if type(loaded) is not type(model) or not set(differ) <= GEOMETRY_ARGUMENTS | FRAME_ARGUMENTS:
         raise ConfigError(f"model.init: {source} holds a {loaded.name} that differs from this run's {model.name} "
                           f"(in {', '.join(differ) or type(loaded).__name__})")  # fmt: skip
     model.load_state_dict(loaded.state_dict())

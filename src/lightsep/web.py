@@ -86,8 +86,10 @@ def model_description(name: str, model, overlap: float | None = None) -> dict:
     if frame_streamed(model):  # its export is the frame step (lightsep.frames.FrameStep): web/lightsep.js's FrameEngine runs it
         from .frames import state_shape
 
+        low_delay = model.synthesis_samples < model.n_fft  # low-delay frames (web/lightsep.js's lowDelayWindows)
         description.update(kind="frames", n_fft=model.n_fft, hop=model.hop, state_shape=list(state_shape(model)),
-                           latency_samples=model.n_fft - 1)  # fmt: skip
+                           synthesis_samples=model.synthesis_samples if low_delay else 0,
+                           latency_samples=model.synthesis_samples - 1)  # fmt: skip
     return description
 
 

@@ -74,7 +74,7 @@ write("gate-blocks.f32", blockGains);
 
 // frame by frame, with a stand-in for a causal model's frame step (test_web.py's FakeCausalModel):
 // the first source's mask is m / (m + 1 + state), the state after a frame 0.9 state + 0.1 mean(m)
-const frameMeta = { ...spec.frames, direct_sources: [0], sources: ["a", "rest"], state_shape: [1, 1, 1] };
+const framesOf = (frames) => ({ ...frames, direct_sources: [0], sources: ["a", "rest"], state_shape: [1, 1, 1] });
 const step = async (magnitude, frames, state) => {
   const values = magnitude.length / frames;
   const masks = new Float32Array(magnitude.length);
@@ -90,16 +90,6 @@ const step = async (magnitude, frames, state) => {
   }
   return { masks, state: Float32Array.of(s) };
 };
-const wholeEngine = new FrameEngine(frameMeta, step);
-const whole = [await wholeEngine.push(signal), await wholeEngine.flush()];
-const blockEngine = new FrameEngine(frameMeta, step);
-const blocks = [];
-for (let at = 0, k = 0; at < signal[0].length; k++) {
-  const n = [441, 1, 3000, 128][k % 4];
-  blocks.push(await blockEngine.push(signal.map((c) => c.subarray(at, at + n))));
-  at += n;
-}
-blocks.push(await blockEngine.flush());
 const joined = (parts) => signal.map((_, c) => {
   const out = new Float32Array(parts.reduce((n, p) => n + p[0][c].length, 0));
   let at = 0;
@@ -109,8 +99,20 @@ const joined = (parts) => signal.map((_, c) => {
   }
   return out;
 });
-write("frames-whole.f32", joined(whole));
-write("frames-blocks.f32", joined(blocks));
+for (const [prefix, frames] of [["frames", spec.frames], ["low-delay-frames", spec.low_delay_frames]]) {
+  const wholeEngine = new FrameEngine(framesOf(frames), step);
+  const whole = [await wholeEngine.push(signal), await wholeEngine.flush()];
+  const blockEngine = new FrameEngine(framesOf(frames), step);
+  const blocks = [];
+  for (let at = 0, k = 0; at < signal[0].length; k++) {
+    const n = [441, 1, 3000, 128][k % 4];
+    blocks.push(await blockEngine.push(signal.map((c) => c.subarray(at, at + n))));
+    at += n;
+  }
+  blocks.push(await blockEngine.flush());
+  write(`${prefix}-whole.f32`, joined(whole));
+  write(`${prefix}-blocks.f32`, joined(blocks));
+}
 for (const [from, to] of spec.resample) write(`resample-${from}-${to}.f32`, resample(signal, from, to));
 const rates = {};
 for (const name of spec.sniff) rates[name] = sniffSampleRate(new Uint8Array(fs.readFileSync(path.join(dir, name))));

@@ -114,6 +114,33 @@ def hann_window(n_fft: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
 
 
+def low_delay_windows(n_fft: int, hop: int, synthesis_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The analysis and synthesis windows of a low-delay STFT: a long analysis window whose
+    last part is short, and a synthesis window that is zero but for the frame's last
+    ``synthesis_samples`` (as low-delay filter banks have them), so that a frame's output
+    reaches ``synthesis_samples`` back from its end, not ``n_fft``.
+
+    The analysis window rises as a Hann window's first half over ``n_fft - taper`` samples and
+    falls as a quarter cosine over the last ``taper = synthesis_samples - hop``. Their
+    product, on the last ``synthesis_samples`` samples, rises as ``sin^2`` over ``taper``,
+    stays at one over ``2 hop - synthesis_samples`` and falls as ``cos^2`` over ``taper``:
+    its copies ``hop`` apart sum to one, so the overlap-add reconstructs the signal exactly.
+    Needs ``hop < synthesis_samples <= min(2 hop, n_fft - hop)``. Returns ``(analysis,
+    synthesis)``, each ``(n_fft,)``.
+    """
+    if not hop < synthesis_samples <= min(2 * hop, n_fft - hop):
+        raise ValueError(f"synthesis_samples {synthesis_samples} must be above hop {hop} and at most 2 hop and n_fft - hop")
+    taper = synthesis_samples - hop
+    rise, fall = n_fft - taper, np.arange(taper) + 0.5
+    analysis = np.concatenate([np.sin(0.5 * np.pi * (np.arange(rise) + 0.5) / rise) ** 2, np.cos(0.5 * np.pi * fall / taper)])
+    product = np.ones(synthesis_samples)
+    product[:taper] = np.sin(0.5 * np.pi * fall / taper) ** 2
+    product[-taper:] = np.cos(0.5 * np.pi * fall / taper) ** 2
+    synthesis = np.zeros(n_fft)
+    synthesis[-synthesis_samples:] = product / analysis[-synthesis_samples:]
+    return analysis, synthesis
+
+
 class ConvSTFT(nn.Module):
     """The STFT and its inverse as fixed convolutions (the form used inside ONNX exports).
 
@@ -256,6 +283,12 @@ class SpectralMaskNet(SeparationModel):
         magnitude_scale: the STFT magnitudes are multiplied by this before the network takes
             their logarithm: 0.5 at 44.1 kHz with twice a 22.05 kHz model's STFT size, so
             that its input is on the scale its weights learned.
+        synthesis_samples: 0 (the default): Hann windows, frames centred as
+            ``torch.stft(center=True)`` centres them. Else a causal model's low-delay frames
+            (:func:`low_delay_windows`): the analysis window is long and skewed, the synthesis
+            window spans the frame's last ``synthesis_samples``, and frame ``t`` covers the
+            samples ``[(t + 1) hop - n_fft, (t + 1) hop)``; streamed frame by frame, the
+            latency is ``synthesis_samples - 1`` samples instead of ``n_fft - 1``.
         members: empty (the default): one network, as the arguments above describe. Else an
             ensemble over the one STFT: each entry the network arguments of one member
             (any of ``MEMBER_ARGUMENTS``; the rest, the STFT, the geometry, the sources and
@@ -300,6 +333,7 @@ class SpectralMaskNet(SeparationModel):
         high_bands: int = 0,
         magnitude_scale: float = 1.0,
         members: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
+        synthesis_samples: int = 0,
     ):
         super().__init__()
         sources = tuple(sources)
@@ -360,7 +394,20 @@ class SpectralMaskNet(SeparationModel):
                 self.config["dense_too"] = True
         elif time_kernel != 1 or dense_too:
             raise ValueError("time_kernel and dense_too are the band convolutions' (give frequency_channels)")
-        self.register_buffer("window", torch.from_numpy(hann_window(n_fft).astype(np.float32)), persistent=False)
+        if isinstance(synthesis_samples, bool) or not isinstance(synthesis_samples, int) or synthesis_samples < 0:
+            raise ValueError(f"synthesis_samples {synthesis_samples!r} must be 0 or a positive whole number")
+        if synthesis_samples:
+            if bidirectional:
+                raise ValueError("synthesis_samples (low-delay frames) are for causal models (bidirectional = false)")
+            analysis, synthesis = low_delay_windows(n_fft, hop, synthesis_samples)
+            self.config["synthesis_samples"] = synthesis_samples
+            self.frame_lead = n_fft - hop  # frame t starts at t * hop - frame_lead
+        else:
+            analysis = synthesis = hann_window(n_fft)
+            self.frame_lead = n_fft // 2
+        self.synthesis_samples = synthesis_samples or n_fft
+        self.register_buffer("window", torch.from_numpy(analysis.astype(np.float32)), persistent=False)
+        self.register_buffer("synthesis_window", torch.from_numpy(synthesis.astype(np.float32)), persistent=False)
         self.members = None
         if members:
             network = dict(bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
@@ -477,8 +524,13 @@ class SpectralMaskNet(SeparationModel):
         # of it (a causal one on everything up to the end of the last frame that holds it).
         # The periodic Hann window is zero at its first sample, so frame t (centred on
         # t * hop) reaches the samples t * hop - n_fft / 2 + 1 to t * hop + n_fft / 2 - 1.
+        # Low-delay frames: frame t's output reaches back synthesis_samples from its end,
+        # (t + 1) * hop.
         if not self.config["bidirectional"]:
             sample = self.output_start + output_index
+            if self.config.get("synthesis_samples"):
+                last_frame = min((sample + self.synthesis_samples) // self.hop - 1, self.frames - 1)
+                return 0, min((last_frame + 1) * self.hop - 1, self.context_samples - 1)
             last_frame = min((sample + self.n_fft // 2 - 1) // self.hop, self.frames - 1)
             return 0, min(last_frame * self.hop + self.n_fft // 2 - 1, self.context_samples - 1)
         return 0, self.context_samples - 1
@@ -633,6 +685,8 @@ class SpectralMaskNet(SeparationModel):
         estimated = len(self.sources) - 1  # the last source is the difference
         start, length = self.output_start, self.output_samples
         if torch.onnx.is_in_onnx_export():  # real and imaginary parts: ONNX has no complex type
+            if self.config.get("synthesis_samples"):
+                raise ValueError("a model with low-delay frames is exported as its frame step (lightsep.frames.FrameStep)")
             shape = (batch * estimated * channels, -1, self.frames)
             real, imag = self.conv_stft(mixture.reshape(batch * channels, time))
             real, imag = real.reshape(batch, channels, self.bins, -1), imag.reshape(batch, channels, self.bins, -1)
@@ -643,6 +697,34 @@ class SpectralMaskNet(SeparationModel):
             direct = self._separate_in_chunks(mixture)
         difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
         return torch.cat([direct, difference], dim=1)
+
+    def stft(self, signal: torch.Tensor) -> torch.Tensor:
+        """``(n, time)`` -> the complex spectra ``(n, bins, time // hop + 1)`` of this model's
+        frames: Hann windows centred on ``t * hop``, or the low-delay frames
+        (``synthesis_samples``), zeros outside the signal."""
+        if not self.config.get("synthesis_samples"):
+            return torch.stft(signal, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True)
+        time = signal.shape[-1]
+        after = (time // self.hop) * self.hop - self.frame_lead + self.n_fft - time
+        padded = nn.functional.pad(signal, (self.frame_lead, after))
+        return torch.stft(padded, self.n_fft, self.hop, window=self.window, center=False, return_complex=True)
+
+    def istft(self, spectrum: torch.Tensor, length: int) -> torch.Tensor:
+        """The inverse of :meth:`stft`: ``(n, bins, frames)`` -> ``(n, length)``, each frame
+        inverse-transformed, weighted by the synthesis window, overlap-added and divided by
+        the summed products of the two windows (``torch.istft`` for the Hann frames)."""
+        if not self.config.get("synthesis_samples"):
+            return torch.istft(spectrum, self.n_fft, self.hop, window=self.window, center=True, length=length)
+        frames = spectrum.shape[-1]
+        total = (frames - 1) * self.hop + self.n_fft
+        pieces = torch.fft.irfft(spectrum, n=self.n_fft, dim=-2) * self.synthesis_window[:, None]  # (n, n_fft, frames)
+        fold = dict(output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
+        summed = nn.functional.fold(pieces, **fold)[:, 0, 0]
+        weights = (self.window * self.synthesis_window)[None, :, None].expand(1, self.n_fft, frames)
+        envelope = nn.functional.fold(weights, **fold)[0, 0, 0]
+        start = self.frame_lead
+        envelope = envelope[start : start + length]
+        return summed[:, start : start + length] / torch.where(envelope > 1e-11, envelope, torch.ones_like(envelope))
 
     def _separate_in_chunks(self, mixture: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, context_samples)`` -> the estimated sources but the last,
@@ -658,8 +740,7 @@ class SpectralMaskNet(SeparationModel):
         spectra, encodings = [], [[] for _ in networks]
         for start in starts:
             piece = mixture[start : start + per_chunk]
-            spectrum = torch.stft(piece.reshape(-1, time), self.n_fft, self.hop, window=self.window, center=True,
-                                  pad_mode="constant", return_complex=True)  # fmt: skip
+            spectrum = self.stft(piece.reshape(-1, time))
             spectrum = spectrum.reshape(len(piece), 1, channels, self.bins, -1)
             spectra.append(spectrum)
             # the magnitudes from the bins as pairs of reals (contiguous, unlike .real)
@@ -686,8 +767,7 @@ class SpectralMaskNet(SeparationModel):
             # real masks times complex bins, as pairs of reals: the same products, without
             # first making the masks complex
             masked = torch.view_as_complex(torch.view_as_real(spectrum) * masks[..., None])
-            waveforms = torch.istft(masked.reshape(count * estimated * channels, -1, self.frames), self.n_fft, self.hop,
-                                    window=self.window, center=True, length=time)  # fmt: skip
+            waveforms = self.istft(masked.reshape(count * estimated * channels, -1, self.frames), time)
             direct.append(waveforms.reshape(count, estimated, channels, time)[..., self.output_start : self.output_start + self.output_samples])
         return torch.cat(direct)
 
