@@ -177,3 +177,14 @@ def test_a_low_delay_model_streams_through_the_quick_resampler_unless_told():
     assert realtime_separator("spectral-2stem-live", backend="torch").resample_quality == "LQ"
     told = realtime_separator("spectral-2stem-live-20ms", backend="torch", random_weights=True, resample_quality="HQ")
     assert told.resample_quality == "HQ"
+
+
+def test_the_derived_input_span_is_what_gradients_measure():
+    """At the samples where a frame's synthesis window starts and ends, and where its output
+    reaches farthest ahead."""
+    from lightsep.analysis import measure_input_span
+
+    model = low_delay(length=2048, output_start=512, output_samples=1024)
+    aligned = [i for i in range(model.output_samples) if (model.output_start + i + model.synthesis_samples) % model.hop in (0, 1, model.hop - 1)]
+    for index in aligned[:6] + [0, model.output_samples // 2, model.output_samples - 1]:
+        assert measure_input_span(model, index) == model.input_span(index), index

@@ -20,6 +20,9 @@
 #    proposed-2stem-lowlatency through soxr's LQ). A streamed result equals the offline one
 #    with the same settings (tests), so lightsep evaluate scores what the stream gives.
 #    3. Bundling, as below.
+# With "live-20ms" (after scripts/reproduce/train-spectral.sh live-20ms): the 20 ms live model
+#    against the bundled 46 ms one, on validation (which decides lightsep stream's default) and
+#    test, each as lightsep stream runs it; then the 20 ms model is bundled.
 # With "learning-curve" (after scripts/reproduce/train-spectral.sh learning-curve): the runs on half and
 #    on about a quarter of the music, each best.pt as it would separate, and the bundled
 #    spectral-2stem (its run trained on all of it), on the validation and the test clips, with
@@ -92,6 +95,30 @@ if [[ "${1:-}" == live ]]; then
     "$bin/python" scripts/results_table.py "spectral-2stem-live=eval/spectral-2stem-live-musdb7" \
         "spectral-2stem=eval/spectral-2stem-musdb7" "proposed-2stem-lowlatency (LQ)=eval/proposed-2stem-lowlatency-lq-musdb7"
     "$bin/python" scripts/reproduce/bundle_pretrained.py --run "$live" --eval eval/spectral-2stem-live-musdb7 --valid eval/spectral-2stem-live-valid
+    exit 0
+fi
+
+if [[ "${1:-}" == live-20ms ]]; then
+    # the 20 ms live model (runs/spectral-2stem-live-20ms/best.pt) against the bundled 46 ms one,
+    # on validation (this chooses lightsep stream's default) and, for the report, on test, each as
+    # lightsep stream runs it at the clips' 44.1 kHz; then bundled
+    run=runs/spectral-2stem-live-20ms
+    lane_a() {
+        validate spectral-2stem-live-20ms-valid "$run/best.pt"
+        evaluate spectral-2stem-live-20ms-musdb7 "$run/best.pt"
+    }
+    lane_b() {
+        validate spectral-2stem-live-valid spectral-2stem-live
+        evaluate spectral-2stem-live-musdb7 spectral-2stem-live
+    }
+    two_lanes lane_a lane_b
+    echo "validation (23 musdb18-7 train/ clips, paper split):"
+    "$bin/python" scripts/results_table.py --against 46ms "46ms=eval/spectral-2stem-live-valid" "20ms=eval/spectral-2stem-live-20ms-valid"
+    echo "test (50 musdb18-7 test/ clips):"
+    "$bin/python" scripts/results_table.py "spectral-2stem-live-20ms=eval/spectral-2stem-live-20ms-musdb7" \
+        "spectral-2stem-live=eval/spectral-2stem-live-musdb7"
+    "$bin/python" scripts/reproduce/bundle_pretrained.py --run "$run" --eval eval/spectral-2stem-live-20ms-musdb7 \
+        --valid eval/spectral-2stem-live-20ms-valid
     exit 0
 fi
 
