@@ -2,7 +2,7 @@
 (docs/research/full-band.md)
 
     .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips 23]
-                                              [--candidate runs/spectral-2stem-fullband/best.pt]
+                                              [--candidate runs/spectral-2stem-fullband/best.pt] [--also MODEL ...]
 
 :func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
 model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
@@ -13,7 +13,8 @@ reference's energy over the error's) and over the band above 11.025 kHz alone, f
 closed to the vocals (every bin above 11 kHz to the accompaniment); then the medians. It
 also prints how far the carried-over model's band features are from the 22.05 kHz model's,
 band by band, on the first clip. ``--candidate``: a trained full-band checkpoint scored beside
-them, at the 22.05 kHz model's separating segments (in seconds).
+them, at the 22.05 kHz model's separating segments (in seconds); ``--also``: other models, as
+they separate; ``--oracle``: the ideal ratio mask, the ceiling.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 from lightsep.checkpoint import load_checkpoint
 from lightsep.data.splits import split_tracks
 from lightsep.data.tracks import list_tracks
-from lightsep.evaluate import track_references
+from lightsep.evaluate import oracle_irm, track_references
 from lightsep.models.spectral import HIGH_BAND_HZ, SpectralMaskNet, full_band_of
 from lightsep.separator import Separator, resolve_model
 
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--data", default="data/musdb18-7")
     parser.add_argument("--clips", type=int, default=23)
     parser.add_argument("--candidate", help="a trained full-band checkpoint to score beside them")
+    parser.add_argument("--also", nargs="+", default=[], metavar="MODEL",
+                        help="models scored as they separate, beside them (e.g. spectral-2stem-live, spleeter-2stem)")
+    parser.add_argument("--oracle", action="store_true", help="also the ideal ratio mask (lightsep evaluate's oracle-irm): the ceiling")
     args = parser.parse_args()
     torch.set_num_threads(1)
     narrow = resolve_model(args.model)
@@ -72,8 +76,12 @@ def main() -> None:
         candidate = SpectralMaskNet(**{**trained.config, **geometry})
         candidate.load_state_dict(trained.state_dict())
         separators["trained"] = Separator(candidate.eval())
+    for name in args.also:
+        separators[name] = Separator(name)
     valid = split_tracks(list_tracks(args.data, "train"), "paper")["valid"]
     rows = {name: [] for name in separators}
+    if args.oracle:
+        rows["ideal ratio mask"] = []
     for index, track in enumerate(valid[: args.clips]):
         references, rate = track_references(track)
         if index == 0:
@@ -83,8 +91,10 @@ def main() -> None:
             gap = (before[:frames] - after[:frames, :, : before.shape[-1]]).abs().mean(dim=(0, 1))
             print("band features, mean |difference| of log magnitudes, bands 0 / 128 / 250 / 254 / 255:",
                   " / ".join(f"{float(gap[b]):.4f}" for b in (0, 128, 250, 254, 255)))  # fmt: skip
-        for name, separator in separators.items():
-            stems = separator.separate(references["mixture"], rate)
+        outputs = ((name, separator.separate(references["mixture"], rate)) for name, separator in separators.items())
+        if args.oracle:
+            outputs = [*outputs, ("ideal ratio mask", oracle_irm(references, ("vocals", "accompaniment")))]
+        for name, stems in outputs:
             rows[name].append([snr(references[s], stems[s]) for s in ("vocals", "accompaniment")]
                               + [snr(high_passed(references[s], rate), high_passed(stems[s], rate)) for s in ("vocals", "accompaniment")])  # fmt: skip
     print(f"{len(rows['22.05 kHz'])} validation clips, median SNR in dB")
