@@ -12,6 +12,8 @@
 #   scripts/reproduce/train-spectral.sh calibrate
 # The causal streaming model (configs/spectral-2stem-live.toml): scripts/reproduce/train-spectral.sh live
 # The 20 ms live model (configs/spectral-2stem-live-20ms.toml): scripts/reproduce/train-spectral.sh live-20ms
+# the same with a 864-sample synthesis window (configs/experiments/spectral-2stem-live-20ms-l864.toml), to
+# choose the window on validation: scripts/reproduce/train-spectral.sh live-20ms-l864
 # spectral-2stem trained on from its bundled weights (configs/experiments/spectral-2stem-continued.toml),
 # at the lowest CPU priority so that it only takes what the other lane leaves:
 #   scripts/reproduce/train-spectral.sh continue
@@ -111,7 +113,7 @@ side_by_side() {  # side_by_side CONFIG_A CONFIG_B [OPTIONS...]: two lanes at on
 case "${1:-}" in
     live) train spectral-2stem-live ;;  # the causal streaming model, one lane
     live-20ms) train spectral-2stem-live-20ms ;;  # the 20 ms live model, from the 46 ms one's weights, one lane
-    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | dropout | eq | eq-strong | data-half | data-quarter | bands512 | bandconv | dense-bandconv | conv-member)
+    fft2048 | fft2048-wide | fft2048-resample | fft2048-scratch-resample | fft2048-ema | snr | long | instrumental-ema | live-more | live-20ms-l864 | dropout | eq | eq-strong | data-half | data-quarter | bands512 | bandconv | dense-bandconv | conv-member)
         train "spectral-2stem-$1" ;;
     4stem-fft2048) train spectral-4stem-fft2048 ;;
     continue)
