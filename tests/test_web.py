@@ -385,7 +385,8 @@ def song_clip(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem", "spectral-2stem-live", "proposed-2stem", "proposed-4stem"])
+@pytest.mark.parametrize("model", ["spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem", "spectral-2stem-live", "spectral-2stem-live-20ms",
+                                   "proposed-2stem", "proposed-4stem"])  # fmt: skip
 def test_page_separates_like_python(web_page, song_clip, model):
     from lightsep.separator import Separator, frame_streamed, resolve_model
 
@@ -452,6 +453,23 @@ def test_live_mode_separates_the_microphone(web_page):
     assert stats["received"] >= 2.0 * live["rate"]  # the worklet sent what it heard to the worker
     assert live["frames"] >= 0.5 * stats["received"] / live["hop"]  # and the worker kept separating it
     assert stats["loudest"] > 0.01  # the separated stems (summed) were heard, not only silence
+    assert not [m for m in web_page.console_messages if m.startswith(("error", "pageerror"))]
+
+
+def test_live_mode_runs_the_20_ms_model(web_page):
+    options = web_page.eval_on_selector_all("#live-model option", "(options) => options.map((o) => o.value)")
+    assert options[0] == "spectral-2stem-live" and "spectral-2stem-live-20ms" in options
+    web_page.select_option("#live-model", "spectral-2stem-live-20ms")
+    try:
+        live = _run_live(web_page, lambda: web_page.click("#live-mic"), seconds=2.0)
+    finally:
+        web_page.select_option("#live-model", "spectral-2stem-live")
+    assert live["error"] is None, (live, web_page.console_messages)
+    assert live["modelMs"] == pytest.approx(1000 * 767 / 44100, abs=0.05)  # synthesis_samples - 1 at the model's rate
+    assert f"{live['latencyMs']:.1f} ms latency" in live["status"] and "spectral-2stem-live-20ms" in live["status"]
+    stats = live["stats"]
+    assert stats["received"] >= 2.0 * live["rate"] and live["frames"] >= 0.5 * stats["received"] / live["hop"]
+    assert stats["loudest"] > 0.01
     assert not [m for m in web_page.console_messages if m.startswith(("error", "pageerror"))]
 
 

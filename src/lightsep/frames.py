@@ -111,7 +111,7 @@ class FrameEngine(BlockInput):
         self.synthesis_samples = model.synthesis_samples  # the frame's last samples its output reaches
         self.synthesis = model.synthesis_window.detach().cpu().numpy().astype(np.float64)
         self.weights = model.window.detach().cpu().numpy().astype(np.float64) * self.synthesis  # summed: the envelope
-        self._window_t = model.window.detach().to(self.device, torch.float32)
+        self._window = model.window.detach().cpu().numpy().astype(np.float32)
         self._input = np.zeros((channels, 0), np.float32)  # samples [input_start, ...)
         self._input_start = 0
         self._received = 0
@@ -176,14 +176,18 @@ class FrameEngine(BlockInput):
 
     def _compute(self, first: int, count: int) -> None:
         starts = [(first + k) * self.hop - self.lead for k in range(count)]
-        frames = torch.from_numpy(np.stack([self._segment(s) for s in starts], axis=-1)).to(self.device)  # (C, n_fft, N)
+        frames = np.stack([self._segment(s) for s in starts], axis=-1)  # (C, n_fft, N)
+        # the transforms in numpy (single precision, as torch's): on one frame, torch's cost per
+        # call is most of theirs; the network wherever it runs
+        spectrum = np.fft.rfft(frames * self._window[None, :, None], axis=1)  # (C, bins, N), complex64
+        magnitude = np.sqrt(spectrum.real * spectrum.real + spectrum.imag * spectrum.imag + np.float32(1e-12))
         with torch.inference_mode():
-            spectrum = torch.fft.rfft(frames * self._window_t[None, :, None], dim=1)  # (C, bins, N)
-            masks, self._state = self.step(_magnitude(spectrum)[None], self._state)
-            estimates = torch.fft.irfft(masks[0] * spectrum[None], n=self.n_fft, dim=2)  # (S-1, C, n_fft, N)
+            masks, self._state = self.step(torch.from_numpy(magnitude[None]).to(self.device), self._state)
+        masks = masks[0].cpu().numpy()  # (S-1, C, bins, N)
         skip = self.n_fft - self.synthesis_samples  # where the synthesis window is zero: nothing to add
         support = self.synthesis_samples
-        estimates = estimates[:, :, skip:].cpu().numpy().astype(np.float64) * self.synthesis[None, None, skip:, None]
+        estimates = np.fft.irfft(masks * spectrum[None], n=self.n_fft, axis=2)[:, :, skip:]  # (S-1, C, support, N)
+        estimates = estimates.astype(np.float64) * self.synthesis[None, None, skip:, None]
         end = starts[-1] + self.n_fft
         self._grow(end)
         for k, start in enumerate(starts):
@@ -227,7 +231,3 @@ class FrameEngine(BlockInput):
             self._input = self._input[:, drop:]
             self._input_start += drop
 
-
-def _magnitude(spectrum: torch.Tensor) -> torch.Tensor:
-    """``|X|`` as the model computes it (``sqrt(re^2 + im^2 + 1e-12)``)."""
-    return torch.sqrt(spectrum.real * spectrum.real + spectrum.imag * spectrum.imag + 1e-12)
