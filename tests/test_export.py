@@ -73,4 +73,7 @@ def test_a_frame_streamed_model_exports_its_frame_step(tmp_path, capsys, network
     if network:
         return
     assert main(["export", "spectral-2stem-live", str(tmp_path / "cli.onnx"), "--random-weights"]) == 0
-    assert "its frame step: magnitude (1, 2, 1025, frames)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "its frame step: magnitude (1, 2, 1025, frames)" in out and "frames of 2048 every 512 samples, Hann windows" in out
+    assert main(["export", "spectral-2stem-live-20ms", str(tmp_path / "low.onnx"), "--random-weights"]) == 0
+    assert "windows lightsep.models.spectral.low_delay_windows(2048, 512, " in capsys.readouterr().out  # what the caller must apply

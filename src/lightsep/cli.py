@@ -277,6 +277,11 @@ def _export(args: argparse.Namespace) -> int:
         signature = (f"its frame step: magnitude (1, {model.audio_channels}, {model.bins}, frames), state {state} -> "
                      f"masks (1, {len(model.sources) - 1}, {model.audio_channels}, {model.bins}, frames) of {list(model.sources[:-1])}, "
                      f"state_out {state}")  # fmt: skip
+        if model.synthesis_samples < model.n_fft:
+            signature += (f"; frames of {model.n_fft} every {model.hop} samples, windows "
+                          f"lightsep.models.spectral.low_delay_windows({model.n_fft}, {model.hop}, {model.synthesis_samples})")
+        else:
+            signature += f"; frames of {model.n_fft} every {model.hop} samples, Hann windows"
     else:
         signature = (f"mixture (batch, {model.audio_channels}, {model.context_samples}) -> "
                      f"stems (batch, {len(model.sources)}, {model.audio_channels}, {model.output_samples}) {list(model.sources)}")  # fmt: skip
