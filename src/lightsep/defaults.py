@@ -21,5 +21,7 @@ STREAM_MODELS_BY_LATENCY = {"46": "spectral-2stem-live", "20": "spectral-2stem-l
 """``lightsep stream --latency MS``: the live model for each latency class (the most each
 states at 44.1 and 48 kHz, in milliseconds)."""
 
-WEB_MODELS = ("spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem", "spectral-2stem-live", "proposed-2stem", "proposed-4stem")
-"""The models the page offers, the first selected (the live model also runs its live mode)."""
+WEB_MODELS = ("spectral-2stem-ensemble", "spectral-2stem", "spectral-4stem", "spectral-2stem-live", "spectral-2stem-live-20ms",
+              "proposed-2stem", "proposed-4stem")  # fmt: skip
+"""The models the page offers, the first selected (the live models also run its live mode,
+the first of them selected there)."""
