@@ -188,3 +188,23 @@ def test_the_derived_input_span_is_what_gradients_measure():
     aligned = [i for i in range(model.output_samples) if (model.output_start + i + model.synthesis_samples) % model.hop in (0, 1, model.hop - 1)]
     for index in aligned[:6] + [0, model.output_samples // 2, model.output_samples - 1]:
         assert measure_input_span(model, index) == model.input_span(index), index
+
+
+def test_the_bundled_20_ms_model_streams_as_it_separates_offline():
+    audio = signal(3 * 44100, seed=5)
+    with StreamingSeparator.realtime("spectral-2stem-live-20ms", 44100, 2) as stream:  # trained weights, lightsep stream's settings
+        assert stream.latency == 767
+        blocks = [stream.push(audio[:, i : i + 220]) for i in range(0, audio.shape[1], 220)] + [stream.flush()]
+    streamed = np.concatenate(blocks, axis=-1)[..., stream.latency : stream.latency + audio.shape[1]]
+    offline = Separator("spectral-2stem-live-20ms", backend=stream.separator.backend).separate(audio, 44100)
+    for k, name in enumerate(stream.sources):
+        assert np.abs(streamed[k] - offline[name]).max() < 1e-5, name
+    assert stream.underruns == 0
+
+
+def test_list_models_names_the_20_ms_model_for_stream_latency_20():
+    from lightsep.catalog import list_models
+
+    entry = next(e for e in list_models() if e.name == "spectral-2stem-live-20ms")
+    assert entry.trained and entry.default_for == ("stream --latency 20",)
+    assert 0.017 < entry.stream_latency_s <= 0.020

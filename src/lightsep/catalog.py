@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .defaults import SEPARATE_MODEL, STREAM_MODEL
+from .defaults import SEPARATE_MODEL, STREAM_MODEL, STREAM_MODELS_BY_LATENCY
 
 STREAM_RATE = 44100
 
@@ -64,6 +64,11 @@ def ordered_names() -> list[str]:
     return sorted(PRESETS, key=rank)  # stable: the registry's order within a rank
 
 
+_DEFAULTS = (("separate", SEPARATE_MODEL), ("stream", STREAM_MODEL),
+             *((f"stream --latency {ms}", name) for ms, name in STREAM_MODELS_BY_LATENCY.items() if name != STREAM_MODEL))
+"""(command, the model it runs by default)."""
+
+
 def entry_of(name: str, model, with_latency: bool = True) -> ModelEntry:
     """:class:`ModelEntry` of preset ``name``, from ``model`` (built from it; its weights do
     not matter). ``with_latency`` False leaves ``stream_latency_s`` at NaN (quicker)."""
@@ -79,8 +84,7 @@ def entry_of(name: str, model, with_latency: bool = True) -> ModelEntry:
         stream_latency_s=stream_latency_seconds(model) if with_latency else float("nan"),
         weights=weights,
         fetched=name in PEER_MODELS and peer_checkpoint_path(name).is_file(),
-        default_for=tuple(command for command, default in (("separate", SEPARATE_MODEL), ("stream", STREAM_MODEL))
-                          if default == name),
+        default_for=tuple(command for command, default in _DEFAULTS if default == name),
         description=PRESETS[name].description,
     )  # fmt: skip
 
