@@ -87,6 +87,32 @@ def test_relative_links_lead_to_files():
     assert not missing, missing
 
 
+def heading_anchors(doc) -> set[str]:
+    """The anchors GitHub gives ``doc``'s headings: lower case, punctuation but hyphens and
+    underscores dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.*)$", doc.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_links_to_a_heading_find_it():
+    broken = []
+    for doc in [README, ROOT / "DEVELOPERS.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", doc.read_text()):
+            path = doc.parent / target if target else doc
+            if "://" in target or path.suffix != ".md" or not path.exists():
+                continue
+            if anchor not in heading_anchors(path):
+                broken.append(f"{doc.relative_to(ROOT)} -> {target}#{anchor}")
+    assert not broken, broken
+
+
+def test_the_anchor_check_finds_a_missing_heading(tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("# The default model: 46 ms (`frames.py`)\n")
+    assert "the-default-model-46-ms-framespy" in heading_anchors(doc)
+    assert "the-default-model" not in heading_anchors(doc)
+
+
 def python_blocks(text: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
 
