@@ -89,3 +89,20 @@ def make_instrumental(root: Path, names: list[str], seconds: float = 2.0, rate: 
     for k, name in enumerate(names):
         write_audio(root / "train" / f"{name}{suffix}", stem_signal("other", seconds, rate, seed=10 + k), rate)
     return root
+
+
+def quiet_noise(length: int, seed: int = 0) -> np.ndarray:
+    """``(2, length)`` float32 white noise at 0.1 RMS: a stereo input for the engines."""
+    return (0.1 * np.random.default_rng(seed).standard_normal((2, length))).astype(np.float32)
+
+
+def pushed_in_blocks(engine, audio: np.ndarray, sizes) -> np.ndarray:
+    """``engine``'s whole output (``push`` of blocks of ``sizes`` samples, then of the rest,
+    then ``flush``), joined along time."""
+    out, position = [], 0
+    for size in sizes:
+        out.append(engine.push(audio[:, position : position + size]))
+        position += size
+    out.append(engine.push(audio[:, position:]))
+    out.append(engine.flush())
+    return np.concatenate(out, axis=-1)

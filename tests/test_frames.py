@@ -4,6 +4,8 @@ model's own forward, however the input is cut; the stated latency; the command a
 import numpy as np
 import pytest
 import torch
+from helpers import pushed_in_blocks as run
+from helpers import quiet_noise as signal
 
 from lightsep.checkpoint import save_checkpoint
 from lightsep.cli import main
@@ -23,23 +25,10 @@ def causal(length: int = 8192, **overrides) -> SpectralMaskNet:
     return model
 
 
-def signal(length: int, seed: int = 0) -> np.ndarray:
-    return (0.1 * np.random.default_rng(seed).standard_normal((2, length))).astype(np.float32)
-
-
-def run(engine: FrameEngine, audio: np.ndarray, sizes) -> np.ndarray:
-    out, position = [], 0
-    for size in sizes:
-        out.append(engine.push(audio[:, position : position + size]))
-        position += size
-    out.append(engine.push(audio[:, position:]))
-    out.append(engine.flush())
-    return np.concatenate(out, axis=-1)
-
-
+@pytest.mark.parametrize("synthesis", [0, 192], ids=["hann", "low-delay"])
 @pytest.mark.parametrize("sizes", [[], [1] * 700 + [3000], list(np.random.default_rng(1).integers(1, 900, 30))])
-def test_the_engine_is_the_models_forward_however_the_input_is_cut(sizes):
-    model = causal()
+def test_the_engine_is_the_models_forward_however_the_input_is_cut(sizes, synthesis):
+    model = causal(synthesis_samples=synthesis)  # Hann frames, or low-delay ones (tests/test_low_delay.py)
     audio = signal(8192)
     with torch.no_grad():
         expected = model(torch.from_numpy(audio)[None])[0].numpy()
@@ -91,10 +80,11 @@ def test_streaming_equals_offline_and_states_its_latency():
     assert StreamingSeparator(Separator(model, batch_size=1), 48000, 2).latency > 511 * 48000 / 44100  # a resampler's delay on top
 
 
-def test_the_onnx_backend_runs_the_exported_frame_step_as_torch_does():
+@pytest.mark.parametrize("synthesis", [0, 192], ids=["hann", "low-delay"])
+def test_the_onnx_backend_runs_the_exported_frame_step_as_torch_does(synthesis):
     from lightsep.separator import streaming_backend
 
-    model = causal()
+    model = causal(synthesis_samples=synthesis)
     audio = signal(9000, seed=6)
     torch_out = Separator(model, backend="torch").separate(audio, 44100)
     onnx_out = Separator(model, backend="onnx").separate(audio, 44100)

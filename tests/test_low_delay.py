@@ -1,11 +1,14 @@
-"""Low-delay frames (SpectralMaskNet's ``synthesis_samples``): the windows reconstruct, the
-engine is the model's forward however the input is cut, a sample is out ``synthesis_samples -
-1`` samples after it arrived and depends on nothing later, streaming equals offline, the ONNX
-frame step runs as torch does, and a Hann-framed model's weights start one."""
+"""Low-delay frames (SpectralMaskNet's ``synthesis_samples``): the windows reconstruct, a
+sample is out ``synthesis_samples - 1`` samples after it arrived and depends on nothing later,
+streaming equals offline, and a Hann-framed model's weights start one. That the engine is the
+model's forward however the input is cut, and that the ONNX frame step runs as torch's, is
+tests/test_frames.py's, for both kinds of frames."""
 
 import numpy as np
 import pytest
 import torch
+from helpers import pushed_in_blocks as run
+from helpers import quiet_noise as signal
 
 from lightsep.checkpoint import save_checkpoint
 from lightsep.frames import FrameEngine
@@ -21,20 +24,6 @@ def low_delay(length: int = 8192, synthesis_samples: int = 192, **overrides) -> 
     model = SpectralMaskNet(context_samples=length, synthesis_samples=synthesis_samples, **{**SMALL, **overrides}).eval()
     model.name = "low-delay-small"
     return model
-
-
-def signal(length: int, seed: int = 0) -> np.ndarray:
-    return (0.1 * np.random.default_rng(seed).standard_normal((2, length))).astype(np.float32)
-
-
-def run(engine: FrameEngine, audio: np.ndarray, sizes) -> np.ndarray:
-    out, position = [], 0
-    for size in sizes:
-        out.append(engine.push(audio[:, position : position + size]))
-        position += size
-    out.append(engine.push(audio[:, position:]))
-    out.append(engine.flush())
-    return np.concatenate(out, axis=-1)
 
 
 @pytest.mark.parametrize("n_fft, hop, synthesis", [(2048, 512, 768), (2048, 512, 1024), (512, 128, 192), (1024, 256, 257)])
@@ -71,18 +60,6 @@ def test_the_stft_is_inverted_exactly():
     assert torch.abs(model.istft(spectrum, 8192) - audio).max() < 1e-5
 
 
-@pytest.mark.parametrize("sizes", [[], [1] * 700 + [3000], list(np.random.default_rng(1).integers(1, 900, 30))])
-def test_the_engine_is_the_models_forward_however_the_input_is_cut(sizes):
-    model = low_delay()
-    audio = signal(8192)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(audio)[None])[0].numpy()
-    got = run(FrameEngine(model, 2), audio, sizes)
-    assert got.shape == expected.shape
-    assert np.abs(got - expected).max() < 1e-5
-    assert np.allclose(got.sum(axis=0), audio, atol=1e-5)
-
-
 def test_a_sample_is_out_synthesis_minus_one_samples_after_it_arrived_and_hears_nothing_later():
     model = low_delay()
     engine = FrameEngine(model, 2)
@@ -113,16 +90,6 @@ def test_streaming_equals_offline_and_states_its_latency():
     streamed = np.concatenate(blocks, axis=-1)[..., stream.latency : stream.latency + audio.shape[1]]
     for k, name in enumerate(model.sources):
         assert np.abs(streamed[k] - offline[name]).max() < 1e-5
-
-
-def test_the_onnx_frame_step_runs_as_torch_does():
-    pytest.importorskip("onnxruntime")
-    model = low_delay()
-    audio = signal(9000, seed=6)
-    torch_out = Separator(model, backend="torch").separate(audio, 44100)
-    onnx_out = Separator(model, backend="onnx").separate(audio, 44100)
-    for name in torch_out:
-        assert np.abs(torch_out[name] - onnx_out[name]).max() < 1e-4
 
 
 def test_a_hann_framed_models_weights_start_a_low_delay_one(tmp_path):
