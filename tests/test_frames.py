@@ -9,7 +9,6 @@ from helpers import quiet_noise as signal
 
 from lightsep.checkpoint import save_checkpoint
 from lightsep.cli import main
-from lightsep.errors import LightsepError
 from lightsep.frames import FrameEngine
 from lightsep.models.registry import build_model
 from lightsep.models.spectral import SpectralMaskNet

@@ -7,7 +7,6 @@ tests/test_frames.py's, for both kinds of frames."""
 import numpy as np
 import pytest
 import torch
-from helpers import pushed_in_blocks as run
 from helpers import quiet_noise as signal
 
 from lightsep.checkpoint import save_checkpoint
