@@ -469,9 +469,8 @@ export class FrameEngine {
     this.channels = meta.audio_channels;
     this.direct = meta.direct_sources.length;
     this.runStep = runStep;
-    [this.window, this.synthesis] = meta.synthesis_samples
-      ? lowDelayWindows(this.nFft, this.hop, meta.synthesis_samples)
-      : [hannWindow(this.nFft), hannWindow(this.nFft)];
+    const hann = meta.synthesis_samples ? null : hannWindow(this.nFft);
+    [this.window, this.synthesis] = hann ? [hann, hann] : lowDelayWindows(this.nFft, this.hop, meta.synthesis_samples);
     this.fft = makeFft(this.nFft);
     this.state = new Float32Array(meta.state_shape.reduce((a, b) => a * b, 1));
     this.input = Array.from({ length: this.channels }, () => new Float32Array(0)); // samples [inputStart, ...)
@@ -554,7 +553,9 @@ export class FrameEngine {
     const im = new Float64Array(nFft);
     for (let k = 0; k < count; k++) {
       const offset = (first + k) * this.hop - lead - this.emitted;
-      const lo = Math.max(0, -offset); // the first frames' padding before sample 0 is never output
+      // the first frames' padding before sample 0 is never output, nor is anything where the
+      // synthesis window is zero (a low-delay frame's first n_fft - synthesis_samples samples)
+      const lo = Math.max(-offset, nFft - this.synthesisSamples);
       for (let d = 0; d < this.direct; d++) {
         for (let c = 0; c < channels; c++) {
           // the masked half spectrum, made Hermitian; the inverse FFT as conj(FFT(conj(X))) / n

@@ -277,7 +277,7 @@ def _export(args: argparse.Namespace) -> int:
         signature = (f"its frame step: magnitude (1, {model.audio_channels}, {model.bins}, frames), state {state} -> "
                      f"masks (1, {len(model.sources) - 1}, {model.audio_channels}, {model.bins}, frames) of {list(model.sources[:-1])}, "
                      f"state_out {state}")  # fmt: skip
-        if model.synthesis_samples < model.n_fft:
+        if model.low_delay:
             signature += (f"; frames of {model.n_fft} every {model.hop} samples, windows "
                           f"lightsep.models.spectral.low_delay_windows({model.n_fft}, {model.hop}, {model.synthesis_samples})")
         else:
@@ -340,8 +340,7 @@ def _stream(args: argparse.Namespace) -> int:
           f"with {separator.name} ({separator.backend}, {args.threads} thread(s))")  # fmt: skip
     stated = "context + hop"
     if frame_streamed(separator.model):
-        low_delay = separator.model.synthesis_samples < separator.model.n_fft
-        stated = "the synthesis window" if low_delay else "one STFT frame"
+        stated = "the synthesis window" if separator.model.low_delay else "one STFT frame"
     print(f"latency: {1000 * report.latency_seconds:.0f} ms (stated: {stated} + resampling), "
           f"{1000 * report.worst_latency_seconds:.0f} ms with the slowest block's processing")  # fmt: skip
     print(f"processing per block: median {1000 * report.block_percentile(50):.1f} ms, p99 {1000 * report.block_percentile(99):.1f} ms, "
@@ -458,10 +457,12 @@ def _random_weights_option(parser: argparse.ArgumentParser) -> None:
                         help="run a model that has no trained weights with random ones (for timing; the output is noise)")
 
 
-def _resample_quality_option(parser: argparse.ArgumentParser, default: str, why: str = "") -> None:
+def _resample_quality_option(parser: argparse.ArgumentParser, default: str | None, why: str = "", shown: str | None = None) -> None:
+    """``--resample-quality``; ``shown``: the default as the help says it, where ``default`` is
+    None (chosen later, per model)."""
     parser.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default=default,
                         help=f"soxr's quality, to and from the model's own rate where the input's differs "
-                        f"(default {default}{why})")  # fmt: skip
+                        f"(default {shown or default}{why})")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -623,10 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
     _random_weights_option(stream)
-    stream.add_argument("--resample-quality", choices=RESAMPLE_QUALITY_NAMES, default=None,
-                        help="soxr's quality, to and from the model's own rate where the input's differs (default LQ: "
-                        "half the delay of HQ, and even output; QQ for a low-delay model such as the 20 ms one, "
-                        "whose budget leaves no room for LQ's 10 ms)")  # fmt: skip
+    _resample_quality_option(stream, None, ": half the delay of HQ, and even output; QQ for a low-delay model such as "
+                             "the 20 ms one, whose budget leaves no room for LQ's 10 ms", shown="LQ")  # fmt: skip
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(

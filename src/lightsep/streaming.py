@@ -31,7 +31,7 @@ def realtime_resample_quality(model) -> str:
     """soxr's quality that ``lightsep stream`` resamples with for ``model``: LQ (half HQ's
     delay, even output), or QQ (a few samples of delay, against LQ's 10 ms at 48 kHz) for a
     model with low-delay frames, whose latency budget LQ alone would nearly spend."""
-    return "QQ" if getattr(model, "config", {}).get("synthesis_samples") else "LQ"
+    return "QQ" if getattr(model, "low_delay", False) else "LQ"
 
 
 def realtime_separator(

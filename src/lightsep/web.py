@@ -86,9 +86,8 @@ def model_description(name: str, model, overlap: float | None = None) -> dict:
     if frame_streamed(model):  # its export is the frame step (lightsep.frames.FrameStep): web/lightsep.js's FrameEngine runs it
         from .frames import state_shape
 
-        low_delay = model.synthesis_samples < model.n_fft  # low-delay frames (web/lightsep.js's lowDelayWindows)
         description.update(kind="frames", n_fft=model.n_fft, hop=model.hop, state_shape=list(state_shape(model)),
-                           synthesis_samples=model.synthesis_samples if low_delay else 0,
+                           synthesis_samples=model.synthesis_samples if model.low_delay else 0,  # 0: Hann frames
                            latency_samples=model.synthesis_samples - 1)  # fmt: skip
     return description
 

@@ -528,7 +528,7 @@ class SpectralMaskNet(SeparationModel):
         # (t + 1) * hop.
         if not self.config["bidirectional"]:
             sample = self.output_start + output_index
-            if self.config.get("synthesis_samples"):
+            if self.low_delay:
                 last_frame = min((sample + self.synthesis_samples) // self.hop - 1, self.frames - 1)
                 return 0, min((last_frame + 1) * self.hop - 1, self.context_samples - 1)
             last_frame = min((sample + self.n_fft // 2 - 1) // self.hop, self.frames - 1)
@@ -657,6 +657,11 @@ class SpectralMaskNet(SeparationModel):
         return logits
 
     @property
+    def low_delay(self) -> bool:
+        """Whether the frames are low-delay ones (``synthesis_samples``), not Hann frames."""
+        return self.synthesis_samples < self.n_fft
+
+    @property
     def causal(self) -> bool:
         """Whether each frame's masks depend only on it and the frames before (a one-way GRU)."""
         return not self.config["bidirectional"]
@@ -685,7 +690,7 @@ class SpectralMaskNet(SeparationModel):
         estimated = len(self.sources) - 1  # the last source is the difference
         start, length = self.output_start, self.output_samples
         if torch.onnx.is_in_onnx_export():  # real and imaginary parts: ONNX has no complex type
-            if self.config.get("synthesis_samples"):
+            if self.low_delay:
                 raise ValueError("a model with low-delay frames is exported as its frame step (lightsep.frames.FrameStep)")
             shape = (batch * estimated * channels, -1, self.frames)
             real, imag = self.conv_stft(mixture.reshape(batch * channels, time))
@@ -702,7 +707,7 @@ class SpectralMaskNet(SeparationModel):
         """``(n, time)`` -> the complex spectra ``(n, bins, time // hop + 1)`` of this model's
         frames: Hann windows centred on ``t * hop``, or the low-delay frames
         (``synthesis_samples``), zeros outside the signal."""
-        if not self.config.get("synthesis_samples"):
+        if not self.low_delay:
             return torch.stft(signal, self.n_fft, self.hop, window=self.window, center=True, pad_mode="constant", return_complex=True)
         time = signal.shape[-1]
         after = (time // self.hop) * self.hop - self.frame_lead + self.n_fft - time
@@ -713,7 +718,7 @@ class SpectralMaskNet(SeparationModel):
         """The inverse of :meth:`stft`: ``(n, bins, frames)`` -> ``(n, length)``, each frame
         inverse-transformed, weighted by the synthesis window, overlap-added and divided by
         the summed products of the two windows (``torch.istft`` for the Hann frames)."""
-        if not self.config.get("synthesis_samples"):
+        if not self.low_delay:
             return torch.istft(spectrum, self.n_fft, self.hop, window=self.window, center=True, length=length)
         frames = spectrum.shape[-1]
         total = (frames - 1) * self.hop + self.n_fft
