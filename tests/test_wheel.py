@@ -70,7 +70,8 @@ def test_the_wheel_is_imported_from_its_environment_and_carries_everything(insta
                  "ort/LICENSE"):  # fmt: skip
         assert (root / name).is_file(), name
     info = json.loads(run(installed, "info", "--json").stdout)
-    assert {m["name"] for m in info if m["bundled_weights"]} >= {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency"}
+    assert {m["name"] for m in info if m["bundled_weights"]} >= {"proposed-2stem", "proposed-4stem", "proposed-2stem-lowlatency",
+                                                                          "spectral-2stem-live", "spectral-2stem-live-20ms"}
 
 
 def test_the_wheel_separates_streams_and_exports(installed):
@@ -84,6 +85,9 @@ def test_the_wheel_separates_streams_and_exports(installed):
     assert result.returncode == 0 and "latency:" in result.stdout, result.stderr
     for stem in ("vocals", "accompaniment"):  # the same layout as separate: OUT/<model>/<track>/<stem>.wav
         assert (work / "streamed" / "spectral-2stem-live" / "clip" / f"{stem}.wav").is_file()
+    result = run(installed, "stream", "clip.wav", "-o", "streamed", "--no-pace", "--latency", "20", "--block-ms", "5")
+    assert result.returncode == 0 and "latency: 17 ms" in result.stdout, result.stderr  # the 20 ms model's bundled weights
+    assert (work / "streamed" / "spectral-2stem-live-20ms" / "clip" / "vocals.wav").is_file()
     bin_dir, env, _ = installed
     code = ("import lightsep; w = lightsep.separate_files('clip.wav', 'api'); print(w['clip.wav']['vocals']); "
             "print(len(lightsep.list_models()))")  # fmt: skip
