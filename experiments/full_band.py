@@ -1,8 +1,9 @@
 """Does a 22.05 kHz spectral model carry over to 44.1 kHz and the whole band as it is?
 (docs/research/full-band.md)
 
-    .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips 23]
-                                              [--candidate runs/spectral-2stem-fullband/best.pt] [--also MODEL ...]
+    .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips N]
+                                              [--candidate CHECKPOINT ...] [--also MODEL ...] [--oracle]
+                                              [--no-baselines] [--split {valid,test}]
 
 :func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
 model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
@@ -12,7 +13,7 @@ reference's energy over the error's) and over the band above 11.025 kHz alone, f
 22.05 kHz model, the carried-over model, and the carried-over model with its high bands
 closed to the vocals (every bin above 11 kHz to the accompaniment); then the medians. It
 also prints how far the carried-over model's band features are from the 22.05 kHz model's,
-band by band, on the first clip. ``--candidate``: a trained full-band checkpoint scored beside
+band by band, on the first clip. ``--candidate``: trained full-band checkpoints scored beside
 them, at the 22.05 kHz model's separating segments (in seconds); ``--also``: other models, as
 they separate; ``--oracle``: the ideal ratio mask, the ceiling.
 """
@@ -55,8 +56,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="spectral-2stem-ensemble")
     parser.add_argument("--data", default="data/musdb18-7")
-    parser.add_argument("--clips", type=int, default=23)
-    parser.add_argument("--candidate", help="a trained full-band checkpoint to score beside them")
+    parser.add_argument("--clips", type=int, default=None, help="the first N clips only (default: all)")
+    parser.add_argument("--candidate", nargs="+", default=[], metavar="CHECKPOINT", help="trained full-band checkpoints to score beside them")
+    parser.add_argument("--no-baselines", action="store_true", help="leave out the 22.05 kHz and carried-over rows (and the feature check)")
+    parser.add_argument("--split", choices=("valid", "test"), default="valid",
+                        help="valid (the default): the paper split's validation clips; test: musdb18-7 test/, to report only")
     parser.add_argument("--also", nargs="+", default=[], metavar="MODEL",
                         help="models scored as they separate, beside them (e.g. spectral-2stem-live, spleeter-2stem)")
     parser.add_argument("--oracle", action="store_true", help="also the ideal ratio mask (lightsep evaluate's oracle-irm): the ceiling")
@@ -70,21 +74,26 @@ def main() -> None:
             member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[0] = -10.0
             member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[1] = 10.0
     separators = {"22.05 kHz": Separator(narrow), "carried over": Separator(wide), "high bands closed": Separator(closed)}
-    if args.candidate:
-        trained = load_checkpoint(args.candidate)
+    if args.no_baselines:
+        separators = {}
+    for path in args.candidate:
+        trained = load_checkpoint(path)
         geometry = {key: wide.config[key] for key in ("context_samples", "output_start", "output_samples")}
         candidate = SpectralMaskNet(**{**trained.config, **geometry})
         candidate.load_state_dict(trained.state_dict())
-        separators["trained"] = Separator(candidate.eval())
+        separators["trained" if len(args.candidate) == 1 else path] = Separator(candidate.eval())
     for name in args.also:
         separators[name] = Separator(name)
-    valid = split_tracks(list_tracks(args.data, "train"), "paper")["valid"]
+    if args.split == "test":
+        valid = list_tracks(args.data, "test")
+    else:
+        valid = split_tracks(list_tracks(args.data, "train"), "paper")["valid"]
     rows = {name: [] for name in separators}
     if args.oracle:
         rows["ideal ratio mask"] = []
     for index, track in enumerate(valid[: args.clips]):
         references, rate = track_references(track)
-        if index == 0:
+        if index == 0 and not args.no_baselines:
             low = soxr.resample(references["mixture"].T, rate, narrow.sample_rate, "HQ").T.astype(np.float32)
             before, after = band_features(narrow, low), band_features(wide, references["mixture"])
             frames = min(before.shape[0], after.shape[0])
@@ -97,7 +106,7 @@ def main() -> None:
         for name, stems in outputs:
             rows[name].append([snr(references[s], stems[s]) for s in ("vocals", "accompaniment")]
                               + [snr(high_passed(references[s], rate), high_passed(stems[s], rate)) for s in ("vocals", "accompaniment")])  # fmt: skip
-    print(f"{len(rows['22.05 kHz'])} validation clips, median SNR in dB")
+    print(f"{len(valid[: args.clips])} {'validation' if args.split == 'valid' else 'test'} clips, median SNR in dB")
     print(f"{'model':<20} {'vocals':>8} {'accomp.':>8} {'vocals >11k':>12} {'accomp. >11k':>13}")
     for name, values in rows.items():
         medians = np.median(np.array(values), axis=0)

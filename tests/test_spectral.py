@@ -427,7 +427,7 @@ def test_full_band_of_keeps_the_weights_and_continues_the_top_band_upward():
     for key, value in wide.state_dict().items():
         if ".high_logits." in key:
             assert not value.any()  # the corrections start at zero
-        elif ".high_norm." in key:
+        elif ".high_norm." in key or key.endswith("feature_gain"):
             continue
         else:
             assert torch.equal(value, narrow_state[key])
@@ -442,3 +442,88 @@ def test_full_band_of_keeps_the_weights_and_continues_the_top_band_upward():
     with pytest.raises(ValueError, match="bidirectional"):
         SpectralMaskNet(n_fft=256, hop=64, context_samples=2048, bands=32, full_resolution_bins=8, sample_rate=44100,
                         high_bands=4, bidirectional=False)  # fmt: skip
+
+
+def small_full_band_pair(**extra):
+    """A small 22.05 kHz ensemble and :func:`full_band_of` it (4 high bands)."""
+    from lightsep.models.spectral import SpectralMaskNet, full_band_of
+
+    small = {"bands": 32, "full_resolution_bins": 8}
+    torch.manual_seed(0)
+    narrow = SpectralMaskNet(n_fft=256, hop=64, context_samples=2048, members=[{**small, "hidden": 16}, {**small, "hidden": 8}])
+    return narrow.eval(), full_band_of(narrow, high_bands=4, **extra)
+
+
+def test_a_full_band_model_feeds_its_low_bands_what_the_narrow_model_saw_behind_the_resampler():
+    import soxr
+
+    from lightsep.models.spectral import resampler_response
+
+    narrow, wide = small_full_band_pair()
+    response = resampler_response(44100, 22050, 256)
+    assert response.shape == (129,) and abs(response[10] - 1) < 0.01 and response[-1] < 0.01  # flat, then the roll-off
+    for member in wide.members:
+        torch.testing.assert_close(member.feature_gain[:129], torch.from_numpy(response.astype(np.float32)))
+        assert torch.equal(member.feature_gain[129:], torch.ones(128))
+    noise = np.random.default_rng(1).standard_normal((2, 44100)).astype(np.float32)
+    coloured = np.cumsum(noise, axis=1) * 0.01 + noise  # more below than above, as music is
+    resampled = soxr.resample(coloured.T, 44100, 22050, "HQ").T.astype(np.float32)
+
+    def features(model, audio):
+        spectrum = torch.stft(torch.from_numpy(np.ascontiguousarray(audio)), model.n_fft, model.hop, window=model.window,
+                              center=True, return_complex=True)  # fmt: skip
+        member = model.members[0]
+        return member.band_features(spectrum.abs()[None])[0].reshape(spectrum.shape[-1], 2, -1)
+
+    before, after = features(narrow, resampled)[4:-4], features(wide, coloured)[4:-4, :, :32]
+    frames = min(len(before), len(after))
+    gap = (before[:frames] - after[:frames]).abs().mean(dim=(0, 1))  # per band
+    assert gap.max() < 0.1, gap
+    # without the roll-off the top bands would see what the narrow model never saw
+    plain = wide.members[0].feature_gain.clone()
+    wide.members[0].feature_gain.fill_(1.0)
+    assert (before[:frames] - features(wide, coloured)[4 : 4 + frames, :, :32]).abs().mean(dim=(0, 1)).max() > 0.5
+    wide.members[0].feature_gain.copy_(plain)
+
+
+def test_the_low_bands_pool_only_the_bins_below_11_khz():
+    _, wide = small_full_band_pair()
+    member = wide.members[0]
+    magnitude = torch.rand(1, 2, member.bins, 5)
+    louder = magnitude.clone()
+    louder[:, :, member.low_bins :] *= 10
+    base, changed = member.band_features(magnitude), member.band_features(louder)
+    shape = (1, 5, 2, member.total_bands)
+    base, changed = base.reshape(shape), changed.reshape(shape)
+    assert torch.equal(base[..., :32], changed[..., :32])
+    assert (changed[..., 32:] - base[..., 32:]).abs().min() > 1.0
+
+
+def test_a_high_band_network_starts_even_over_the_sources_and_leaves_the_low_band(tmp_path):
+    from lightsep.checkpoint import load_checkpoint, save_checkpoint
+    from lightsep.models.spectral import SpectralMaskNet
+
+    _, wide = small_full_band_pair()
+    config = {**wide.config, "high_hidden": 8}
+    torch.manual_seed(1)
+    headed = SpectralMaskNet(**config).eval()
+    missing, unexpected = headed.load_state_dict(wide.state_dict(), strict=False)
+    assert all(".high_logits." in key for key in missing + unexpected) and missing
+    magnitude = torch.rand(1, 2, headed.bins, 9)
+    masks, plain = headed.masks(magnitude), wide.masks(magnitude)  # (batch, sources, channels, bins, frames)
+    low_bins = headed.members[0].low_bins
+    torch.testing.assert_close(masks[..., :low_bins, :], plain[..., :low_bins, :])
+    # from the first high band's centre up every mask starts at one half, whatever the input
+    top = int(torch.nonzero(headed.members[0].expand_lower == 32)[0]) - 1
+    torch.testing.assert_close(masks[..., top + 1 :, :], torch.full_like(masks[..., top + 1 :, :], 0.5))
+    with torch.no_grad():
+        for member in headed.members:
+            member.high_logits[2].bias.normal_()
+    assert not torch.allclose(headed.masks(magnitude)[..., top + 1 :, :], masks[..., top + 1 :, :])
+    path = save_checkpoint(headed, tmp_path / "headed.pt")
+    loaded = load_checkpoint(path)
+    assert loaded.config["high_hidden"] == 8 and loaded.config["narrow_features"]
+    torch.testing.assert_close(loaded.masks(magnitude), headed.masks(magnitude))
+    for bad, message in [({"high_hidden": 8, "high_bands": 0, "narrow_features": False}, "high_hidden"), ({"narrow_features": 1}, "narrow_features"), ({"narrow_features": True, "high_bands": 0, "high_hidden": 0}, "narrow_features")]:
+        with pytest.raises(ValueError, match=message):
+            SpectralMaskNet(**{**config, **bad})

@@ -319,7 +319,7 @@ def test_snr_loss_and_moving_average_runs_validate_save_and_resume_as_configured
     assert main(common + options[:2]) == 2 and "differs in: training.ema_decay" in capsys.readouterr().err
     assert main(common + options[2:]) == 2 and "differs in: training.loss" in capsys.readouterr().err
     assert main(common + options) == 0, capsys.readouterr().err
-    for override, message in [("training.loss=l1", "training.loss must be 'mse' or 'snr', got 'l1'"),
+    for override, message in [("training.loss=l1", "training.loss must be one of mse, snr, high-snr, got 'l1'"),
                               ("training.snr_max_db=0", r"training.snr_max_db must be in \(0, 100\]"),
                               ("training.ema_decay=1.0", r"training.ema_decay must be in \[0, 1\), got 1.0")]:  # fmt: skip
         with pytest.raises(ConfigError, match=message):
@@ -415,3 +415,79 @@ def test_the_high_band_weight_is_bounded_and_goes_with_mse(tmp_path, capsys):
     config.write_text('name = "x"\ndescription = "d"\n[model]\nname = "tiny"\n[training]\nloss = "snr"\nhigh_band_weight = 5.0\n')
     assert main(["train", "--config", str(config), "--print-config"]) == 2
     assert "goes with the mse loss" in capsys.readouterr().err
+
+
+def test_the_high_snr_loss_scores_the_high_band_alone_and_counts_leakage_into_a_silent_source():
+    from lightsep.training import high_band_snr_terms, separation_loss
+
+    rate, n = 44100, 4410
+    t = torch.arange(n) / rate
+    low = torch.sin(2 * torch.pi * 1000 * t)  # whole cycles in the segment: each stays in its band
+    high = 0.1 * torch.sin(2 * torch.pi * 15000 * t)
+    targets = torch.zeros(1, 2, 1, n)
+    targets[0, 0, 0] = low + high  # the first source has both bands; the second is silent
+    band = (1.0, 11025.0, rate)
+    perfect = separation_loss(targets.clone(), targets, "high-snr", 30.0, band)
+    off_below = targets.clone()
+    off_below[0, 0, 0] += 0.5 * low  # an error below the cutoff does not count
+    torch.testing.assert_close(separation_loss(off_below, targets, "high-snr", 30.0, band), perfect)
+    leaked = targets.clone()
+    leaked[0, 0, 0] -= 0.5 * high  # half the first source's high band goes to the silent second one
+    leaked[0, 1, 0] += 0.5 * high
+    terms = high_band_snr_terms(leaked, targets, 11025.0, rate)
+    assert terms.shape == (1, 2)
+    # each source's error is the leaked half: both terms are its energy in decibels (the
+    # silent source's too: it is counted, with the mixture's high band setting its floor)
+    error_db = 10 * torch.log10((0.5 * high).square().sum())
+    torch.testing.assert_close(terms[0], error_db.expand(2), atol=0.05, rtol=0)
+    assert (terms > high_band_snr_terms(targets.clone(), targets, 11025.0, rate) + 20).all()
+
+
+FULL_BAND = """
+name = "full-band-test"
+[model]
+name = "spectral-2stem"
+args = { sample_rate = 44100, n_fft = 256, hop = 64, context_samples = 2048, output_start = 256, output_samples = 1536, bands = 32, full_resolution_bins = 8, hidden = 16, high_bands = 4, high_hidden = 8, narrow_features = true }
+[data]
+workers = 0
+[training]
+iterations_per_epoch = 4
+loss = "high-snr"
+trainable = ["high_"]
+[training.main]
+lr = 1e-2
+batch_size = 2
+"""
+
+
+def test_only_the_trainable_parameters_change(dataset, tmp_path):
+    from lightsep.training import Trainer
+
+    path = tmp_path / "full-band.toml"
+    path.write_text(FULL_BAND)
+    config = load_config(path, [f"data.root={json.dumps(str(dataset))}", f"run.dir={json.dumps(str(tmp_path / 'run'))}"])
+    trainer = Trainer(config, progress_bar=False)
+    model = trainer.model
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    trained = {name for name, _ in model.named_parameters() if "high_" in name}
+    assert {id(p) for group in trainer.optimizer.param_groups for p in group["params"]} == {
+        id(p) for name, p in model.named_parameters() if name in trained}  # fmt: skip
+    torch.manual_seed(0)
+    mixture = torch.randn(2, 2, model.context_samples)
+    targets = torch.randn(2, 2, 2, model.output_samples) * 0.5
+    losses = [trainer.train_step(mixture, targets) for _ in range(3)]
+    assert all(-200 < loss < 100 for loss in losses)  # decibels
+    after = model.state_dict()
+    changed = {name for name in after if not torch.equal(after[name], before[name])}
+    assert changed and changed <= trained
+    assert trainer.validate() < 100
+
+
+def test_trainable_must_name_parameters(dataset, tmp_path, capsys):
+    path = tmp_path / "full-band.toml"
+    path.write_text(FULL_BAND)
+    common = ["train", "--config", str(path), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--quiet"]
+    assert main([*common, "--set", 'training.trainable=["nothing"]']) == 2
+    assert "training.trainable ['nothing'] names none of spectral-2stem's parameters" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="training.trainable"):
+        load_config(path, ['training.trainable=[""]'])

@@ -18,6 +18,9 @@ from .bounds import MAX_THREADS, MAX_TRAINING_BATCH
 from .errors import LightsepError
 from .fileio import not_a_file
 
+LOSSES = ("mse", "snr", "high-snr")
+"""The values of ``training.loss``."""
+
 
 class ConfigError(LightsepError):
     """A configuration file or override is invalid."""
@@ -129,8 +132,10 @@ class TrainingSection:
     """``mse`` (the paper's: the squared error over every output sample of the batch) or
     ``snr``: each source of each example's error in decibels, with a ceiling, silent sources
     left out (:func:`lightsep.training.snr_terms`), so quiet passages count as much as loud
-    ones, as they do in the SiSEC18 median over one-second frames. The validation loss is the
-    same."""
+    ones, as they do in the SiSEC18 median over one-second frames; or ``high-snr``: the same
+    over the stems high-passed at ``high_band_hz`` alone, every example counted (a source
+    silent there counts its leakage against the mixture's high band;
+    :func:`lightsep.training.high_band_snr_terms`). The validation loss is the same."""
     snr_max_db: float = 30.0
     """The ``snr`` loss's ceiling: an error this far below its source counts as none."""
     high_band_weight: float = 0.0
@@ -139,7 +144,11 @@ class TrainingSection:
     that ``best.pt`` is chosen with it): the band above 11 kHz holds a few percent of the
     music's energy, and the plain squared error hardly asks a full-band model to learn it."""
     high_band_hz: float = 11025.0
-    """Where ``high_band_weight``'s band starts."""
+    """Where ``high_band_weight``'s band (and the ``high-snr`` loss's) starts."""
+    trainable: list[str] = field(default_factory=list)
+    """Empty: train every parameter. Else only those whose names contain one of these
+    (``["high_"]``: a full-band model's high-band corrections); the others stay as they
+    were loaded."""
     ema_decay: float = 0.0
     """0: off (the paper's recipe). Otherwise the weights that are validated and saved
     (``best.pt``) are an exponential moving average of the trained ones, updated after every
@@ -302,7 +311,9 @@ def _check(config: TrainConfig) -> None:
                  f"training.{phase}.max_seconds must be 0 or more, got {section.max_seconds}")  # fmt: skip
     for key in ("iterations_per_epoch", "checkpoint_every", "log_every"):
         _require(getattr(training, key) >= 1, f"training.{key} must be at least 1, got {getattr(training, key)}")
-    _require(training.loss in ("mse", "snr"), f"training.loss must be 'mse' or 'snr', got {training.loss!r}")
+    _require(training.loss in LOSSES, f"training.loss must be one of {', '.join(LOSSES)}, got {training.loss!r}")
+    _require(isinstance(training.trainable, list) and all(isinstance(part, str) and part for part in training.trainable),
+             f"training.trainable must be a list of parameter name parts, got {training.trainable!r}")  # fmt: skip
     _require(math.isfinite(training.ema_decay) and 0 <= training.ema_decay < 1,
              f"training.ema_decay must be in [0, 1), got {training.ema_decay}")  # fmt: skip
     _require(math.isfinite(training.snr_max_db) and 0 < training.snr_max_db <= 100,

@@ -273,14 +273,19 @@ reference."""
 
 
 def snr_terms(
-    estimates: torch.Tensor, targets: torch.Tensor, snr_max_db: float = 30.0, weight: torch.Tensor | None = None
+    estimates: torch.Tensor,
+    targets: torch.Tensor,
+    snr_max_db: float = 30.0,
+    weight: torch.Tensor | None = None,
+    mixture_floor_db: float = -80.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each source's error in decibels, one value per example and source: ``(batch, sources,
     channels, time)`` estimates and targets (``weight``, ``(batch, time)``, zero on padding)
     -> ``(batch, sources)`` values ``10 log10(|s - ŝ|² + τ|s|²)``, with ``τ = 10^(-snr_max_db /
     10)``, so that an error ``snr_max_db`` below its source counts as (about) none, and
     ``(batch, sources)`` weights: 1 where the source is present, 0 where it is silent
-    (:data:`SILENT_SOURCE_DB` below the mixture).
+    (:data:`SILENT_SOURCE_DB` below the mixture). An error ``mixture_floor_db`` below the
+    example's mixture also counts as none, so that a silent source's value stays finite.
 
     Up to the reference's energy, which no estimate changes, the value is minus the source's
     signal-to-noise ratio with a ceiling (Wisdom et al., "What's all the fuss about free
@@ -294,7 +299,8 @@ def snr_terms(
     energy = targets.square().sum(dim=(2, 3))
     mixture_energy = targets.sum(dim=1).square().sum(dim=(1, 2))[:, None]
     ceiling = 10.0 ** (-snr_max_db / 10.0)
-    values = 10.0 * torch.log10(error + ceiling * energy + 1e-8 * mixture_energy + 1e-12)
+    floor = 10.0 ** (mixture_floor_db / 10.0)
+    values = 10.0 * torch.log10(error + ceiling * energy + floor * mixture_energy + 1e-12)
     present = (energy > 10.0 ** (SILENT_SOURCE_DB / 10.0) * mixture_energy).to(values.dtype)
     return values, present
 
@@ -308,6 +314,18 @@ def high_passed(signal: torch.Tensor, cutoff_hz: float, sample_rate: int) -> tor
     return torch.fft.irfft(spectrum, n=signal.shape[-1], dim=-1)
 
 
+def high_band_snr_terms(
+    estimates: torch.Tensor, targets: torch.Tensor, cutoff_hz: float, sample_rate: int, snr_max_db: float = 30.0
+) -> torch.Tensor:
+    """:func:`snr_terms` of the estimates and targets high-passed at ``cutoff_hz``, ``(batch,
+    sources)``, for every source, silent or not: an error ``snr_max_db`` below the source or
+    below the mixture's own high band counts as none. A source silent there counts its
+    leakage against the mixture's high band, as a whole clip's SNR counts the leakage while
+    the voice is silent."""
+    high = (high_passed(estimates, cutoff_hz, sample_rate), high_passed(targets, cutoff_hz, sample_rate))
+    return snr_terms(*high, snr_max_db, mixture_floor_db=-snr_max_db)[0]
+
+
 def separation_loss(
     estimates: torch.Tensor,
     targets: torch.Tensor,
@@ -316,9 +334,13 @@ def separation_loss(
     high_band: tuple[float, float, int] | None = None,
 ) -> torch.Tensor:
     """The training loss of a batch, ``(batch, sources, channels, time)`` each: ``mse`` over
-    every output sample, or ``snr``, the mean of :func:`snr_terms` over the examples' sources
-    that are not silent. ``high_band``: ``(weight, cutoff_hz, sample_rate)``: the ``mse``
-    loss adds ``weight`` times the squared error above ``cutoff_hz``."""
+    every output sample, ``snr``, the mean of :func:`snr_terms` over the examples' sources
+    that are not silent, or ``high-snr``, the mean of :func:`high_band_snr_terms` (the band
+    above ``high_band``'s cutoff alone). ``high_band``: ``(weight, cutoff_hz, sample_rate)``:
+    the ``mse`` loss adds ``weight`` times the squared error above ``cutoff_hz``."""
+    if kind == "high-snr":
+        _, cutoff, rate = high_band
+        return high_band_snr_terms(estimates, targets, cutoff, rate, snr_max_db).mean()
     if kind == "snr":
         values, present = snr_terms(estimates, targets, snr_max_db)
         return (values * present).sum() / present.sum().clamp(min=1.0)
@@ -387,7 +409,21 @@ class Trainer:
 
     def _new_optimizer(self, phase: str) -> torch.optim.Optimizer:
         betas = tuple(self.config.training.betas)
-        return torch.optim.Adam(self.model.parameters(), lr=self._phase(phase).lr, betas=betas)
+        return torch.optim.Adam(self.trained_parameters(), lr=self._phase(phase).lr, betas=betas)
+
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters the optimiser changes: all of them, or with ``training.trainable``
+        those whose names contain one of its entries; the others are frozen (no gradient)."""
+        wanted = self.config.training.trainable
+        named = list(self.model.named_parameters())
+        if not wanted:
+            return [parameter for _, parameter in named]
+        chosen = [parameter for name, parameter in named if any(part in name for part in wanted)]
+        if not chosen:
+            raise ConfigError(f"training.trainable {wanted} names none of {self.model.name}'s parameters")
+        for name, parameter in named:
+            parameter.requires_grad_(any(part in name for part in wanted))
+        return chosen
 
     def _new_average(self) -> torch.optim.swa_utils.AveragedModel | None:
         """The exponential moving average of the weights (``training.ema_decay``), or None.
@@ -521,8 +557,11 @@ class Trainer:
 
     @property
     def high_band(self) -> tuple[float, float, int] | None:
-        """``(weight, cutoff_hz, sample_rate)`` of the loss's high-band term, or None."""
+        """``(weight, cutoff_hz, sample_rate)`` of the loss's high-band term (the ``high-snr``
+        loss's band), or None."""
         training = self.config.training
+        if training.loss == "high-snr":
+            return 1.0, training.high_band_hz, int(self.model.sample_rate)
         if training.high_band_weight <= 0:
             return None
         return training.high_band_weight, training.high_band_hz, int(self.model.sample_rate)
@@ -556,7 +595,14 @@ class Trainer:
             mixture, targets, weight = (t.to(self.world.device) for t in (mixture, targets, weight))
             with self._autocast():
                 estimates = model(mixture)
-            if self.config.training.loss == "snr":
+            if self.config.training.loss == "high-snr":
+                _, cutoff, rate = self.high_band
+                padded_out = (estimates.float() * weight[:, None, None], targets * weight[:, None, None])
+                values = high_band_snr_terms(*padded_out, cutoff, rate, self.config.training.snr_max_db)
+                counted = weight.mean(dim=1, keepdim=True).expand_as(values)
+                total[0] += (values * counted).sum().double()
+                total[1] += counted.sum().double()
+            elif self.config.training.loss == "snr":
                 values, present = snr_terms(estimates.float(), targets, self.config.training.snr_max_db, weight)
                 counted = present * weight.mean(dim=1, keepdim=True)  # (batch, sources)
                 total[0] += (values * counted).sum().double()

@@ -280,9 +280,24 @@ class SpectralMaskNet(SeparationModel):
             plus a correction from the decoded features and the high bands' own magnitudes
             (``high_logits``, zero at first: a 22.05 kHz model's weights load as they are, and
             its top band's masks continue upward). A full-band member of an ensemble.
+        high_hidden: 0 (the default): the high bands' logits are the top low band's plus a
+            linear correction, as above. Else they come from a network of their own: two
+            layers with this many units between them (ReLU), which see the decoded features,
+            the high bands' normalised log magnitudes and those log magnitudes as they are
+            (the high band's level against the rest of the frame, which the normalisation
+            takes out). Its last layer starts at zero: every high bin's masks start equal
+            over the sources.
         magnitude_scale: the STFT magnitudes are multiplied by this before the network takes
             their logarithm: 0.5 at 44.1 kHz with twice a 22.05 kHz model's STFT size, so
             that its input is on the scale its weights learned.
+        narrow_features: with ``high_bands``, ``True``: the low bands see what a 22.05 kHz
+            model's saw. They pool the bins below 11.025 kHz alone (else the top one also
+            pools the bins above, up to the first high band), and those magnitudes are
+            multiplied, bin by bin, by the buffer ``feature_gain`` (``(bins,)``, ones at
+            first, in the state dict) before the network takes them: :func:`full_band_of`
+            sets it to the roll-off of the resampler through which a 22.05 kHz model's weights
+            learned the bins just below 11.025 kHz. Only the network's input sees it, not the
+            spectrogram the masks apply to.
         synthesis_samples: 0 (the default): Hann windows, frames centred as
             ``torch.stft(center=True)`` centres them. Else a causal model's low-delay frames
             (:func:`low_delay_windows`): the analysis window is long and skewed, the synthesis
@@ -332,6 +347,8 @@ class SpectralMaskNet(SeparationModel):
         dense_too: bool = False,
         high_bands: int = 0,
         magnitude_scale: float = 1.0,
+        narrow_features: bool = False,
+        high_hidden: int = 0,
         members: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
         synthesis_samples: int = 0,
     ):
@@ -379,6 +396,16 @@ class SpectralMaskNet(SeparationModel):
             self.config["high_bands"] = high_bands
         if magnitude_scale != 1.0:
             self.config["magnitude_scale"] = float(magnitude_scale)
+        if not isinstance(narrow_features, bool) or (narrow_features and not high_bands):
+            raise ValueError(f"narrow_features {narrow_features!r} must be true or false (true only with high_bands)")
+        if isinstance(high_hidden, bool) or not isinstance(high_hidden, int) or high_hidden < 0 or (high_hidden and not high_bands):
+            raise ValueError(f"high_hidden {high_hidden!r} must be 0 or, with high_bands, a positive whole number")
+        if high_hidden:
+            self.config["high_hidden"] = high_hidden
+        if narrow_features:
+            self.config["narrow_features"] = True
+        # an ensemble's members hold it
+        self.register_buffer("feature_gain", torch.ones(self.bins) if narrow_features and not members else None)
         self.high_bands = high_bands
         self.total_bands = bands + high_bands
         self.magnitude_scale = float(magnitude_scale)
@@ -416,7 +443,11 @@ class SpectralMaskNet(SeparationModel):
             return
         centres = full_band_centres(self.bins, bands, full_resolution_bins, self.low_bins, high_bands)
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins, centres)  # (total bands, bins)
-        pool = (expand / expand.sum(axis=1, keepdims=True)).T  # (bins, bands)
+        pooled = expand.copy()
+        if narrow_features:  # each side of 11.025 kHz pools its own bins
+            pooled[:bands, self.low_bins :] = 0.0
+            pooled[bands:, : self.low_bins] = 0.0
+        pool = (pooled / pooled.sum(axis=1, keepdims=True)).T  # (bins, bands)
         # expanding band values to bins: each bin from its two neighbouring bands (a sparse
         # form of ``expand``; the dense product would cost more than the rest of the network)
         lower = (expand > 0).argmax(axis=0)  # the first band with a weight in each column
@@ -450,9 +481,13 @@ class SpectralMaskNet(SeparationModel):
         self.high_norm = self.high_logits = None
         if high_bands:
             self.high_norm = nn.LayerNorm(audio_channels * high_bands)
-            self.high_logits = nn.Linear(hidden + audio_channels * high_bands, len(sources) * audio_channels * high_bands)
-            nn.init.zeros_(self.high_logits.weight)
-            nn.init.zeros_(self.high_logits.bias)
+            inputs, outputs = hidden + audio_channels * high_bands, len(sources) * audio_channels * high_bands
+            last = nn.Linear(high_hidden or inputs, outputs)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.high_logits = last
+            if high_hidden:
+                self.high_logits = nn.Sequential(nn.Linear(inputs + audio_channels * high_bands, high_hidden), nn.ReLU(), last)
 
     def _build_members(self, members: list[dict[str, Any]], network: dict[str, Any]) -> None:
         """The ensemble form (``members``): one network per entry, sharing this model's STFT,
@@ -604,16 +639,20 @@ class SpectralMaskNet(SeparationModel):
         magnitudes of the bands, ``(batch, frames, channels * bands)``. The same for every
         network with this band layout (``band_layout``)."""
         batch, channels, _, frames = magnitude.shape
+        if self.feature_gain is not None:
+            magnitude = magnitude * self.feature_gain[:, None]
         banded = self.pool_bands(magnitude.transpose(2, 3))  # (B, C, N, bands)
         if self.magnitude_scale != 1.0:
             banded = banded * self.magnitude_scale
         return torch.log(banded + 1e-4).permute(0, 2, 1, 3).reshape(batch, frames, channels * self.total_bands)
 
     @property
-    def band_layout(self) -> tuple[int, int]:
-        """``bands``, ``full_resolution_bins``, ``high_bands`` and ``magnitude_scale``: what
-        :meth:`band_features` depends on."""
-        return self.config["bands"], self.config["full_resolution_bins"], self.high_bands, self.magnitude_scale
+    def band_layout(self) -> tuple[int, int, int, float, bool]:
+        """``bands``, ``full_resolution_bins``, ``high_bands``, ``magnitude_scale`` and whether
+        the low bands are ``narrow_features``: what :meth:`band_features` depends on (an ensemble's members
+        share the gain's values)."""
+        layout = self.config["bands"], self.config["full_resolution_bins"], self.high_bands, self.magnitude_scale
+        return (*layout, self.feature_gain is not None)
 
     def _encode_features(self, features: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """:meth:`_encode` from :meth:`band_features`."""
@@ -622,7 +661,8 @@ class SpectralMaskNet(SeparationModel):
         high = None
         if self.high_bands:  # the low bands go on as a 22.05 kHz model's; the high ones wait for the decoder
             split = features.reshape(batch, frames, channels, self.total_bands)
-            high = self.high_norm(split[..., self.bands :].reshape(batch, frames, channels * self.high_bands))
+            high = split[..., self.bands :].reshape(batch, frames, channels * self.high_bands)
+            high = torch.cat([self.high_norm(high), high], dim=-1) if self.config.get("high_hidden") else self.high_norm(high)
             features = split[..., : self.bands].reshape(batch, frames, channels * self.bands)
         normalised = self.input_norm(features)  # (B, N, C * bands)
         encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
@@ -652,8 +692,10 @@ class SpectralMaskNet(SeparationModel):
             logits = logits + convolved.reshape(batch, len(self.sources), channels, frames, self.bands).permute(0, 3, 1, 2, 4)
         if high is not None:
             shape = (batch, frames, len(self.sources), channels, self.high_bands)
-            correction = self.high_logits(torch.cat([decoded, high], dim=-1)).reshape(shape)
-            logits = torch.cat([logits, logits[..., -1:] + correction], dim=-1)
+            high_logits = self.high_logits(torch.cat([decoded, high], dim=-1)).reshape(shape)
+            if not self.config.get("high_hidden"):  # a correction to the top low band's
+                high_logits = logits[..., -1:] + high_logits
+            logits = torch.cat([logits, high_logits], dim=-1)
         return logits
 
     @property
@@ -777,12 +819,36 @@ class SpectralMaskNet(SeparationModel):
         return torch.cat(direct)
 
 
-def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100) -> SpectralMaskNet:
+def resampler_response(rate: int, narrow_rate: int, n_fft: int, quality: str = "HQ", seconds: float = 120.0) -> np.ndarray:
+    """The magnitude response of soxr's ``quality`` resampler from ``rate`` down to
+    ``narrow_rate`` at the ``n_fft // 2 + 1`` bins of an ``n_fft``-point STFT at
+    ``narrow_rate``: the output's mean power spectrum over the input's, square-rooted, measured
+    on ``seconds`` of seeded white noise (deterministic; about 1% from the exact response)."""
+    import soxr  # noqa: PLC0415 (only full_band_of needs it)
+
+    ratio = rate / narrow_rate
+    noise = np.random.default_rng(0).standard_normal(int(seconds * rate))
+    narrow = soxr.resample(noise, rate, narrow_rate, quality)
+
+    def power(signal: np.ndarray, size: int) -> np.ndarray:
+        window = torch.hann_window(size, dtype=torch.float64)
+        spectrum = torch.stft(torch.from_numpy(signal), size, size // 4, window=window, center=False, return_complex=True)
+        return spectrum.abs().square().mean(dim=-1).numpy() / float(window.square().sum())
+
+    bins = n_fft // 2 + 1
+    wide = power(noise, round(n_fft * ratio))[:bins] / ratio  # the same bins in Hz; white noise per Hz
+    return np.sqrt(power(narrow, n_fft) / wide)
+
+
+def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100, resample_quality: str = "HQ") -> SpectralMaskNet:
     """A 22.05 kHz spectrogram-mask model (or ensemble) at ``sample_rate`` over the whole
     band, with its weights: the STFT, hop and segments scaled to the new rate (the same
     windows and frames in seconds, so the same bins below 11.025 kHz), ``high_bands`` bands
     above, whose corrections start at zero (the masks above 11 kHz continue its top band's),
-    and the magnitudes scaled back to the scale its weights learned."""
+    the magnitudes scaled back to the scale its weights learned, and its network's input
+    given the roll-off of the ``resample_quality`` resampler through which it learned the
+    bins just below 11.025 kHz (``narrow_features``): below 11.025 kHz it separates as the
+    model did behind that resampler."""
     ratio = sample_rate / model.sample_rate
     if ratio != int(ratio) or ratio < 2 or model.config.get("high_bands") or model.causal:
         raise ValueError("full_band_of takes a bidirectional model at a rate that divides sample_rate by 2 or more")
@@ -790,12 +856,16 @@ def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int 
     config = dict(model.config)
     for key in ("n_fft", "hop", "context_samples", "output_start", "output_samples"):
         config[key] = config[key] * ratio
-    config.update(sample_rate=sample_rate, high_bands=high_bands,
+    config.update(sample_rate=sample_rate, high_bands=high_bands, narrow_features=True,
                   magnitude_scale=config.get("magnitude_scale", 1.0) / ratio)  # fmt: skip
     wide = SpectralMaskNet(**config)
     missing, unexpected = wide.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(".high_" not in f".{key}" for key in missing):
+    if unexpected or any(".high_" not in f".{key}" and not key.endswith("feature_gain") for key in missing):
         raise ValueError(f"the weights do not carry over: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    response = resampler_response(sample_rate, model.sample_rate, model.n_fft, resample_quality)
+    with torch.no_grad():
+        for network in wide.members if wide.members is not None else [wide]:
+            network.feature_gain[: len(response)] = torch.from_numpy(response.astype(np.float32))
     wide.name = getattr(model, "name", "spectral")
     return wide.eval()
 
