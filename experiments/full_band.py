@@ -3,11 +3,13 @@
 
     .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips N]
                                               [--candidate CHECKPOINT ...] [--also MODEL ...] [--oracle]
-                                              [--no-baselines] [--split {valid,test}]
+                                              [--no-baselines] [--split {valid,test}] [--plain-features]
 
 :func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
 model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
-band's). On the validation clips (the paper split of musdb18-7 train: clips no run trains
+band's), its low bands fed what the 22.05 kHz model saw behind its resampler
+(``narrow_features``; ``--plain-features``: the low bands as the bins fall, the layout the first
+fine-tuning runs started from). On the validation clips (the paper split of musdb18-7 train: clips no run trains
 on), for each clip: vocals and accompaniment SNR over the whole band (10 log10 of the
 reference's energy over the error's) and over the band above 11.025 kHz alone, for the
 22.05 kHz model, the carried-over model, and the carried-over model with its high bands
@@ -58,6 +60,8 @@ def main() -> None:
     parser.add_argument("--data", default="data/musdb18-7")
     parser.add_argument("--clips", type=int, default=None, help="the first N clips only (default: all)")
     parser.add_argument("--candidate", nargs="+", default=[], metavar="CHECKPOINT", help="trained full-band checkpoints to score beside them")
+    parser.add_argument("--plain-features", action="store_true",
+                        help="carry over without narrow_features (the low bands as the bins fall: the first experiments' layout)")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the 22.05 kHz and carried-over rows (and the feature check)")
     parser.add_argument("--split", choices=("valid", "test"), default="valid",
                         help="valid (the default): the paper split's validation clips; test: musdb18-7 test/, to report only")
@@ -67,8 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     narrow = resolve_model(args.model)
-    wide = full_band_of(narrow)
-    closed = full_band_of(narrow)
+    wide = full_band_of(narrow, narrow_features=not args.plain_features)
+    closed = full_band_of(narrow, narrow_features=not args.plain_features)
     with torch.no_grad():
         for member in closed.members if closed.members is not None else [closed]:
             member.high_logits.bias.view(len(closed.sources), closed.audio_channels, -1)[0] = -10.0

@@ -3,6 +3,7 @@ import json
 import museval
 import numpy as np
 import pytest
+import torch
 
 from helpers import load_script, make_musdb_hq
 from lightsep import build_model, save_checkpoint
@@ -268,3 +269,26 @@ def test_benchmarks_compare_settings_on_the_validation_clips(tmp_path):
     assert rows[3].startswith("| ceiling | 1 |") and "vocals 1 / 0; +" in rows[3]
     with pytest.raises(LightsepError, match="no validation clips"):
         compare_on_validation(make_ccmixter(tmp_path / "one", ["a"]), floor_and_ceiling, tmp_path / "b2", "test", "floor")
+
+
+def test_the_high_band_study_scores_a_band_mask_by_its_band_statistics():
+    # experiments/high_band.py trains heads on three numbers per band and frame; a mask that is
+    # constant over a band must err by exactly what masking every bin of it errs by
+    study = load_script("experiments/high_band.py")
+    generator = torch.Generator().manual_seed(0)
+    shape = (2, study.BINS, 5)
+    mixture = torch.complex(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)).double()
+    vocals = 0.3 * mixture + torch.complex(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)).double()
+    nearest = torch.randint(0, study.HIGH_BANDS, (study.BINS - study.LOW_BINS,), generator=generator)
+    onehot = torch.nn.functional.one_hot(nearest, study.HIGH_BANDS).float()
+    xx, xv, vv = study.band_statistics(mixture, vocals, onehot)  # (frames, channels, bands)
+    mask = torch.rand(5, 2, study.HIGH_BANDS, generator=generator)
+    per_bin = torch.einsum("ncb,fb->cfn", mask.double(), onehot.double())  # each bin its band's value
+    error = (per_bin * mixture[:, study.LOW_BINS :] - vocals[:, study.LOW_BINS :]).abs() ** 2
+    expected = torch.einsum("cfn,fb->ncb", error, onehot.double())
+    torch.testing.assert_close(study.band_error(mask, xx, xv, vv).double(), expected, rtol=1e-4, atol=1e-3)
+    # and the accompaniment's, from the same three numbers
+    accompaniment = mixture - vocals
+    error = ((1 - per_bin) * mixture[:, study.LOW_BINS :] - accompaniment[:, study.LOW_BINS :]).abs() ** 2
+    expected = torch.einsum("cfn,fb->ncb", error, onehot.double())
+    torch.testing.assert_close(study.band_error(1 - mask, xx, xx - xv, xx - 2 * xv + vv).double(), expected, rtol=1e-4, atol=1e-3)

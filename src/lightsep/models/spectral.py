@@ -840,7 +840,9 @@ def resampler_response(rate: int, narrow_rate: int, n_fft: int, quality: str = "
     return np.sqrt(power(narrow, n_fft) / wide)
 
 
-def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100, resample_quality: str = "HQ") -> SpectralMaskNet:
+def full_band_of(
+    model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100, resample_quality: str = "HQ", narrow_features: bool = True
+) -> SpectralMaskNet:
     """A 22.05 kHz spectrogram-mask model (or ensemble) at ``sample_rate`` over the whole
     band, with its weights: the STFT, hop and segments scaled to the new rate (the same
     windows and frames in seconds, so the same bins below 11.025 kHz), ``high_bands`` bands
@@ -848,7 +850,8 @@ def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int 
     the magnitudes scaled back to the scale its weights learned, and its network's input
     given the roll-off of the ``resample_quality`` resampler through which it learned the
     bins just below 11.025 kHz (``narrow_features``): below 11.025 kHz it separates as the
-    model did behind that resampler."""
+    model did behind that resampler. ``narrow_features=False``: the low bands as the bins
+    fall, the top one pooling above 11.025 kHz too (the first full-band experiments')."""
     ratio = sample_rate / model.sample_rate
     if ratio != int(ratio) or ratio < 2 or model.config.get("high_bands") or model.causal:
         raise ValueError("full_band_of takes a bidirectional model at a rate that divides sample_rate by 2 or more")
@@ -856,16 +859,17 @@ def full_band_of(model: SpectralMaskNet, high_bands: int = 16, sample_rate: int 
     config = dict(model.config)
     for key in ("n_fft", "hop", "context_samples", "output_start", "output_samples"):
         config[key] = config[key] * ratio
-    config.update(sample_rate=sample_rate, high_bands=high_bands, narrow_features=True,
+    config.update(sample_rate=sample_rate, high_bands=high_bands, narrow_features=narrow_features,
                   magnitude_scale=config.get("magnitude_scale", 1.0) / ratio)  # fmt: skip
     wide = SpectralMaskNet(**config)
     missing, unexpected = wide.load_state_dict(model.state_dict(), strict=False)
     if unexpected or any(".high_" not in f".{key}" and not key.endswith("feature_gain") for key in missing):
         raise ValueError(f"the weights do not carry over: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    response = resampler_response(sample_rate, model.sample_rate, model.n_fft, resample_quality)
-    with torch.no_grad():
-        for network in wide.members if wide.members is not None else [wide]:
-            network.feature_gain[: len(response)] = torch.from_numpy(response.astype(np.float32))
+    if narrow_features:
+        response = resampler_response(sample_rate, model.sample_rate, model.n_fft, resample_quality)
+        with torch.no_grad():
+            for network in wide.members if wide.members is not None else [wide]:
+                network.feature_gain[: len(response)] = torch.from_numpy(response.astype(np.float32))
     wide.name = getattr(model, "name", "spectral")
     return wide.eval()
 

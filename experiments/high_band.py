@@ -1,0 +1,326 @@
+"""How well can the band above 11.025 kHz of the vocals be separated, and from what?
+(docs/research/full-band.md, "What the high band needs")
+
+    .venv/bin/python experiments/high_band.py oracles     [--data data/musdb18-7]
+    .venv/bin/python experiments/high_band.py heuristics  [--data data/musdb18-7]
+    .venv/bin/python experiments/high_band.py heads       [--data data/musdb18-7] [--remixes 400] [--steps 1500]
+
+Every score is the vocals' SNR above 11.025 kHz (the stems and the references high-passed
+there; 10 log10 of the reference's energy over the error's), per clip, median and mean over
+the 23 validation clips of musdb18-7 (the paper split of its training clips), with a
+4096-point STFT (hop 1024) at 44.1 kHz.
+
+``oracles``: masks that know the stems: the ideal ratio mask per bin (the amplitude and the
+power ratio); one mask per band and frame for 16 to 128 bands above 11.025 kHz (the same
+ratios of the band's);
+one gain per frame for the whole band (the best in the least-squares sense); one gain for
+the whole clip. And how loud the vocals are there against the mixture.
+
+``heuristics``: masks from what a model knows without the stems: the vocal masks that
+spectral-2stem-ensemble gives a band below 11.025 kHz, carried upward (each frame's
+energy-weighted mean over the band, as is, or squared), and the inter-channel likeness of
+each bin (vocals are mostly mixed to the centre), alone and times that gain.
+
+``heads``: what the network of a full-band model (lightsep.models.spectral.full_band_of)
+knows about the high band, learned. Each frame's features are the band log magnitudes of the
+whole band and both members' decoded features (what their mask layers see); a small head
+(linear, two layers, or two layers and a bidirectional GRU over frames) gives one vocal mask
+per high band, channel and frame, trained with the high-snr loss on the band statistics of
+the frames (the error of a band-constant mask), on (a) the training music of the bundled
+weights (musdb18-7's paper training split and Everything is Remixed's training songs),
+(b) the same with ``--remixes`` random remixes added (one song's vocals over another's
+accompaniment, random gains and crops, as training augments), and (c) the validation clips
+themselves: what the features allow at best, memorised. Scored on the validation clips with
+the same band statistics. Seeded; on one CPU, a few minutes per head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from lightsep.data.splits import split_tracks
+from lightsep.data.tracks import list_tracks
+from lightsep.evaluate import track_references
+from lightsep.models.spectral import HIGH_BAND_HZ, full_band_centres, full_band_of, interpolation_matrix
+from lightsep.separator import resolve_model
+
+N_FFT, HOP, RATE = 4096, 1024, 44100
+BINS = N_FFT // 2 + 1
+LOW_BINS = int(HIGH_BAND_HZ * N_FFT // RATE) + 1  # 1025: the bins below 11.025 kHz
+HIGH_BANDS = 16
+WINDOW = torch.hann_window(N_FFT, dtype=torch.float64)
+
+
+def snr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / max(np.sum((reference - estimate) ** 2), 1e-20)))
+
+
+def high_passed(audio: np.ndarray) -> np.ndarray:
+    spectrum = np.fft.rfft(audio, axis=-1)
+    spectrum[..., np.fft.rfftfreq(audio.shape[-1], 1 / RATE) < HIGH_BAND_HZ] = 0
+    return np.fft.irfft(spectrum, n=audio.shape[-1], axis=-1)
+
+
+def stft(audio: np.ndarray) -> torch.Tensor:
+    return torch.stft(torch.from_numpy(audio.astype(np.float64)), N_FFT, HOP, window=WINDOW, center=True, return_complex=True)
+
+
+def masked_high_band(mixture: torch.Tensor, mask: torch.Tensor, length: int) -> np.ndarray:
+    """The high band of the mixture's spectrum ``(channels, bins, frames)`` times ``mask``
+    (above 11.025 kHz; zero below), as a high-passed waveform."""
+    full = torch.zeros(mixture.shape, dtype=torch.float64)
+    full[:, LOW_BINS:] = mask[..., LOW_BINS:, :] if mask.shape[-2] == BINS else mask
+    audio = torch.istft(mixture * full, N_FFT, HOP, window=WINDOW, center=True, length=length).numpy()
+    return high_passed(audio)
+
+
+def validation_clips(data: str):
+    return split_tracks(list_tracks(data, "train"), "paper")["valid"]
+
+
+def report(rows: dict[str, list[float]]) -> None:
+    print(f"{'mask':<46} {'median':>7} {'mean':>7}")
+    for name, values in rows.items():
+        print(f"{name:<46} {np.median(values):7.2f} {np.mean(values):7.2f}")
+
+
+def oracles(args) -> None:
+    layouts = {}
+    for high_bands in (16, 32, 64, 128):
+        centres = full_band_centres(BINS, 256, 128, LOW_BINS, high_bands)
+        expand = interpolation_matrix(BINS, len(centres), 128, centres).astype(np.float64)
+        layouts[high_bands] = (expand, expand / expand.sum(axis=1, keepdims=True))
+    rows: dict[str, list[float]] = {"vocals / mixture energy, dB": []}
+    for track in validation_clips(args.data):
+        references, _ = track_references(track)
+        vocals, accompaniment = stft(references["vocals"]), stft(references["accompaniment"])
+        mixture = vocals + accompaniment
+        reference = high_passed(references["vocals"])
+        length = reference.shape[-1]
+        rows["vocals / mixture energy, dB"].append(
+            float(10 * np.log10(np.sum(reference**2) / np.sum(high_passed(references["mixture"]) ** 2))))
+
+        def score(name: str, mask) -> None:
+            rows.setdefault(name, []).append(snr(reference, masked_high_band(mixture, torch.as_tensor(mask), length)))
+
+        v, a = vocals.abs().numpy(), accompaniment.abs().numpy()
+        score("per bin, amplitude ratio", v / (v + a + 1e-12))
+        score("per bin, power ratio (lightsep's oracle-irm)", v**2 / (v**2 + a**2 + 1e-12))
+        for high_bands, (expand, pool) in layouts.items():
+            for power, kind in ((1, "amplitude"), (2, "power")):
+                pv, pa = np.einsum("cfn,bf->cbn", v**power, pool), np.einsum("cfn,bf->cbn", a**power, pool)
+                score(f"{high_bands} bands, {kind} ratio", np.einsum("cbn,bf->cfn", pv / (pv + pa + 1e-12), expand))
+        high_v, high_x = vocals[:, LOW_BINS:], mixture[:, LOW_BINS:]
+        gain = ((high_v * high_x.conj()).real.sum(dim=(0, 1)) / ((high_x.abs() ** 2).sum(dim=(0, 1)) + 1e-12)).clamp(0, 1)
+        score("one gain per frame", gain.expand(high_x.shape))
+        constant = float(np.clip(np.sum(reference * high_passed(references["mixture"])) / np.sum(high_passed(references["mixture"]) ** 2), 0, 1))
+        score("one gain per clip", torch.full(high_x.shape, constant, dtype=torch.float64))
+    report(rows)
+
+
+def heuristics(args) -> None:
+    model = full_band_of(resolve_model("spectral-2stem-ensemble"))
+    bin_of = lambda hz: int(hz * N_FFT / RATE)  # noqa: E731
+    ranges = {"5.5-10.5 kHz": (5500, 10500), "8-10.5 kHz": (8000, 10500), "3-8 kHz": (3000, 8000)}
+    rows: dict[str, list[float]] = {}
+    for track in validation_clips(args.data):
+        references, _ = track_references(track)
+        mixture = stft(references["mixture"])
+        reference = high_passed(references["vocals"])
+        with torch.no_grad():
+            masks = model.direct_masks(mixture.abs().float()[None])[0, 0].double()  # (channels, bins, frames)
+        power = mixture.abs() ** 2
+        left, right = mixture[0], mixture[1]
+        centre = (2 * (left * right.conj()).real / (left.abs() ** 2 + right.abs() ** 2 + 1e-12)).clamp(0, 1)
+        candidates = {}
+        for name, (low, high) in ranges.items():
+            low, high = bin_of(low), bin_of(high)
+            gain = (masks[:, low:high] * power[:, low:high]).sum(dim=1) / (power[:, low:high].sum(dim=1) + 1e-12)
+            candidates[f"vocal mask of {name}"] = gain[:, None].expand(mixture.shape)
+            candidates[f"vocal mask of {name}, squared"] = (gain**2)[:, None].expand(mixture.shape)
+        for exponent in (4, 16, 64):
+            candidates[f"centre likeness ^ {exponent}"] = (centre**exponent).expand(mixture.shape)
+            gain = candidates["vocal mask of 5.5-10.5 kHz"]
+            candidates[f"centre likeness ^ {exponent} x that mask"] = centre**exponent * gain
+        for name, mask in candidates.items():
+            rows.setdefault(name, []).append(snr(reference, masked_high_band(mixture, mask, reference.shape[-1])))
+    report(rows)
+
+
+# -- heads ------------------------------------------------------------------------------
+
+
+def band_statistics(mixture: torch.Tensor, vocals: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per frame, channel and high band: the mixture's energy, its correlation with the vocals
+    and the vocals' energy; a band-constant mask ``m`` errs by ``m² xx - 2 m xv + vv``."""
+    high_x, high_v = mixture[:, LOW_BINS:], vocals[:, LOW_BINS:]
+    pooled = lambda values: torch.einsum("cfn,fb->ncb", values.float(), onehot)  # noqa: E731
+    return pooled(high_x.abs() ** 2), pooled((high_x.conj() * high_v).real), pooled(high_v.abs() ** 2)
+
+
+def clip_features(model, mixture: np.ndarray, vocals: np.ndarray, onehot: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(frames, features)``: the band log magnitudes (both channels, every band) and the
+    members' decoded features, in segments of 128 frames (2.97 s, as the model separates);
+    then the band statistics."""
+    spectrum_x, spectrum_v = stft(mixture), stft(vocals)
+    features = []
+    with torch.no_grad():
+        for start in range(0, spectrum_x.shape[-1], 128):
+            bands = model.members[0].band_features(spectrum_x[..., start : start + 128].abs().float()[None])
+            decoded = []
+            for member in model.members:
+                encoded, _ = member._encode_features(bands)
+                recurrent = member.recurrent(encoded)[0]
+                decoded.append(member.decode(torch.cat([encoded, recurrent], dim=-1)))
+            features.append(torch.cat([bands[0], *(d[0] for d in decoded)], dim=-1))
+    return (torch.cat(features), *band_statistics(spectrum_x, spectrum_v, onehot))
+
+
+class Head(nn.Module):
+    """Band log magnitudes and decoded features of a frame -> ``(channels, HIGH_BANDS)``
+    vocal masks. ``kind``: linear, mlp or gru."""
+
+    def __init__(self, kind: str, features: int, channels: int = 2, hidden: int = 64):
+        super().__init__()
+        self.kind, self.channels = kind, channels
+        outputs = channels * HIGH_BANDS
+        if kind == "linear":
+            self.body = nn.Linear(features, outputs)
+        elif kind == "mlp":
+            self.body = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+        else:
+            self.inputs = nn.Sequential(nn.Linear(features, hidden), nn.ReLU())
+            self.gru = nn.GRU(hidden, hidden // 2, batch_first=True, bidirectional=True)
+            self.outputs = nn.Linear(hidden, outputs)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # (batch, frames, features)
+        if self.kind == "gru":
+            logits = self.outputs(self.gru(self.inputs(features))[0])
+        else:
+            logits = self.body(features)
+        return torch.sigmoid(logits).reshape(*logits.shape[:-1], self.channels, HIGH_BANDS)
+
+
+def scaled(features: torch.Tensor, channels: int = 2) -> torch.Tensor:
+    """The log magnitudes brought near unit scale (a fifth); the decoded features as they are."""
+    bands = channels * (256 + HIGH_BANDS)
+    return torch.cat([features[..., :bands] / 5, features[..., bands:]], dim=-1)
+
+
+def band_error(mask, xx, xv, vv):
+    return mask * mask * xx - 2 * mask * xv + vv
+
+
+def median_snr(head: Head, clips) -> tuple[float, float]:
+    values = []
+    with torch.no_grad():
+        for features, xx, xv, vv in clips:
+            mask = head(scaled(features.float())[None])[0]
+            values.append(10 * np.log10(float(vv.sum()) / float(band_error(mask, xx, xv, vv).sum())))
+    return float(np.median(values)), float(np.mean(values))
+
+
+def train_head(kind: str, clips, valid, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> tuple[float, float]:
+    """A head trained with the high-snr loss on ``clips`` (their frames drawn in proportion
+    to their length); its validation medians."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    head = Head(kind, clips[0][0].shape[-1])
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+    lengths = np.array([len(clip[0]) for clip in clips], dtype=np.float64)
+    floor = 10 ** (floor_db / 10)
+    for _ in range(steps):
+        chosen = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
+        starts = [int(rng.integers(0, max(1, len(clips[i][0]) - segment))) for i in chosen]
+        frames = min(min(len(clips[i][0]) - s, segment) for i, s in zip(chosen, starts))
+        stacked = [torch.stack([clips[i][k][s : s + frames].float() for i, s in zip(chosen, starts)]) for k in range(4)]
+        features, xx, xv, vv = stacked
+        mask = head(scaled(features))
+        total = lambda values: values.sum(dim=(1, 2, 3))  # noqa: E731
+        vocals_error = total(band_error(mask, xx, xv, vv))
+        accompaniment_error = total(band_error(1 - mask, xx, xx - xv, xx - 2 * xv + vv))
+        mixture = total(xx)
+        loss = (10 * torch.log10(vocals_error + floor * (total(vv) + mixture) + 1e-9)
+                + 10 * torch.log10(accompaniment_error + floor * (total(xx - 2 * xv + vv) + mixture) + 1e-9)).mean()  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return median_snr(head, valid)
+
+
+def remixed_clips(model, tracks, count: int, onehot: torch.Tensor, seconds: float = 6.0):
+    """``count`` remixes: one track's vocals over another's accompaniment, each cropped at
+    random to ``seconds``, the vocals at -6..+3 dB and the accompaniment at -3..+3 dB, the
+    vocals' channels swapped half the time."""
+    rng = np.random.default_rng(1)
+    references = [track_references(track)[0] for track in tracks]
+    length = int(seconds * RATE)
+
+    def crop(audio: np.ndarray) -> np.ndarray:
+        start = int(rng.integers(0, max(1, audio.shape[-1] - length)))
+        return audio[:, start : start + length]
+
+    clips = []
+    for _ in range(count):
+        vocals = crop(references[rng.integers(len(references))]["vocals"])
+        accompaniment = crop(references[rng.integers(len(references))]["accompaniment"])
+        n = min(vocals.shape[-1], accompaniment.shape[-1])
+        vocals = vocals[:, :n] * 10 ** (rng.uniform(-6, 3) / 20)
+        accompaniment = accompaniment[:, :n] * 10 ** (rng.uniform(-3, 3) / 20)
+        if rng.random() < 0.5:
+            vocals = vocals[::-1]
+        clips.append(clip_features(model, (vocals + accompaniment).astype(np.float32), vocals.astype(np.float32), onehot))
+    return clips
+
+
+def heads(args) -> None:
+    torch.set_num_threads(1)
+    model = full_band_of(resolve_model("spectral-2stem-ensemble"))
+    centres = full_band_centres(BINS, 256, 128, LOW_BINS, HIGH_BANDS)[256:]
+    nearest = np.argmin(np.abs(np.arange(LOW_BINS, BINS)[:, None] - centres[None]), axis=1)
+    onehot = torch.from_numpy(np.eye(HIGH_BANDS, dtype=np.float32)[nearest])  # each high bin to its nearest band
+    split = split_tracks(list_tracks(args.data, "train"), "paper")
+    training_tracks = split["train"] + list_tracks(args.more, "train")
+
+    def features_of(tracks):
+        clips = []
+        for track in tracks:
+            references, _ = track_references(track)
+            clips.append(clip_features(model, references["mixture"], references["vocals"], onehot))
+        return clips
+
+    began = time.time()
+    train, valid = features_of(training_tracks), features_of(split["valid"])
+    remixes = remixed_clips(model, training_tracks, args.remixes, onehot)
+    print(f"features: {len(train)} training tracks, {args.remixes} remixes, {len(valid)} validation clips ({time.time() - began:.0f} s)")
+    rows = {}
+    for kind in args.kinds:
+        rows[f"{kind}, training music"] = train_head(kind, train, valid, args.steps)
+        rows[f"{kind}, + {args.remixes} remixes"] = train_head(kind, train + remixes, valid, args.steps)
+        rows[f"{kind}, fitted to the validation clips"] = train_head(kind, valid, valid, 2 * args.steps)
+        print(f"{kind} done ({time.time() - began:.0f} s)", flush=True)
+    print(f"{'head, trained on':<44} {'median':>7} {'mean':>7}")
+    for name, (median, mean) in rows.items():
+        print(f"{name:<44} {median:7.2f} {mean:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("study", choices=("oracles", "heuristics", "heads"))
+    parser.add_argument("--data", default="data/musdb18-7")
+    parser.add_argument("--more", default="data/everythingisremixed", help="more training music (its train/ tracks), for heads")
+    parser.add_argument("--remixes", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=1500, help="training steps of each head (twice as many fitted to validation)")
+    parser.add_argument("--kinds", nargs="+", default=["linear", "mlp", "gru"], choices=("linear", "mlp", "gru"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    {"oracles": oracles, "heuristics": heuristics, "heads": heads}[args.study](args)
+
+
+if __name__ == "__main__":
+    main()
