@@ -491,3 +491,13 @@ def test_trainable_must_name_parameters(dataset, tmp_path, capsys):
     assert "training.trainable ['nothing'] names none of spectral-2stem's parameters" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="training.trainable"):
         load_config(path, ['training.trainable=[""]'])
+    with pytest.raises(ConfigError, match="training.trainable must be a list of strings, got 5"):
+        load_config(path, ["training.trainable=5"])
+
+
+def test_a_high_band_loss_needs_a_model_whose_band_reaches_above_it(tiny_config, dataset, tmp_path, capsys):
+    common = ["train", "--config", str(tiny_config), "--data", str(dataset), "--run-dir", str(tmp_path / "run"), "--quiet"]
+    rate = build_model("tiny").sample_rate
+    assert main([*common, "--set", f"training.high_band_hz={rate / 2:g}", "--set", "training.high_band_weight=1"]) == 2
+    assert f"is not below the Nyquist frequency of tiny at {rate} Hz" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

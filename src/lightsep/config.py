@@ -193,10 +193,15 @@ class TrainConfig:
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+        item = typing.get_args(tp)[0]
+        return f"a list of {ITEM_NAMES.get(item, _type_name(item))}"
     if origin is dict:
         return "a table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
+
+
+ITEM_NAMES = {str: "strings", int: "integers", float: "numbers", bool: "true or false values"}
+"""What the items of a list of each type are called, in messages."""
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

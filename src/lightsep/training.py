@@ -385,6 +385,9 @@ class Trainer:
         if config.model.init and not resume:  # a resumed run's weights come from its state
             initial_weights(self.model, config.model.init)
         self.model = self.model.to(self.world.device)
+        if self.high_band is not None and self.model.sample_rate / 2 <= config.training.high_band_hz:
+            raise ConfigError(f"training.high_band_hz {config.training.high_band_hz:g} is not below the Nyquist frequency of "
+                              f"{config.model.name} at {self.model.sample_rate} Hz: its band above it is empty")  # fmt: skip
         self.training_data, self.validation_data, self.track_names = build_datasets(config, self.model)
         self.progress = Progress()
         self.optimizer = self._new_optimizer("main")
