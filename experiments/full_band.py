@@ -111,10 +111,11 @@ def main() -> None:
             rows[name].append([snr(references[s], stems[s]) for s in ("vocals", "accompaniment")]
                               + [snr(high_passed(references[s], rate), high_passed(stems[s], rate)) for s in ("vocals", "accompaniment")])  # fmt: skip
     print(f"{len(valid[: args.clips])} {'validation' if args.split == 'valid' else 'test'} clips, median SNR in dB")
-    print(f"{'model':<20} {'vocals':>8} {'accomp.':>8} {'vocals >11k':>12} {'accomp. >11k':>13}")
+    width = max(20, *(len(name) for name in rows))
+    print(f"{'model':<{width}} {'vocals':>8} {'accomp.':>8} {'vocals >11k':>12} {'accomp. >11k':>13}")
     for name, values in rows.items():
         medians = np.median(np.array(values), axis=0)
-        print(f"{name:<20} {medians[0]:8.2f} {medians[1]:8.2f} {medians[2]:12.2f} {medians[3]:13.2f}")
+        print(f"{name:<{width}} {medians[0]:8.2f} {medians[1]:8.2f} {medians[2]:12.2f} {medians[3]:13.2f}")
 
 
 if __name__ == "__main__":
