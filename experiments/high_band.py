@@ -37,7 +37,9 @@ the same band statistics. Seeded; on one CPU, a few minutes per head.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,21 +51,14 @@ from lightsep.evaluate import track_references
 from lightsep.models.spectral import HIGH_BAND_HZ, full_band_centres, full_band_of, interpolation_matrix
 from lightsep.separator import resolve_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from full_band import high_passed, snr  # noqa: E402
+
 N_FFT, HOP, RATE = 4096, 1024, 44100
 BINS = N_FFT // 2 + 1
 LOW_BINS = int(HIGH_BAND_HZ * N_FFT // RATE) + 1  # 1025: the bins below 11.025 kHz
 HIGH_BANDS = 16
 WINDOW = torch.hann_window(N_FFT, dtype=torch.float64)
-
-
-def snr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(reference**2) / max(np.sum((reference - estimate) ** 2), 1e-20)))
-
-
-def high_passed(audio: np.ndarray) -> np.ndarray:
-    spectrum = np.fft.rfft(audio, axis=-1)
-    spectrum[..., np.fft.rfftfreq(audio.shape[-1], 1 / RATE) < HIGH_BAND_HZ] = 0
-    return np.fft.irfft(spectrum, n=audio.shape[-1], axis=-1)
 
 
 def stft(audio: np.ndarray) -> torch.Tensor:
@@ -76,7 +71,7 @@ def masked_high_band(mixture: torch.Tensor, mask: torch.Tensor, length: int) -> 
     full = torch.zeros(mixture.shape, dtype=torch.float64)
     full[:, LOW_BINS:] = mask[..., LOW_BINS:, :] if mask.shape[-2] == BINS else mask
     audio = torch.istft(mixture * full, N_FFT, HOP, window=WINDOW, center=True, length=length).numpy()
-    return high_passed(audio)
+    return high_passed(audio, RATE)
 
 
 def validation_clips(data: str):
@@ -100,10 +95,9 @@ def oracles(args) -> None:
         references, _ = track_references(track)
         vocals, accompaniment = stft(references["vocals"]), stft(references["accompaniment"])
         mixture = vocals + accompaniment
-        reference = high_passed(references["vocals"])
+        reference, mixture_high = high_passed(references["vocals"], RATE), high_passed(references["mixture"], RATE)
         length = reference.shape[-1]
-        rows["vocals / mixture energy, dB"].append(
-            float(10 * np.log10(np.sum(reference**2) / np.sum(high_passed(references["mixture"]) ** 2))))
+        rows["vocals / mixture energy, dB"].append(float(10 * np.log10(np.sum(reference**2) / np.sum(mixture_high**2))))
 
         def score(name: str, mask) -> None:
             rows.setdefault(name, []).append(snr(reference, masked_high_band(mixture, torch.as_tensor(mask), length)))
@@ -118,7 +112,7 @@ def oracles(args) -> None:
         high_v, high_x = vocals[:, LOW_BINS:], mixture[:, LOW_BINS:]
         gain = ((high_v * high_x.conj()).real.sum(dim=(0, 1)) / ((high_x.abs() ** 2).sum(dim=(0, 1)) + 1e-12)).clamp(0, 1)
         score("one gain per frame", gain.expand(high_x.shape))
-        constant = float(np.clip(np.sum(reference * high_passed(references["mixture"])) / np.sum(high_passed(references["mixture"]) ** 2), 0, 1))
+        constant = float(np.clip(np.sum(reference * mixture_high) / np.sum(mixture_high**2), 0, 1))
         score("one gain per clip", torch.full(high_x.shape, constant, dtype=torch.float64))
     report(rows)
 
@@ -131,7 +125,7 @@ def heuristics(args) -> None:
     for track in validation_clips(args.data):
         references, _ = track_references(track)
         mixture = stft(references["mixture"])
-        reference = high_passed(references["vocals"])
+        reference = high_passed(references["vocals"], RATE)
         with torch.no_grad():
             masks = model.direct_masks(mixture.abs().float()[None])[0, 0].double()  # (channels, bins, frames)
         power = mixture.abs() ** 2

@@ -317,8 +317,7 @@ def _check(config: TrainConfig) -> None:
     for key in ("iterations_per_epoch", "checkpoint_every", "log_every"):
         _require(getattr(training, key) >= 1, f"training.{key} must be at least 1, got {getattr(training, key)}")
     _require(training.loss in LOSSES, f"training.loss must be one of {', '.join(LOSSES)}, got {training.loss!r}")
-    _require(isinstance(training.trainable, list) and all(isinstance(part, str) and part for part in training.trainable),
-             f"training.trainable must be a list of parameter name parts, got {training.trainable!r}")  # fmt: skip
+    _require(all(training.trainable), f"training.trainable must be a list of parameter name parts, got {training.trainable!r}")
     _require(math.isfinite(training.ema_decay) and 0 <= training.ema_decay < 1,
              f"training.ema_decay must be in [0, 1), got {training.ema_decay}")  # fmt: skip
     _require(math.isfinite(training.snr_max_db) and 0 < training.snr_max_db <= 100,

@@ -418,14 +418,13 @@ class Trainer:
         """The parameters the optimiser changes: all of them, or with ``training.trainable``
         those whose names contain one of its entries; the others are frozen (no gradient)."""
         wanted = self.config.training.trainable
-        named = list(self.model.named_parameters())
         if not wanted:
-            return [parameter for _, parameter in named]
-        chosen = [parameter for name, parameter in named if any(part in name for part in wanted)]
+            return list(self.model.parameters())
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(any(part in name for part in wanted))
+        chosen = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         if not chosen:
             raise ConfigError(f"training.trainable {wanted} names none of {self.model.name}'s parameters")
-        for name, parameter in named:
-            parameter.requires_grad_(any(part in name for part in wanted))
         return chosen
 
     def _new_average(self) -> torch.optim.swa_utils.AveragedModel | None:

@@ -406,7 +406,7 @@ class SpectralMaskNet(SeparationModel):
             self.config["narrow_features"] = True
         # an ensemble's members hold it
         self.register_buffer("feature_gain", torch.ones(self.bins) if narrow_features and not members else None)
-        self.high_bands = high_bands
+        self.high_bands, self.high_hidden = high_bands, high_hidden
         self.total_bands = bands + high_bands
         self.magnitude_scale = float(magnitude_scale)
         if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in frequency_channels):
@@ -662,7 +662,7 @@ class SpectralMaskNet(SeparationModel):
         if self.high_bands:  # the low bands go on as a 22.05 kHz model's; the high ones wait for the decoder
             split = features.reshape(batch, frames, channels, self.total_bands)
             high = split[..., self.bands :].reshape(batch, frames, channels * self.high_bands)
-            high = torch.cat([self.high_norm(high), high], dim=-1) if self.config.get("high_hidden") else self.high_norm(high)
+            high = torch.cat([self.high_norm(high), high], dim=-1) if self.high_hidden else self.high_norm(high)
             features = split[..., : self.bands].reshape(batch, frames, channels * self.bands)
         normalised = self.input_norm(features)  # (B, N, C * bands)
         encoded = self.encode(normalised) if self.encode is not None else 0  # (B, N, hidden)
@@ -693,7 +693,7 @@ class SpectralMaskNet(SeparationModel):
         if high is not None:
             shape = (batch, frames, len(self.sources), channels, self.high_bands)
             high_logits = self.high_logits(torch.cat([decoded, high], dim=-1)).reshape(shape)
-            if not self.config.get("high_hidden"):  # a correction to the top low band's
+            if not self.high_hidden:  # a correction to the top low band's
                 high_logits = logits[..., -1:] + high_logits
             logits = torch.cat([logits, high_logits], dim=-1)
         return logits
