@@ -277,8 +277,12 @@ def test_the_high_band_study_scores_a_band_mask_by_its_band_statistics():
     study = load_script("experiments/high_band.py")
     generator = torch.Generator().manual_seed(0)
     shape = (2, study.BINS, 5)
-    mixture = torch.complex(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)).double()
-    vocals = 0.3 * mixture + torch.complex(torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)).double()
+    def spectrum() -> torch.Tensor:  # complex128: real and imaginary parts both random
+        return torch.randn(shape, generator=generator, dtype=torch.complex128)
+
+    mixture = spectrum()
+    vocals = 0.3 * mixture + spectrum()
+    assert mixture.imag.abs().min() > 0
     nearest = torch.randint(0, study.HIGH_BANDS, (study.BINS - study.LOW_BINS,), generator=generator)
     onehot = torch.nn.functional.one_hot(nearest, study.HIGH_BANDS).float()
     xx, xv, vv = study.band_statistics(mixture, vocals, onehot)  # (frames, channels, bands)
