@@ -4,6 +4,8 @@
     .venv/bin/python experiments/high_band.py oracles     [--data data/musdb18-7]
     .venv/bin/python experiments/high_band.py heuristics  [--data data/musdb18-7]
     .venv/bin/python experiments/high_band.py heads       [--data data/musdb18-7] [--remixes 400] [--steps 1500]
+    .venv/bin/python experiments/high_band.py levels      [--data data/musdb18-7]
+    .venv/bin/python experiments/high_band.py compact     [--data data/musdb18-7] [--steps 1500]
 
 Every score is the vocals' SNR above 11.025 kHz (the stems and the references high-passed
 there; 10 log10 of the reference's energy over the error's), per clip, median and mean over
@@ -32,6 +34,21 @@ weights (musdb18-7's paper training split and Everything is Remixed's training s
 accompaniment, random gains and crops, as training augments), and (c) the validation clips
 themselves: what the features allow at best, memorised. Scored on the validation clips with
 the same band statistics. Seeded; on one CPU, a few minutes per head.
+
+``levels``: how loud the vocals are above 11.025 kHz in each body of music with stems: the
+vocals' energy there against the mixture's, and against their own energy at 5.5-11.025 kHz
+(median over tracks), for musdb18-7's paper training and validation clips and for
+Everything is Remixed's training songs.
+
+``compact``: one gain per frame and channel for the whole high band (the "one gain per frame"
+oracle's layout) from 22 numbers a frame: the log energies of the mixture and of the
+ensemble's vocal estimate in four regions from 1.5 to 10.5 kHz and of the mixture in three
+above 11.025 kHz, as they are and less their mean over the 128-frame segment (each song's
+level and colour taken out), at the frame and its neighbours. A linear and a two-layer head,
+trained with the high-snr loss (each track as likely as any other), scored (a) trained on the
+paper training clips, on the validation clips, and (b) in five folds over all 93 clips of
+musdb18-7's training set, the clips of an artist in one fold, each clip scored by the head
+that did not see it; beside them, the oracle gain per frame on the same clips.
 """
 
 from __future__ import annotations
@@ -210,6 +227,17 @@ def band_error(mask, xx, xv, vv):
     return mask * mask * xx - 2 * mask * xv + vv
 
 
+def high_snr_loss(mask, xx, xv, vv, floor: float) -> torch.Tensor:
+    """The high-snr loss (docs/training.md) of a vocal ``mask`` and its complement, from the
+    band statistics: each example's thresholded SNRs, summed over all but the batch dimension."""
+    total = lambda values: values.sum(dim=tuple(range(1, values.dim())))  # noqa: E731
+    vocals_error = total(band_error(mask, xx, xv, vv))
+    accompaniment_error = total(band_error(1 - mask, xx, xx - xv, xx - 2 * xv + vv))
+    mixture = total(xx)
+    return (10 * torch.log10(vocals_error + floor * (total(vv) + mixture) + 1e-9)
+            + 10 * torch.log10(accompaniment_error + floor * (total(xx - 2 * xv + vv) + mixture) + 1e-9)).mean()  # fmt: skip
+
+
 def median_snr(head: Head, clips) -> tuple[float, float]:
     values = []
     with torch.no_grad():
@@ -234,13 +262,7 @@ def train_head(kind: str, clips, valid, steps: int, segment: int = 64, batch: in
         frames = min(min(len(clips[i][0]) - s, segment) for i, s in zip(chosen, starts))
         stacked = [torch.stack([clips[i][k][s : s + frames].float() for i, s in zip(chosen, starts)]) for k in range(4)]
         features, xx, xv, vv = stacked
-        mask = head(scaled(features))
-        total = lambda values: values.sum(dim=(1, 2, 3))  # noqa: E731
-        vocals_error = total(band_error(mask, xx, xv, vv))
-        accompaniment_error = total(band_error(1 - mask, xx, xx - xv, xx - 2 * xv + vv))
-        mixture = total(xx)
-        loss = (10 * torch.log10(vocals_error + floor * (total(vv) + mixture) + 1e-9)
-                + 10 * torch.log10(accompaniment_error + floor * (total(xx - 2 * xv + vv) + mixture) + 1e-9)).mean()  # fmt: skip
+        loss = high_snr_loss(head(scaled(features)), xx, xv, vv, floor)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -279,7 +301,7 @@ def heads(args) -> None:
     nearest = np.argmin(np.abs(np.arange(LOW_BINS, BINS)[:, None] - centres[None]), axis=1)
     onehot = torch.from_numpy(np.eye(HIGH_BANDS, dtype=np.float32)[nearest])  # each high bin to its nearest band
     split = split_tracks(list_tracks(args.data, "train"), "paper")
-    training_tracks = split["train"] + list_tracks(args.more, "train")
+    training_tracks = split["train"] + [track for more in args.more for track in list_tracks(more, "train")]
 
     def features_of(tracks):
         clips = []
@@ -303,17 +325,170 @@ def heads(args) -> None:
         print(f"{name:<44} {median:7.2f} {mean:7.2f}")
 
 
+# -- levels -----------------------------------------------------------------------------
+
+
+def band_energy(audio: np.ndarray, low: float, high: float) -> float:
+    """The energy of ``(channels, samples)`` audio between ``low`` and ``high`` Hz."""
+    power = np.abs(np.fft.rfft(audio, axis=-1)) ** 2
+    frequencies = np.fft.rfftfreq(audio.shape[-1], 1 / RATE)
+    return float(power[..., (frequencies >= low) & (frequencies < high)].sum())
+
+
+def levels(args) -> None:
+    split = split_tracks(list_tracks(args.data, "train"), "paper")
+    music = {"musdb18-7, paper training clips": split["train"], "musdb18-7, validation clips": split["valid"]}
+    music.update({f"{more}, training songs": list_tracks(more, "train") for more in args.more})
+    print(f"{'music':<46} {'tracks':>6} {'vs mixture':>11} {'vs 5.5-11k':>11}   (vocals above 11.025 kHz, dB, median)")
+    for name, tracks in music.items():
+        against_mixture, against_own = [], []
+        for track in tracks:
+            references, _ = track_references(track)
+            high = band_energy(references["vocals"], HIGH_BAND_HZ, RATE)
+            against_mixture.append(10 * np.log10(high / band_energy(references["mixture"], HIGH_BAND_HZ, RATE)))
+            against_own.append(10 * np.log10(high / band_energy(references["vocals"], 5500, HIGH_BAND_HZ)))
+        print(f"{name:<46} {len(tracks):6d} {np.median(against_mixture):11.1f} {np.median(against_own):11.1f}")
+
+
+# -- compact ----------------------------------------------------------------------------
+
+LOW_REGIONS = (1500, 3000, 5500, 8000, 10500)  # edges, Hz: the mixture and the vocal estimate
+HIGH_REGIONS = (HIGH_BAND_HZ, 13000, 16000, RATE / 2 + 1)  # edges, Hz: the mixture
+CONTEXT = (-2, -1, 0, 1, 2)  # frames
+
+
+def region_energies(magnitude: torch.Tensor, vocal_mask: torch.Tensor) -> torch.Tensor:
+    """``(channels, bins, frames)`` mixture magnitudes and the vocal mask -> ``(frames,
+    channels, 22)``: the log10 energies of the mixture and of the vocal estimate in each low
+    region, of the mixture in each high region, then the same less their mean over the frames."""
+    bin_of = lambda hz: int(round(hz * N_FFT / RATE))  # noqa: E731
+    power, vocal_power = magnitude**2, (vocal_mask * magnitude) ** 2
+    energies = []
+    for low, high in zip(LOW_REGIONS[:-1], LOW_REGIONS[1:]):
+        energies += [power[:, bin_of(low) : bin_of(high)].sum(1), vocal_power[:, bin_of(low) : bin_of(high)].sum(1)]
+    for low, high in zip(HIGH_REGIONS[:-1], HIGH_REGIONS[1:]):
+        energies.append(power[:, bin_of(low) : bin_of(high)].sum(1))
+    logs = torch.log10(torch.stack(energies, dim=-1) + 1e-8)  # (channels, frames, 11)
+    return torch.cat([logs, logs - logs.mean(dim=1, keepdim=True)], dim=-1).transpose(0, 1)
+
+
+def with_context(features: torch.Tensor) -> torch.Tensor:
+    """``(frames, channels, features)`` -> each frame's and its ``CONTEXT`` neighbours'
+    (the edge frames repeated), concatenated."""
+    frames = features.shape[0]
+    return torch.cat([features[torch.clamp(torch.arange(frames) + offset, 0, frames - 1)] for offset in CONTEXT], dim=-1)
+
+
+def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """A clip's compact features ``(frames, channels, features)``, in segments of 128 frames
+    as the model separates, and the whole high band's statistics ``(frames, channels)``."""
+    spectrum_x, spectrum_v = stft(mixture), stft(vocals)
+    features = []
+    with torch.no_grad():
+        for start in range(0, spectrum_x.shape[-1], 128):
+            magnitude = spectrum_x[..., start : start + 128].abs().float()
+            features.append(region_energies(magnitude, model.direct_masks(magnitude[None])[0, 0]))
+    high_x, high_v = spectrum_x[:, LOW_BINS:], spectrum_v[:, LOW_BINS:]
+    statistics = ((high_x.abs() ** 2).sum(1), (high_x.conj() * high_v).real.sum(1), (high_v.abs() ** 2).sum(1))
+    return (with_context(torch.cat(features)).float(), *(value.T.float() for value in statistics))
+
+
+class GainHead(nn.Module):
+    """Standardised compact features ``(..., features)`` -> one vocal gain ``(...)``; linear
+    (``hidden=0``) or two layers."""
+
+    def __init__(self, features: torch.Tensor, hidden: int):
+        super().__init__()
+        flat = features.reshape(-1, features.shape[-1])
+        self.register_buffer("mean", flat.mean(0))
+        self.register_buffer("scale", flat.std(0) + 1e-3)
+        width = features.shape[-1]
+        self.body = nn.Linear(width, 1) if not hidden else nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.body((features - self.mean) / self.scale))[..., 0]
+
+
+def clip_snrs(gain_of, clips) -> list[float]:
+    """Each clip's vocal SNR above 11.025 kHz with the gains ``gain_of(clip)``."""
+    values = []
+    with torch.no_grad():
+        for clip in clips:
+            _, xx, xv, vv = clip
+            gain = gain_of(clip)
+            values.append(10 * np.log10(float(vv.sum()) / float(band_error(gain, xx, xv, vv).sum())))
+    return values
+
+
+def train_gain_head(clips, hidden: int, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> GainHead:
+    """A :class:`GainHead` trained with the high-snr loss, each step on ``batch`` segments of
+    tracks drawn uniformly (a long song no likelier than a short clip)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    head = GainHead(torch.cat([clip[0] for clip in clips]), hidden)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-2)
+    for _ in range(steps):
+        parts = []
+        for index in rng.integers(len(clips), size=batch):
+            start = int(rng.integers(0, max(1, len(clips[index][0]) - segment)))
+            parts.append([value[start : start + segment] for value in clips[index]])
+        frames = min(len(part[0]) for part in parts)
+        features, xx, xv, vv = (torch.stack([part[k][:frames] for part in parts]) for k in range(4))
+        loss = high_snr_loss(head(features), xx, xv, vv, 10 ** (floor_db / 10))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return head
+
+
+def artist_folds(names: list[str], folds: int = 5) -> np.ndarray:
+    """A fold for each track (``"Artist - Title"``), every artist's tracks in one fold, the
+    artists dealt to the folds in a seeded random order."""
+    artists = sorted({name.split(" - ")[0] for name in names})
+    order = np.random.default_rng(0).permutation(len(artists))
+    fold_of = {artists[index]: position % folds for position, index in enumerate(order)}
+    return np.array([fold_of[name.split(" - ")[0]] for name in names])
+
+
+def compact(args) -> None:
+    torch.set_num_threads(1)
+    model = full_band_of(resolve_model("spectral-2stem-ensemble"))
+    split = split_tracks(list_tracks(args.data, "train"), "paper")
+    tracks = split["train"] + split["valid"]
+    clips = [compact_clip(model, *(track_references(track)[0][stem] for stem in ("mixture", "vocals"))) for track in tracks]
+    train, valid = clips[: len(split["train"])], clips[len(split["train"]) :]
+    oracle = lambda clip: (clip[2] / (clip[1] + 1e-12)).clamp(0, 1)  # noqa: E731
+    folds = artist_folds([track.name for track in tracks])
+    rows = {"oracle gain per frame": (clip_snrs(oracle, valid), clip_snrs(oracle, clips))}
+    for hidden, name in ((0, "linear"), (16, "two layers")):
+        head = train_gain_head(train, hidden, args.steps)
+        on_valid = clip_snrs(lambda clip: head(clip[0]), valid)
+        crossed = np.zeros(len(clips))
+        for fold in range(folds.max() + 1):
+            head = train_gain_head([clip for clip, f in zip(clips, folds) if f != fold], hidden, args.steps)
+            held_out = np.flatnonzero(folds == fold)
+            crossed[held_out] = clip_snrs(lambda clip: head(clip[0]), [clips[i] for i in held_out])
+        rows[name] = (on_valid, list(crossed))
+    print(f"{len(valid)} validation clips (heads trained on {len(train)}); {len(clips)} clips in {folds.max() + 1} folds by artist")
+    print(f"{'gain':<24} {'validation':>10} {'mean':>7} {'folds':>7} {'mean':>7} {'of those, validation':>21} {'fold medians':>13}")
+    for name, (on_valid, crossed) in rows.items():
+        crossed = np.array(crossed)
+        per_fold = [np.median(crossed[folds == fold]) for fold in range(folds.max() + 1)]
+        print(f"{name:<24} {np.median(on_valid):10.2f} {np.mean(on_valid):7.2f} {np.median(crossed):7.2f} {np.mean(crossed):7.2f}"
+              f" {np.median(crossed[len(train):]):21.2f} {min(per_fold):6.2f}-{max(per_fold):.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("study", choices=("oracles", "heuristics", "heads"))
+    parser.add_argument("study", choices=("oracles", "heuristics", "heads", "levels", "compact"))
     parser.add_argument("--data", default="data/musdb18-7")
-    parser.add_argument("--more", default="data/everythingisremixed", help="more training music (its train/ tracks), for heads")
+    parser.add_argument("--more", nargs="*", default=["data/everythingisremixed"], help="more training music (their train/ tracks), for heads; none with --more alone")
     parser.add_argument("--remixes", type=int, default=400)
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each head (twice as many fitted to validation)")
     parser.add_argument("--kinds", nargs="+", default=["linear", "mlp", "gru"], choices=("linear", "mlp", "gru"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    {"oracles": oracles, "heuristics": heuristics, "heads": heads}[args.study](args)
+    {"oracles": oracles, "heuristics": heuristics, "heads": heads, "levels": levels, "compact": compact}[args.study](args)
 
 
 if __name__ == "__main__":
