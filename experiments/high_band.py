@@ -75,6 +75,12 @@ N_FFT, HOP, RATE = 4096, 1024, 44100
 BINS = N_FFT // 2 + 1
 LOW_BINS = int(HIGH_BAND_HZ * N_FFT // RATE) + 1  # 1025: the bins below 11.025 kHz
 HIGH_BANDS = 16
+SEGMENT_FRAMES = 128  # 2.97 s: the full-band model's segments
+
+
+def bin_of(hz: float) -> int:
+    """The STFT bin at ``hz`` (rounded down)."""
+    return int(hz * N_FFT / RATE)
 WINDOW = torch.hann_window(N_FFT, dtype=torch.float64)
 
 
@@ -136,7 +142,6 @@ def oracles(args) -> None:
 
 def heuristics(args) -> None:
     model = full_band_of(resolve_model("spectral-2stem-ensemble"))
-    bin_of = lambda hz: int(hz * N_FFT / RATE)  # noqa: E731
     ranges = {"5.5-10.5 kHz": (5500, 10500), "8-10.5 kHz": (8000, 10500), "3-8 kHz": (3000, 8000)}
     rows: dict[str, list[float]] = {}
     for track in validation_clips(args.data):
@@ -181,8 +186,8 @@ def clip_features(model, mixture: np.ndarray, vocals: np.ndarray, onehot: torch.
     spectrum_x, spectrum_v = stft(mixture), stft(vocals)
     features = []
     with torch.no_grad():
-        for start in range(0, spectrum_x.shape[-1], 128):
-            bands = model.members[0].band_features(spectrum_x[..., start : start + 128].abs().float()[None])
+        for start in range(0, spectrum_x.shape[-1], SEGMENT_FRAMES):
+            bands = model.members[0].band_features(spectrum_x[..., start : start + SEGMENT_FRAMES].abs().float()[None])
             decoded = []
             for member in model.members:
                 encoded, _ = member._encode_features(bands)
@@ -239,12 +244,27 @@ def high_snr_loss(mask, xx, xv, vv, floor: float) -> torch.Tensor:
 
 
 def median_snr(head: Head, clips) -> tuple[float, float]:
+    values = clip_snrs(lambda clip: head(scaled(clip[0].float())[None])[0], clips)
+    return float(np.median(values)), float(np.mean(values))
+
+
+def clip_snrs(gain_of, clips) -> list[float]:
+    """Each clip's vocal SNR above 11.025 kHz with the masks ``gain_of(clip)`` (shaped as the
+    clip's band statistics)."""
     values = []
     with torch.no_grad():
-        for features, xx, xv, vv in clips:
-            mask = head(scaled(features.float())[None])[0]
-            values.append(10 * np.log10(float(vv.sum()) / float(band_error(mask, xx, xv, vv).sum())))
-    return float(np.median(values)), float(np.mean(values))
+        for clip in clips:
+            _, xx, xv, vv = clip
+            values.append(10 * np.log10(float(vv.sum()) / float(band_error(gain_of(clip), xx, xv, vv).sum())))
+    return values
+
+
+def drawn_segments(clips, chosen, rng, segment: int) -> list[torch.Tensor]:
+    """A batch: from each clip in ``chosen``, ``segment`` frames (fewer if one is shorter)
+    from a random start, of its features and band statistics, stacked."""
+    starts = [int(rng.integers(0, max(1, len(clips[i][0]) - segment))) for i in chosen]
+    frames = min(min(len(clips[i][0]) - s, segment) for i, s in zip(chosen, starts))
+    return [torch.stack([clips[i][k][s : s + frames].float() for i, s in zip(chosen, starts)]) for k in range(4)]
 
 
 def train_head(kind: str, clips, valid, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> tuple[float, float]:
@@ -258,10 +278,7 @@ def train_head(kind: str, clips, valid, steps: int, segment: int = 64, batch: in
     floor = 10 ** (floor_db / 10)
     for _ in range(steps):
         chosen = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
-        starts = [int(rng.integers(0, max(1, len(clips[i][0]) - segment))) for i in chosen]
-        frames = min(min(len(clips[i][0]) - s, segment) for i, s in zip(chosen, starts))
-        stacked = [torch.stack([clips[i][k][s : s + frames].float() for i, s in zip(chosen, starts)]) for k in range(4)]
-        features, xx, xv, vv = stacked
+        features, xx, xv, vv = drawn_segments(clips, chosen, rng, segment)
         loss = high_snr_loss(head(scaled(features)), xx, xv, vv, floor)
         optimizer.zero_grad()
         loss.backward()
@@ -328,11 +345,11 @@ def heads(args) -> None:
 # -- levels -----------------------------------------------------------------------------
 
 
-def band_energy(audio: np.ndarray, low: float, high: float) -> float:
-    """The energy of ``(channels, samples)`` audio between ``low`` and ``high`` Hz."""
+def band_energies(audio: np.ndarray, *ranges: tuple[float, float]) -> list[float]:
+    """The energy of ``(channels, samples)`` audio in each ``(low, high)`` range of Hz."""
     power = np.abs(np.fft.rfft(audio, axis=-1)) ** 2
     frequencies = np.fft.rfftfreq(audio.shape[-1], 1 / RATE)
-    return float(power[..., (frequencies >= low) & (frequencies < high)].sum())
+    return [float(power[..., (frequencies >= low) & (frequencies < high)].sum()) for low, high in ranges]
 
 
 def levels(args) -> None:
@@ -344,9 +361,10 @@ def levels(args) -> None:
         against_mixture, against_own = [], []
         for track in tracks:
             references, _ = track_references(track)
-            high = band_energy(references["vocals"], HIGH_BAND_HZ, RATE)
-            against_mixture.append(10 * np.log10(high / band_energy(references["mixture"], HIGH_BAND_HZ, RATE)))
-            against_own.append(10 * np.log10(high / band_energy(references["vocals"], 5500, HIGH_BAND_HZ)))
+            high, below = band_energies(references["vocals"], (HIGH_BAND_HZ, RATE), (5500, HIGH_BAND_HZ))
+            (mixture_high,) = band_energies(references["mixture"], (HIGH_BAND_HZ, RATE))
+            against_mixture.append(10 * np.log10(high / mixture_high))
+            against_own.append(10 * np.log10(high / below))
         print(f"{name:<46} {len(tracks):6d} {np.median(against_mixture):11.1f} {np.median(against_own):11.1f}")
 
 
@@ -361,7 +379,6 @@ def region_energies(magnitude: torch.Tensor, vocal_mask: torch.Tensor) -> torch.
     """``(channels, bins, frames)`` mixture magnitudes and the vocal mask -> ``(frames,
     channels, 22)``: the log10 energies of the mixture and of the vocal estimate in each low
     region, of the mixture in each high region, then the same less their mean over the frames."""
-    bin_of = lambda hz: int(round(hz * N_FFT / RATE))  # noqa: E731
     power, vocal_power = magnitude**2, (vocal_mask * magnitude) ** 2
     energies = []
     for low, high in zip(LOW_REGIONS[:-1], LOW_REGIONS[1:]):
@@ -385,12 +402,11 @@ def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray) -> tuple[torch.
     spectrum_x, spectrum_v = stft(mixture), stft(vocals)
     features = []
     with torch.no_grad():
-        for start in range(0, spectrum_x.shape[-1], 128):
-            magnitude = spectrum_x[..., start : start + 128].abs().float()
+        for start in range(0, spectrum_x.shape[-1], SEGMENT_FRAMES):
+            magnitude = spectrum_x[..., start : start + SEGMENT_FRAMES].abs().float()
             features.append(region_energies(magnitude, model.direct_masks(magnitude[None])[0, 0]))
-    high_x, high_v = spectrum_x[:, LOW_BINS:], spectrum_v[:, LOW_BINS:]
-    statistics = ((high_x.abs() ** 2).sum(1), (high_x.conj() * high_v).real.sum(1), (high_v.abs() ** 2).sum(1))
-    return (with_context(torch.cat(features)).float(), *(value.T.float() for value in statistics))
+    statistics = band_statistics(spectrum_x, spectrum_v, torch.ones(BINS - LOW_BINS, 1))  # the whole high band as one
+    return (with_context(torch.cat(features)).float(), *(value[..., 0] for value in statistics))
 
 
 class GainHead(nn.Module):
@@ -409,17 +425,6 @@ class GainHead(nn.Module):
         return torch.sigmoid(self.body((features - self.mean) / self.scale))[..., 0]
 
 
-def clip_snrs(gain_of, clips) -> list[float]:
-    """Each clip's vocal SNR above 11.025 kHz with the gains ``gain_of(clip)``."""
-    values = []
-    with torch.no_grad():
-        for clip in clips:
-            _, xx, xv, vv = clip
-            gain = gain_of(clip)
-            values.append(10 * np.log10(float(vv.sum()) / float(band_error(gain, xx, xv, vv).sum())))
-    return values
-
-
 def train_gain_head(clips, hidden: int, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> GainHead:
     """A :class:`GainHead` trained with the high-snr loss, each step on ``batch`` segments of
     tracks drawn uniformly (a long song no likelier than a short clip)."""
@@ -428,12 +433,7 @@ def train_gain_head(clips, hidden: int, steps: int, segment: int = 64, batch: in
     head = GainHead(torch.cat([clip[0] for clip in clips]), hidden)
     optimizer = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-2)
     for _ in range(steps):
-        parts = []
-        for index in rng.integers(len(clips), size=batch):
-            start = int(rng.integers(0, max(1, len(clips[index][0]) - segment)))
-            parts.append([value[start : start + segment] for value in clips[index]])
-        frames = min(len(part[0]) for part in parts)
-        features, xx, xv, vv = (torch.stack([part[k][:frames] for part in parts]) for k in range(4))
+        features, xx, xv, vv = drawn_segments(clips, rng.integers(len(clips), size=batch), rng, segment)
         loss = high_snr_loss(head(features), xx, xv, vv, 10 ** (floor_db / 10))
         optimizer.zero_grad()
         loss.backward()
