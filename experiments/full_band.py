@@ -31,6 +31,7 @@ import torch
 from lightsep.checkpoint import load_checkpoint
 from lightsep.data.splits import split_tracks
 from lightsep.data.tracks import list_tracks
+from lightsep.errors import LightsepError
 from lightsep.evaluate import oracle_irm, track_references
 from lightsep.models.spectral import HIGH_BAND_HZ, SpectralMaskNet, full_band_of
 from lightsep.separator import Separator, resolve_model
@@ -70,6 +71,14 @@ def main() -> None:
     parser.add_argument("--oracle", action="store_true", help="also the ideal ratio mask (lightsep evaluate's oracle-irm): the ceiling")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    try:
+        compare(args)
+    except LightsepError as exc:  # a missing or unreadable folder, checkpoint or model: one line
+        parser.error(str(exc))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Scores every model ``args`` names (:func:`main`), printing a row each."""
     narrow = resolve_model(args.model)
     wide = full_band_of(narrow, narrow_features=not args.plain_features)
     closed = full_band_of(narrow, narrow_features=not args.plain_features)

@@ -64,6 +64,7 @@ from torch import nn
 
 from lightsep.data.splits import split_tracks
 from lightsep.data.tracks import list_tracks
+from lightsep.errors import LightsepError
 from lightsep.evaluate import track_references
 from lightsep.models.spectral import HIGH_BAND_HZ, full_band_centres, full_band_of, interpolation_matrix
 from lightsep.separator import resolve_model
@@ -488,7 +489,10 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["linear", "mlp", "gru"], choices=("linear", "mlp", "gru"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    {"oracles": oracles, "heuristics": heuristics, "heads": heads, "levels": levels, "compact": compact}[args.study](args)
+    try:
+        {"oracles": oracles, "heuristics": heuristics, "heads": heads, "levels": levels, "compact": compact}[args.study](args)
+    except LightsepError as exc:  # a missing or unreadable folder, track or model: one line
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":
