@@ -37,8 +37,8 @@ the same band statistics. Seeded; on one CPU, a few minutes per head.
 
 ``levels``: how loud the vocals are above 11.025 kHz in each body of music with stems: the
 vocals' energy there against the mixture's, and against their own energy at 5.5-11.025 kHz
-(median over tracks), for musdb18-7's paper training and validation clips and for
-Everything is Remixed's training songs.
+(median over tracks), and how many minutes each holds, for musdb18-7's paper training and
+validation clips and for Everything is Remixed's training songs.
 
 ``compact``: one gain per frame and channel for the whole high band (the "one gain per frame"
 oracle's layout) from 22 numbers a frame: the log energies of the mixture and of the
@@ -357,16 +357,17 @@ def levels(args) -> None:
     split = split_tracks(list_tracks(args.data, "train"), "paper")
     music = {"musdb18-7, paper training clips": split["train"], "musdb18-7, validation clips": split["valid"]}
     music.update({f"{more}, training songs": list_tracks(more, "train") for more in args.more})
-    print(f"{'music':<46} {'tracks':>6} {'vs mixture':>11} {'vs 5.5-11k':>11}   (vocals above 11.025 kHz, dB, median)")
+    print(f"{'music':<46} {'tracks':>6} {'minutes':>7} {'vs mixture':>11} {'vs 5.5-11k':>11}   (vocals above 11.025 kHz, dB, median)")
     for name, tracks in music.items():
-        against_mixture, against_own = [], []
+        against_mixture, against_own, samples = [], [], 0
         for track in tracks:
             references, _ = track_references(track)
+            samples += references["mixture"].shape[-1]
             high, below = band_energies(references["vocals"], (HIGH_BAND_HZ, RATE), (5500, HIGH_BAND_HZ))
             (mixture_high,) = band_energies(references["mixture"], (HIGH_BAND_HZ, RATE))
             against_mixture.append(10 * np.log10(high / mixture_high))
             against_own.append(10 * np.log10(high / below))
-        print(f"{name:<46} {len(tracks):6d} {np.median(against_mixture):11.1f} {np.median(against_own):11.1f}")
+        print(f"{name:<46} {len(tracks):6d} {samples / RATE / 60:7.1f} {np.median(against_mixture):11.1f} {np.median(against_own):11.1f}")
 
 
 # -- compact ----------------------------------------------------------------------------
