@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .base import SeparationModel
+from .high_gain import HighBandGain
 
 MEMBER_ARGUMENTS = ("bands", "full_resolution_bins", "hidden", "layers", "dropout", "frequency_channels", "time_kernel", "dense_too")
 # high_bands and magnitude_scale are the ensemble's: its members share one band layout
@@ -298,6 +299,13 @@ class SpectralMaskNet(SeparationModel):
             sets it to the roll-off of the resampler through which a 22.05 kHz model's weights
             learned the bins just below 11.025 kHz. Only the network's input sees it, not the
             spectrogram the masks apply to.
+        high_gain: 0 (the default): the high bands' masks are what the network gives them. Else
+            the vocals' mask above 11.025 kHz is one gain per frame and channel from a
+            :class:`~lightsep.models.high_gain.HighBandGain` with this many hidden units (the
+            attribute ``high_gain_net``), which reads a few region energies of the mixture and
+            of the vocal estimate below: for a 2-stem stereo model with ``high_bands``, and
+            only where the model separates a waveform (:meth:`forward`): the masks from
+            magnitudes alone (:meth:`masks`, :meth:`direct_masks`) are without it.
         synthesis_samples: 0 (the default): Hann windows, frames centred as
             ``torch.stft(center=True)`` centres them. Else a causal model's low-delay frames
             (:func:`low_delay_windows`): the analysis window is long and skewed, the synthesis
@@ -351,6 +359,7 @@ class SpectralMaskNet(SeparationModel):
         high_hidden: int = 0,
         members: tuple[dict[str, Any], ...] | list[dict[str, Any]] = (),
         synthesis_samples: int = 0,
+        high_gain: int = 0,
     ):
         super().__init__()
         sources = tuple(sources)
@@ -435,12 +444,19 @@ class SpectralMaskNet(SeparationModel):
         self.synthesis_samples = synthesis_samples or n_fft
         self.register_buffer("window", torch.from_numpy(analysis.astype(np.float32)), persistent=False)
         self.register_buffer("synthesis_window", torch.from_numpy(synthesis.astype(np.float32)), persistent=False)
+        if isinstance(high_gain, bool) or not isinstance(high_gain, int) or high_gain < 0:
+            raise ValueError(f"high_gain {high_gain!r} must be 0 or a positive whole number")
+        if high_gain and not (high_bands and len(sources) == 2 and audio_channels == 2):
+            raise ValueError("high_gain is for 2-stem stereo models with high_bands")
+        self.high_gain_net = HighBandGain(sample_rate, n_fft, high_gain) if high_gain else None
         self.members = None
         if members:
             network = dict(bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
                            dropout=dropout, frequency_channels=frequency_channels, time_kernel=time_kernel, dense_too=dense_too)  # fmt: skip
             self._build_members(list(members), network)
             return
+        if high_gain:
+            self.config["high_gain"] = high_gain
         centres = full_band_centres(self.bins, bands, full_resolution_bins, self.low_bins, high_bands)
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins, centres)  # (total bands, bins)
         pooled = expand.copy()
@@ -522,6 +538,8 @@ class SpectralMaskNet(SeparationModel):
         for key in network:
             self.config.pop(key, None)
         self.config["members"] = arguments
+        if self.high_gain_net is not None:  # the ensemble's, not its members'
+            self.config["high_gain"] = self.high_gain_net.hidden
         self.members = nn.ModuleList(built)
 
     def network_arguments(self) -> dict[str, Any]:
@@ -738,12 +756,23 @@ class SpectralMaskNet(SeparationModel):
             real, imag = self.conv_stft(mixture.reshape(batch * channels, time))
             real, imag = real.reshape(batch, channels, self.bins, -1), imag.reshape(batch, channels, self.bins, -1)
             masks = self.direct_masks(torch.sqrt(real * real + imag * imag + 1e-12))  # (B, S-1, C, bins, N)
+            if self.high_gain_net is not None:
+                masks = self.with_high_gain(real, imag, masks)
             direct = self.conv_stft.inverse((masks * real[:, None]).reshape(shape), (masks * imag[:, None]).reshape(shape))
             direct = direct.reshape(batch, estimated, channels, time)[..., start : start + length]
         else:
             direct = self._separate_in_chunks(mixture)
         difference = mixture[:, None, :, start : start + length] - direct.sum(dim=1, keepdim=True)
         return torch.cat([direct, difference], dim=1)
+
+    def with_high_gain(self, real: torch.Tensor, imag: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """The vocal masks ``(batch, 1, 2, bins, frames)`` with every bin above 11.025 kHz
+        set to ``high_gain_net``'s gain for its frame and channel, which it reads from the
+        mixture's spectrogram (its real and imaginary parts, ``(batch, 2, bins, frames)``) and
+        those masks."""
+        gain = self.high_gain_net(real, imag, masks[:, 0])  # (B, C, N)
+        high = gain[:, None, :, None, :].expand(-1, -1, -1, self.bins - self.low_bins, -1)
+        return torch.cat([masks[..., : self.low_bins, :], high], dim=-2)
 
     def stft(self, signal: torch.Tensor) -> torch.Tensor:
         """``(n, time)`` -> the complex spectra ``(n, bins, time // hop + 1)`` of this model's
@@ -811,6 +840,9 @@ class SpectralMaskNet(SeparationModel):
                 features, skips = encoded[index]
                 masks.append(network._direct_masks_of(network._decode(features, outputs[start : start + count], skips)))
             masks = masks[0] if self.members is None else self.combine_masks(masks)  # (b, S-1, C, bins, N)
+            if self.high_gain_net is not None:
+                parts = torch.view_as_real(spectrum[:, 0])
+                masks = self.with_high_gain(parts[..., 0], parts[..., 1], masks)
             # real masks times complex bins, as pairs of reals: the same products, without
             # first making the masks complex
             masked = torch.view_as_complex(torch.view_as_real(spectrum) * masks[..., None])
@@ -841,7 +873,12 @@ def resampler_response(rate: int, narrow_rate: int, n_fft: int, quality: str = "
 
 
 def full_band_of(
-    model: SpectralMaskNet, high_bands: int = 16, sample_rate: int = 44100, resample_quality: str = "HQ", narrow_features: bool = True
+    model: SpectralMaskNet,
+    high_bands: int = 16,
+    sample_rate: int = 44100,
+    resample_quality: str = "HQ",
+    narrow_features: bool = True,
+    high_gain: int = 0,
 ) -> SpectralMaskNet:
     """A 22.05 kHz spectrogram-mask model (or ensemble) at ``sample_rate`` over the whole
     band, with its weights: the STFT, hop and segments scaled to the new rate (the same
@@ -851,7 +888,9 @@ def full_band_of(
     given the roll-off of the ``resample_quality`` resampler through which it learned the
     bins just below 11.025 kHz (``narrow_features``): below 11.025 kHz it separates as the
     model did behind that resampler. ``narrow_features=False``: the low bands as the bins
-    fall, the top one pooling above 11.025 kHz too (the first full-band experiments')."""
+    fall, the top one pooling above 11.025 kHz too (the first full-band experiments').
+    ``high_gain``: the hidden units of a high-band gain (``SpectralMaskNet``'s argument; its
+    weights untrained, to be loaded)."""
     ratio = sample_rate / model.sample_rate
     if ratio != int(ratio) or ratio < 2 or model.config.get("high_bands") or model.causal:
         raise ValueError("full_band_of takes a bidirectional model at a rate that divides sample_rate by 2 or more")
@@ -861,6 +900,8 @@ def full_band_of(
         config[key] = config[key] * ratio
     config.update(sample_rate=sample_rate, high_bands=high_bands, narrow_features=narrow_features,
                   magnitude_scale=config.get("magnitude_scale", 1.0) / ratio)  # fmt: skip
+    if high_gain:
+        config["high_gain"] = high_gain
     wide = SpectralMaskNet(**config)
     missing, unexpected = wide.load_state_dict(model.state_dict(), strict=False)
     if unexpected or any(".high_" not in f".{key}" and not key.endswith("feature_gain") for key in missing):
