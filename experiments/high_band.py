@@ -5,7 +5,7 @@
     .venv/bin/python experiments/high_band.py heuristics  [--data data/musdb18-7]
     .venv/bin/python experiments/high_band.py heads       [--data data/musdb18-7] [--remixes 400] [--steps 1500]
     .venv/bin/python experiments/high_band.py levels      [--data data/musdb18-7]
-    .venv/bin/python experiments/high_band.py compact     [--data data/musdb18-7] [--steps 1500]
+    .venv/bin/python experiments/high_band.py compact     [--data data/musdb18-7] [--steps 1500] [--numbers 22 41] [--hidden 0 16] [--save CHECKPOINT]
 
 Every score is the vocals' SNR above 11.025 kHz (the stems and the references high-passed
 there; 10 log10 of the reference's energy over the error's), per clip, median and mean over
@@ -41,14 +41,19 @@ vocals' energy there against the mixture's, and against their own energy at 5.5-
 validation clips and for Everything is Remixed's training songs.
 
 ``compact``: one gain per frame and channel for the whole high band (the "one gain per frame"
-oracle's layout) from 22 numbers a frame: the log energies of the mixture and of the
-ensemble's vocal estimate in four regions from 1.5 to 10.5 kHz and of the mixture in three
-above 11.025 kHz, as they are and less their mean over the 128-frame segment (each song's
-level and colour taken out), at the frame and its neighbours. A linear and a two-layer head,
-trained with the high-snr loss (each track as likely as any other), scored (a) trained on the
-paper training clips, on the validation clips, and (b) in five folds over all 93 clips of
-musdb18-7's training set, the clips of an artist in one fold, each clip scored by the head
-that did not see it; beside them, the oracle gain per frame on the same clips.
+oracle's layout) from a few numbers a frame, those of lightsep.models.high_gain.HighBandGain:
+the log energies of the mixture and of the ensemble's vocal estimate in four regions from 1.5
+to 10.5 kHz and of the mixture in three above 11.025 kHz, as they are and less their mean over
+the 128-frame segment (22); then per region from 8 kHz up the mid's energy over the side's and
+the share of it in bins mixed to the centre (30); then the change of the 11 log energies from
+the frame before (41), each at the frame and its neighbours. ``--numbers`` takes the first N
+of them, ``--hidden`` the heads' sizes (0: linear). Each head is trained with the high-snr
+loss (each track as likely as any other) and scored (a) trained on the paper training clips,
+on the validation clips, and (b) in five folds over all 93 clips of musdb18-7's training set,
+the clips of an artist in one fold, each clip scored by the head that did not see it; beside
+them, the oracle gain per frame on the same clips. ``--save CHECKPOINT`` then trains the last
+``--hidden`` head on all 93 clips with every number and writes spectral-2stem-fullband: the
+ensemble carried over by ``full_band_of`` with that gain (``high_gain``).
 """
 
 from __future__ import annotations
@@ -62,10 +67,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from lightsep.checkpoint import save_checkpoint
 from lightsep.data.splits import split_tracks
 from lightsep.data.tracks import list_tracks
 from lightsep.errors import LightsepError
 from lightsep.evaluate import track_references
+from lightsep.models.high_gain import CONTEXT, FRAME_FEATURES, HighBandGain
 from lightsep.models.spectral import HIGH_BAND_HZ, full_band_centres, full_band_of, interpolation_matrix
 from lightsep.separator import resolve_model
 
@@ -372,48 +379,31 @@ def levels(args) -> None:
 
 # -- compact ----------------------------------------------------------------------------
 
-LOW_REGIONS = (1500, 3000, 5500, 8000, 10500)  # edges, Hz: the mixture and the vocal estimate
-HIGH_REGIONS = (HIGH_BAND_HZ, 13000, 16000, RATE / 2 + 1)  # edges, Hz: the mixture
-CONTEXT = (-2, -1, 0, 1, 2)  # frames
+REGION_ENERGIES = 22  # of HighBandGain's FRAME_FEATURES: the region energies, as they are and centred
 
 
-def region_energies(magnitude: torch.Tensor, vocal_mask: torch.Tensor) -> torch.Tensor:
-    """``(channels, bins, frames)`` mixture magnitudes and the vocal mask -> ``(frames,
-    channels, 22)``: the log10 energies of the mixture and of the vocal estimate in each low
-    region, of the mixture in each high region, then the same less their mean over the frames."""
-    power, vocal_power = magnitude**2, (vocal_mask * magnitude) ** 2
-    energies = []
-    for low, high in zip(LOW_REGIONS[:-1], LOW_REGIONS[1:]):
-        energies += [power[:, bin_of(low) : bin_of(high)].sum(1), vocal_power[:, bin_of(low) : bin_of(high)].sum(1)]
-    for low, high in zip(HIGH_REGIONS[:-1], HIGH_REGIONS[1:]):
-        energies.append(power[:, bin_of(low) : bin_of(high)].sum(1))
-    logs = torch.log10(torch.stack(energies, dim=-1) + 1e-8)  # (channels, frames, 11)
-    return torch.cat([logs, logs - logs.mean(dim=1, keepdim=True)], dim=-1).transpose(0, 1)
-
-
-def with_context(features: torch.Tensor) -> torch.Tensor:
-    """``(frames, channels, features)`` -> each frame's and its ``CONTEXT`` neighbours'
-    (the edge frames repeated), concatenated."""
-    frames = features.shape[0]
-    return torch.cat([features[torch.clamp(torch.arange(frames) + offset, 0, frames - 1)] for offset in CONTEXT], dim=-1)
-
-
-def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray) -> tuple[torch.Tensor, ...]:
-    """A clip's compact features ``(frames, channels, features)``, in segments of 128 frames
-    as the model separates, and the whole high band's statistics ``(frames, channels)``."""
+def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray, numbers: int = FRAME_FEATURES) -> tuple[torch.Tensor, ...]:
+    """A clip's compact features ``(frames, channels, numbers * len(CONTEXT))``: the first
+    ``numbers`` of :class:`HighBandGain`'s numbers a frame, in segments of 128 frames as the
+    model separates, with their context; and the whole high band's statistics ``(frames,
+    channels)``."""
     spectrum_x, spectrum_v = stft(mixture), stft(vocals)
+    gain = HighBandGain(RATE, N_FFT)
     features = []
     with torch.no_grad():
         for start in range(0, spectrum_x.shape[-1], SEGMENT_FRAMES):
-            magnitude = spectrum_x[..., start : start + SEGMENT_FRAMES].abs().float()
-            features.append(region_energies(magnitude, model.direct_masks(magnitude[None])[0, 0]))
+            piece = spectrum_x[None, ..., start : start + SEGMENT_FRAMES]
+            real, imag = piece.real.float(), piece.imag.float()
+            vocal_mask = model.direct_masks(piece.abs().float())[:, 0]
+            features.append(gain.frame_features(real, imag, vocal_mask)[0, ..., :numbers])
     statistics = band_statistics(spectrum_x, spectrum_v, torch.ones(BINS - LOW_BINS, 1))  # the whole high band as one
-    return (with_context(torch.cat(features)).float(), *(value[..., 0] for value in statistics))
+    return (HighBandGain.with_context(torch.cat(features)).float(), *(value[..., 0] for value in statistics))
 
 
 class GainHead(nn.Module):
     """Standardised compact features ``(..., features)`` -> one vocal gain ``(...)``; linear
-    (``hidden=0``) or two layers."""
+    (``hidden=0``) or two layers: :class:`HighBandGain`'s layers over any number of features
+    (with all of them, its state dict loads into one)."""
 
     def __init__(self, features: torch.Tensor, hidden: int):
         super().__init__()
@@ -423,8 +413,7 @@ class GainHead(nn.Module):
         width = features.shape[-1]
         self.body = nn.Linear(width, 1) if not hidden else nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.body((features - self.mean) / self.scale))[..., 0]
+    forward = HighBandGain.gain_of
 
 
 def train_gain_head(clips, hidden: int, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> GainHead:
@@ -457,27 +446,44 @@ def compact(args) -> None:
     model = full_band_of(resolve_model("spectral-2stem-ensemble"))
     split = split_tracks(list_tracks(args.data, "train"), "paper")
     tracks = split["train"] + split["valid"]
-    clips = [compact_clip(model, *(track_references(track)[0][stem] for stem in ("mixture", "vocals"))) for track in tracks]
-    train, valid = clips[: len(split["train"])], clips[len(split["train"]) :]
+    references = [track_references(track)[0] for track in tracks]
+    clips = [compact_clip(model, refs["mixture"], refs["vocals"]) for refs in references]
+    ntrain = len(split["train"])
     oracle = lambda clip: (clip[2] / (clip[1] + 1e-12)).clamp(0, 1)  # noqa: E731
     folds = artist_folds([track.name for track in tracks])
-    rows = {"oracle gain per frame": (clip_snrs(oracle, valid), clip_snrs(oracle, clips))}
-    for hidden, name in ((0, "linear"), (16, "two layers")):
-        head = train_gain_head(train, hidden, args.steps)
-        on_valid = clip_snrs(lambda clip: head(clip[0]), valid)
-        crossed = np.zeros(len(clips))
-        for fold in range(folds.max() + 1):
-            head = train_gain_head([clip for clip, f in zip(clips, folds) if f != fold], hidden, args.steps)
-            held_out = np.flatnonzero(folds == fold)
-            crossed[held_out] = clip_snrs(lambda clip: head(clip[0]), [clips[i] for i in held_out])
-        rows[name] = (on_valid, list(crossed))
-    print(f"{len(valid)} validation clips (heads trained on {len(train)}); {len(clips)} clips in {folds.max() + 1} folds by artist")
+    rows = {"oracle gain per frame": (clip_snrs(oracle, clips[ntrain:]), clip_snrs(oracle, clips))}
+    for numbers in args.numbers:
+        width = numbers * len(CONTEXT)
+        # the first `numbers` of each context frame's
+        keep = torch.cat([torch.arange(numbers) + FRAME_FEATURES * k for k in range(len(CONTEXT))])
+        subset = [(clip[0][..., keep], *clip[1:]) for clip in clips] if numbers < FRAME_FEATURES else clips
+        for hidden in args.hidden:
+            head = train_gain_head(subset[:ntrain], hidden, args.steps)
+            on_valid = clip_snrs(lambda clip: head(clip[0]), subset[ntrain:])
+            crossed = np.zeros(len(clips))
+            for fold in range(folds.max() + 1):
+                head = train_gain_head([clip for clip, f in zip(subset, folds) if f != fold], hidden, args.steps)
+                held_out = np.flatnonzero(folds == fold)
+                crossed[held_out] = clip_snrs(lambda clip: head(clip[0]), [subset[i] for i in held_out])
+            name = f"{numbers} numbers, " + (f"{hidden} hidden" if hidden else "linear")
+            rows[name] = (on_valid, list(crossed))
+            assert width == subset[0][0].shape[-1]
+    print(f"{len(clips) - ntrain} validation clips (heads trained on {ntrain}); {len(clips)} clips in {folds.max() + 1} folds by artist")
     print(f"{'gain':<24} {'validation':>10} {'mean':>7} {'folds':>7} {'mean':>7} {'of those, validation':>21} {'fold medians':>13}")
     for name, (on_valid, crossed) in rows.items():
         crossed = np.array(crossed)
         per_fold = [np.median(crossed[folds == fold]) for fold in range(folds.max() + 1)]
         print(f"{name:<24} {np.median(on_valid):10.2f} {np.mean(on_valid):7.2f} {np.median(crossed):7.2f} {np.mean(crossed):7.2f}"
-              f" {np.median(crossed[len(train):]):21.2f} {min(per_fold):6.2f}-{max(per_fold):.2f}")  # fmt: skip
+              f" {np.median(crossed[ntrain:]):21.2f} {min(per_fold):6.2f}-{max(per_fold):.2f}")  # fmt: skip
+    if args.save:
+        hidden = args.hidden[-1]
+        head = train_gain_head(clips, hidden, args.steps)  # all 93 clips, every number
+        full = full_band_of(resolve_model("spectral-2stem-ensemble"), high_gain=hidden)
+        full.high_gain_net.load_state_dict(head.state_dict())
+        full.name = "spectral-2stem-fullband"
+        metadata = {"high_gain": {"command": " ".join(["experiments/high_band.py", *sys.argv[1:]]), "clips": len(clips), "hidden": hidden,
+                                  "steps": args.steps, "data": args.data, "base": "spectral-2stem-ensemble"}}  # fmt: skip
+        print(f"saved {save_checkpoint(full, args.save, metadata)}")
 
 
 def main() -> None:
@@ -488,6 +494,9 @@ def main() -> None:
     parser.add_argument("--remixes", type=int, default=400)
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each head (twice as many fitted to validation)")
     parser.add_argument("--kinds", nargs="+", default=["linear", "mlp", "gru"], choices=("linear", "mlp", "gru"))
+    parser.add_argument("--numbers", nargs="+", type=int, default=[22, FRAME_FEATURES], help="compact: the first N of the gain's numbers a frame (22: region energies; 30: and stereo; 41: and their change)")
+    parser.add_argument("--hidden", nargs="+", type=int, default=[0, 16], help="compact: hidden units of each head (0: linear)")
+    parser.add_argument("--save", metavar="CHECKPOINT", help="compact: then train the last --hidden head on all the clips with every number and save spectral-2stem-fullband")
     args = parser.parse_args()
     torch.set_num_threads(1)
     try:

@@ -298,30 +298,9 @@ def test_the_high_band_study_scores_a_band_mask_by_its_band_statistics():
     torch.testing.assert_close(study.band_error(1 - mask, xx, xx - xv, xx - 2 * xv + vv).double(), expected, rtol=1e-4, atol=1e-3)
 
 
-def test_the_compact_high_band_study_reads_region_energies_and_keeps_artists_in_one_fold():
-    # experiments/high_band.py compact: 22 numbers per frame and channel, and folds by artist
+def test_the_compact_high_band_study_keeps_an_artists_clips_in_one_fold():
+    # experiments/high_band.py compact (its features are lightsep.models.high_gain's: tests/test_high_gain.py)
     study = load_script("experiments/high_band.py")
-    frames = 6
-    magnitude = torch.zeros(2, study.BINS, frames)
-    at_9k, at_14k = round(9000 * study.N_FFT / study.RATE), round(14000 * study.N_FFT / study.RATE)
-    magnitude[0, at_9k] = torch.arange(1.0, frames + 1)  # the left channel: a tone at 9 kHz, rising
-    magnitude[1, at_14k] = 2.0  # the right: a steady one at 14 kHz
-    mask = torch.full_like(magnitude, 0.5)
-    features = study.region_energies(magnitude, mask)
-    assert features.shape == (frames, 2, 22)
-    left, right = features[:, 0], features[:, 1]
-    # the fourth low region (8-10.5 kHz): mixture then vocal estimate; the others empty
-    torch.testing.assert_close(left[:, 6], 2 * torch.log10(torch.arange(1.0, frames + 1)), atol=1e-5, rtol=0)
-    torch.testing.assert_close(left[:, 7], left[:, 6] + 2 * torch.log10(torch.tensor(0.5)), atol=1e-5, rtol=0)
-    assert torch.all(left[:, [0, 1, 2, 3, 4, 5, 8, 9, 10]] == -8)
-    torch.testing.assert_close(right[:, 9], torch.full((frames,), float(torch.log10(torch.tensor(4.0)))), atol=1e-5, rtol=0)
-    # the second half: each number less its mean over the frames
-    torch.testing.assert_close(features[..., 11:], features[..., :11] - features[..., :11].mean(0), atol=1e-5, rtol=0)
-    context = study.with_context(features)
-    assert context.shape == (frames, 2, 22 * len(study.CONTEXT))
-    centre = study.CONTEXT.index(0)
-    torch.testing.assert_close(context[:, :, 22 * centre : 22 * (centre + 1)], features)
-    torch.testing.assert_close(context[0, :, :22], features[0])  # before the first frame: the first frame
     names = [f"{artist} - Song {n}" for artist in "ABCDEFG" for n in range(3)] + ["H - One"]
     folds = study.artist_folds(names)
     for artist in "ABCDEFGH":
