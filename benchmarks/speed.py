@@ -160,6 +160,7 @@ CONTENDERS = [
     lightsep_contender("spectral-2stem", "onnx"),
     lightsep_contender("spectral-2stem-ensemble", "torch"),
     lightsep_contender("spectral-2stem-ensemble", "onnx"),
+    lightsep_contender("spectral-2stem-fullband", "torch"),
     lightsep_contender("spectral-4stem", "torch"),
     lightsep_contender("spleeter-2stem", "torch", 0.0, batch_size=1),
     lightsep_contender("spleeter-2stem", "torch", 0.0, batch_size=16),

@@ -8,6 +8,7 @@ import torch
 from lightsep.checkpoint import load_checkpoint, save_checkpoint
 from lightsep.export import export_onnx
 from lightsep.models.high_gain import CONTEXT, FRAME_FEATURES, HighBandGain
+from lightsep.models.registry import build_model
 from lightsep.models.spectral import SpectralMaskNet, full_band_of
 
 RATE, N_FFT = 44100, 4096
@@ -134,3 +135,10 @@ def test_silence_around_the_signal_does_not_move_the_centred_energies():
     alone = gain.frame_features(real, imag, mask)[0]
     padded = [torch.nn.functional.pad(part, (3, 4)) for part in (real, imag, mask)]
     torch.testing.assert_close(gain.frame_features(*padded)[0, 3:-4, :, :30], alone[..., :30], atol=1e-5, rtol=0)
+
+
+def test_the_full_band_preset_is_the_default_carried_over_with_a_gain():
+    from lightsep.separator import resolve_model
+
+    carried = full_band_of(resolve_model("spectral-2stem-ensemble"), high_gain=32)
+    assert build_model("spectral-2stem-fullband").config == carried.config

@@ -108,6 +108,31 @@ def test_an_ensemble_is_bundled_with_each_members_training(tmp_path):
         script.ensemble_info(joined, ["spectral-2stem", "nope"], tmp_path / "eval", folder=folder)
 
 
+def test_a_full_band_model_is_bundled_with_its_base_models_training_and_its_gains(tmp_path):
+    from lightsep.errors import LightsepError
+    from lightsep.models.spectral import SpectralMaskNet, ensemble_of, full_band_of
+
+    folder = tmp_path / "pretrained"
+    small = dict(n_fft=256, hop=64, context_samples=2048, bands=32, full_resolution_bins=8)
+    base = ensemble_of([SpectralMaskNet(hidden=16, **small), SpectralMaskNet(hidden=8, **small)], "spectral-2stem-ensemble")
+    bundle(save_checkpoint(base, tmp_path / "base.pt"), {"data": {"datasets": []}, "training": {"steps": 3}, "hardware": {"cores": 2}}, folder)
+    wide = full_band_of(base, high_bands=4, high_gain=4)
+    wide.name = "spectral-2stem-fullband"
+    gain = {"command": "experiments/high_band.py compact --save x.pt", "clips": 93, "hidden": 4, "steps": 9, "base": "spectral-2stem-ensemble"}
+    carried = save_checkpoint(wide, tmp_path / "wide.pt", {"high_gain": gain})
+    script = _bundle_script()
+    info = script.carried_info(carried, _evaluation(tmp_path / "eval", vocals=5.5), folder=folder)
+    assert info["carried_from"]["bundled"] == "spectral-2stem-ensemble"
+    assert info["carried_from"]["sha256"] == json.loads((folder / "spectral-2stem-ensemble.json").read_text())["sha256"]
+    assert info["training"] == {"steps": 3} and info["high_gain"]["clips"] == 93 and "research" in info["high_gain"]["licence"]
+    assert info["test"]["sdr"]["vocals"]["sisec18"] == 5.5 and info["data"]["test_tracks"] == 1
+    bundle(carried, info, folder)
+    loaded = load_checkpoint(pretrained_checkpoint("spectral-2stem-fullband", folder))
+    assert loaded.config["high_gain"] == 4
+    with pytest.raises(LightsepError, match="no high_gain metadata"):
+        script.carried_info(tmp_path / "base.pt", tmp_path / "eval", folder=folder)
+
+
 def test_a_checkpoint_is_saved_as_it_will_be_bundled(tmp_path):
     from lightsep.pretrained import save_at_preset_geometry
 

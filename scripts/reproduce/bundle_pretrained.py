@@ -20,6 +20,12 @@ a checkpoint to its preset's) when the run folder is long gone.
 
 bundles an ensemble that ``lightsep ensemble`` joined, its manifest holding each member's
 (a bundled model's manifest, or a run folder's files).
+
+    python scripts/reproduce/bundle_pretrained.py --carried CHECKPOINT --eval EVAL [--valid VALID]
+
+bundles a bundled model carried over to the whole band with a high-band gain (what
+``experiments/high_band.py compact --save`` writes): its manifest holds the bundled model's
+(``base`` in the checkpoint's metadata) and how the gain was trained.
 """
 
 from __future__ import annotations
@@ -284,6 +290,37 @@ def ensemble_info(checkpoint: Path, members: list[str], evaluation: Path, valida
     }
 
 
+def carried_info(checkpoint: Path, evaluation: Path, validation: Path | None = None, folder: Path | None = None) -> dict:
+    """The manifest of a bundled model carried over to the whole band with a trained
+    high-band gain: the bundled model's members, data, training and hardware (read from
+    ``folder``, lightsep's own by default), how the gain was trained (the checkpoint's
+    ``high_gain`` metadata, with the music it learned from), and the new scores."""
+    from lightsep.pretrained import PRETRAINED_DIR
+
+    gain = read_checkpoint(checkpoint).get("metadata", {}).get("high_gain")
+    if not gain:
+        raise LightsepError(f"{checkpoint} has no high_gain metadata: write it with experiments/high_band.py compact --save")
+    manifest = Path(folder or PRETRAINED_DIR) / f"{gain['base']}.json"
+    if not manifest.is_file():
+        raise LightsepError(f"{gain['base']}: not a bundled model")
+    base = json.loads(manifest.read_text())
+    summary, tracks = read_evaluation(evaluation, "test")
+    return {
+        **{key: base[key] for key in ("members", "joined_with") if key in base},
+        "carried_from": {"bundled": gain["base"], "sha256": base["sha256"],
+                         "how": "lightsep.models.spectral.full_band_of: the same weights at 44.1 kHz (STFT 4096/1024), 16 bands above 11.025 kHz"},
+        "high_gain": {**gain, "music": "musdb18-7 train/: all 93 clips (the paper's training and validation splits); "
+                                       "chosen by five folds by artist over them (docs/research/full-band.md)",
+                      "licence": DATASETS["musdb18-7"]["licence"]},
+        "data": {**base["data"], "test_tracks": summary["tracks"]},
+        "training": base["training"],
+        "hardware": base["hardware"],
+        "test": scores_on_test_clips(summary, tracks),
+        **({"validation": validation_info(validation)} if validation else {}),
+        "created": datetime.date.today().isoformat(),
+    }  # fmt: skip
+
+
 def validation_info(folder: Path) -> dict:
     """SDR on the validation clips (what chose the default model), from an evaluate folder."""
     summary, tracks = read_evaluation(folder, "train")
@@ -328,13 +365,14 @@ def main() -> int:
     source.add_argument("--run", type=Path, help="a finished training run folder")
     source.add_argument("--bundled", metavar="MODEL", help="bundle this model's bundled weights again, with new scores")
     source.add_argument("--ensemble", type=Path, metavar="CHECKPOINT", help="an ensemble that lightsep ensemble wrote (needs --members)")
+    source.add_argument("--carried", type=Path, metavar="CHECKPOINT", help="a full-band model with a high-band gain (experiments/high_band.py compact --save)")
     parser.add_argument("--members", nargs="+", metavar="MEMBER", help="with --ensemble: each member's bundled name or run folder, in order")
     parser.add_argument("--eval", type=Path, help="its 'lightsep evaluate' output folder on the test clips (needed with --run)")
     parser.add_argument("--init-manifest", type=Path, help="the manifest of the weights the run started from (model.init)")
     parser.add_argument("--valid", type=Path, help="its 'lightsep evaluate' folder on the validation clips")
     args = parser.parse_args()
-    if (args.run or args.ensemble) and not args.eval:
-        parser.error("--run and --ensemble need --eval")
+    if (args.run or args.ensemble or args.carried) and not args.eval:
+        parser.error("--run, --ensemble and --carried need --eval")
     if bool(args.ensemble) != bool(args.members):
         parser.error("--ensemble and --members go together")
     try:
@@ -342,6 +380,8 @@ def main() -> int:
             path = rebundle(args.bundled, args.eval, args.valid)
         elif args.ensemble:
             path = bundle(args.ensemble, ensemble_info(args.ensemble, args.members, args.eval, args.valid))
+        elif args.carried:
+            path = bundle(args.carried, carried_info(args.carried, args.eval, args.valid))
         else:
             path = bundle(args.run / "best.pt", manifest_info(args.run, args.eval, args.init_manifest, args.valid))
     except (LightsepError, OSError, KeyError) as exc:

@@ -70,6 +70,14 @@ U-Net over the bands (kernels of 3 frames by 5 bands) around a GRU of 96, 0.257M
 small enough that the pair stays within about 1M (configs/spectral-2stem-conv-member.toml;
 docs/models.md)."""
 
+SPECTRAL_FULL_BAND = dict(
+    sample_rate=44100, n_fft=4096, hop=1024, context_samples=131072, output_start=8192, output_samples=114688,
+    high_bands=16, magnitude_scale=0.5, narrow_features=True,
+)  # fmt: skip
+"""A 22.05 kHz offline preset's STFT and segments at 44.1 kHz, as
+:func:`lightsep.models.spectral.full_band_of` carries them over (twice the points, hop and
+samples: the same windows and frames in seconds), with 16 bands above 11.025 kHz."""
+
 PRESETS: dict[str, ModelPreset] = {
     "proposed-2stem": ModelPreset(
         "LightSepNet", dict(sources=TWO_STEMS), "ASPP + RFPD + temporal attention, vocals/accompaniment (Table 3)"
@@ -93,6 +101,12 @@ PRESETS: dict[str, ModelPreset] = {
         dict(sources=TWO_STEMS, **SPECTRAL_STFT, **SPECTRAL_LONG_GEOMETRY, members=[{}, SPECTRAL_CONVOLUTION_MEMBER]),
         "spectral-2stem's dense network and a small band-convolution one over one STFT, their masks averaged: "
         "vocals/accompaniment",
+    ),
+    "spectral-2stem-fullband": ModelPreset(
+        "SpectralMaskNet",
+        dict(sources=TWO_STEMS, **SPECTRAL_FULL_BAND, members=[{}, SPECTRAL_CONVOLUTION_MEMBER], high_gain=32),
+        "spectral-2stem-ensemble at 44.1 kHz over the whole band (STFT 4096/1024, its weights below 11.025 kHz), the "
+        "vocals above 11.025 kHz one gain per frame and channel: vocals/accompaniment",
     ),
     "spectral-4stem": ModelPreset(
         "SpectralMaskNet",
