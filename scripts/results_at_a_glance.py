@@ -1,5 +1,6 @@
 """The README's results at a glance, in one command: quality, speed, size and latency of the
-default model, the 4-stem model, the two live models, the paper's model and Spleeter 2stems.
+default model, the full-band model, the 4-stem model, the two live models, the paper's model and
+Spleeter 2stems.
 
     .venv/bin/python scripts/results_at_a_glance.py --data data/musdb18-7 [--eval-root eval]
 
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 MODELS = [  # (model, what it is in the table, evaluate options)
     ("spectral-2stem-ensemble", "default (`separate`)", []),
+    ("spectral-2stem-fullband", "whole band (`-m spectral-2stem-fullband`)", []),
     ("spectral-4stem", "4 stems", []),
     ("spectral-2stem-live", "live (`stream`)", ["--resample-quality", "LQ"]),
     ("spectral-2stem-live-20ms", "live at 20 ms (`stream --latency 20`)", ["--resample-quality", "QQ"]),

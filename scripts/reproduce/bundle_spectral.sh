@@ -38,6 +38,10 @@
 #    weights in the same way. Then, if it passes the rule, "ensemble": that joined model on the
 #    test clips beside spectral-2stem, proposed-2stem and Spleeter, and bundled as
 #    spectral-2stem-ensemble (its manifest holds both members' training).
+# With "fullband": the bundled spectral-2stem-ensemble carried over to 44.1 kHz with a high-band
+#    gain trained on musdb18-7's 93 training clips (experiments/high_band.py compact --save; its
+#    layout chosen by five folds by artist, docs/research/full-band.md), on the validation and
+#    test clips (full band, and above 11.025 kHz), then bundled as spectral-2stem-fullband.
 # With "joint" (after scripts/reproduce/train-spectral.sh joint): both runs' best.pt (the bundled
 #    ensemble trained on as one model, at two rates) as they would separate, against the
 #    bundled spectral-2stem-ensemble on the validation clips, clip by clip. Nothing is bundled.
@@ -183,6 +187,20 @@ if [[ "${1:-}" == ensemble ]]; then  # after "conv-member" chose it on validatio
         "Spleeter 2stems=eval/spleeter-2stem-musdb7"
     "$bin/python" scripts/reproduce/bundle_pretrained.py --ensemble "$run/ensemble.pt" --members spectral-2stem "$run" \
         --eval eval/spectral-2stem-ensemble-musdb7 --valid eval/spectral-2stem-conv-member-ensemble-valid
+    exit 0
+fi
+
+if [[ "${1:-}" == fullband ]]; then  # the bundled ensemble carried over to 44.1 kHz with a trained high-band gain
+    checkpoint=runs/fullband-gain/spectral-2stem-fullband.pt
+    mkdir -p runs/fullband-gain
+    [[ -f "$checkpoint" ]] || OMP_NUM_THREADS=1 "$bin/python" experiments/high_band.py compact --numbers 41 --hidden 32 --save "$checkpoint"
+    lane_a() { validate spectral-2stem-fullband-valid "$checkpoint"; }
+    lane_b() { evaluate spectral-2stem-fullband-musdb7 "$checkpoint"; }
+    two_lanes lane_a lane_b
+    OMP_NUM_THREADS=1 "$bin/python" experiments/full_band.py --candidate "$checkpoint"                 # validation, high band too
+    OMP_NUM_THREADS=1 "$bin/python" experiments/full_band.py --split test --candidate "$checkpoint" --also spleeter-2stem
+    "$bin/python" scripts/reproduce/bundle_pretrained.py --carried "$checkpoint" \
+        --eval eval/spectral-2stem-fullband-musdb7 --valid eval/spectral-2stem-fullband-valid
     exit 0
 fi
 

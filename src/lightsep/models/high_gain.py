@@ -4,7 +4,7 @@ A full-band spectrogram-mask model carried over from 22.05 kHz (``full_band_of``
 below 11.025 kHz as its weights learned to; above, what the vocals hold is mostly sibilants
 and breath, and what the mixture holds is mostly cymbals. Telling them apart takes knowing
 *when* the voice is there more than *where* in the band: one gain per frame for the whole
-band, from the oracle, separates nearly as well as a mask per bin
+band, from the oracle, separates as well as 16 band masks
 (docs/research/full-band.md). :class:`HighBandGain` estimates that gain from 41 numbers a
 frame, at the frame and two neighbours each side:
 
