@@ -100,8 +100,8 @@ DATASETS = {
 
 SHARED_WITH = {  # by the run's name's prefix
     "pretrain-": "the other pretrain-* runs (scripts/reproduce/pretrain.sh runs them at the same time)",
-    "real-music-": "one core each for two lanes of runs (scripts/reproduce/train-real-music.sh), and the development work of the session",
-    "spectral-": "one core each for two lanes of runs (scripts/reproduce/train-spectral.sh), and the development work of the session "
+    "real-music-": "one core each for two lanes of runs (scripts/reproduce/train-real-music.sh), and development work (tests, evaluations) on the same 2 cores",
+    "spectral-": "one core each for two lanes of runs (scripts/reproduce/train-spectral.sh), and development work "
                  "(tests, evaluations) on the same 2 cores",
 }
 
