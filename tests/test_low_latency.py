@@ -210,7 +210,7 @@ def test_the_api_streams_as_lightsep_stream_does(tmp_path, capsys):
     stream = StreamingSeparator.realtime(sample_rate=44100, channels=2)  # lightsep stream's default model
     separator = stream.separator
     assert separator.model.name == STREAM_MODEL
-    assert (separator.batch_size, separator.backend, separator.resample_quality) == (1, streaming_backend(), "LQ")
+    assert (separator.batch_size, separator.backend, separator.resample_quality) == (1, streaming_backend(), "QQ")
     before = gc.get_freeze_count()
     with stream:
         assert gc.get_freeze_count() > before  # the heap is out of the collector's sight while streaming

@@ -1,7 +1,7 @@
 """What each named model is, for people choosing one: :func:`list_models` (``lightsep info``).
 
 For every preset: its stems, sample rate, parameters, the latency ``lightsep stream`` states
-for it (44.1 kHz stereo in, soxr's LQ resampler where the model's rate differs), whether
+for it (44.1 kHz stereo in, through the resampler it takes where the model's rate differs), whether
 trained weights come with it, and which entry point uses it by default.
 """
 

@@ -624,8 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--nan-to-zero", action="store_true",
                         help="replace NaN and infinite samples with silence (default: stop at the first)")
     _random_weights_option(stream)
-    _resample_quality_option(stream, None, ": half the delay of HQ, and even output; QQ for a low-delay model such as "
-                             "the 20 ms one, whose budget leaves no room for LQ's 10 ms", shown="LQ")  # fmt: skip
+    _resample_quality_option(stream, None, " for a model that streams frame by frame (the live models: 5 samples of delay "
+                             "against LQ's 10 ms at 48 kHz), LQ for one that streams by segments", shown="QQ")  # fmt: skip
     stream.set_defaults(func=_stream)
 
     ev = sub.add_parser(
