@@ -3,7 +3,7 @@
 
     .venv/bin/python experiments/full_band.py [--model spectral-2stem-ensemble] [--data data/musdb18-7] [--clips N]
                                               [--candidate CHECKPOINT ...] [--also MODEL ...] [--oracle]
-                                              [--no-baselines] [--split {valid,test}] [--plain-features]
+                                              [--no-baselines] [--split {valid,test}] [--plain-features] [--downmix]
 
 :func:`lightsep.models.spectral.full_band_of` puts a 22.05 kHz model's weights into a 44.1 kHz
 model with 16 bands above 11 kHz whose corrections start at zero (their masks continue the top
@@ -17,7 +17,9 @@ closed to the vocals (every bin above 11 kHz to the accompaniment); then the med
 also prints how far the carried-over model's band features are from the 22.05 kHz model's,
 band by band, on the first clip. ``--candidate``: trained full-band checkpoints scored beside
 them, at the 22.05 kHz model's separating segments (in seconds); ``--also``: other models, as
-they separate; ``--oracle``: the ideal ratio mask, the ceiling.
+they separate; ``--oracle``: the ideal ratio mask, the ceiling; ``--downmix``: each clip's mono
+downmix (the channels' mean) in both channels, its references likewise, as a mono file reaches
+a stereo model.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--also", nargs="+", default=[], metavar="MODEL",
                         help="models scored as they separate, beside them (e.g. spectral-2stem-live, spleeter-2stem)")
     parser.add_argument("--oracle", action="store_true", help="also the ideal ratio mask (lightsep evaluate's oracle-irm): the ceiling")
+    parser.add_argument("--downmix", action="store_true", help="each clip's mono downmix in both channels (references likewise)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     try:
@@ -106,6 +109,8 @@ def compare(args: argparse.Namespace) -> None:
         rows["ideal ratio mask"] = []
     for index, track in enumerate(valid[: args.clips]):
         references, rate = track_references(track)
+        if args.downmix:  # as a mono file reaches a stereo model: one signal in both channels
+            references = {name: np.repeat(audio.mean(axis=0, keepdims=True), 2, axis=0) for name, audio in references.items()}
         if index == 0 and not args.no_baselines:
             low = soxr.resample(references["mixture"].T, rate, narrow.sample_rate, "HQ").T.astype(np.float32)
             before, after = band_features(narrow, low), band_features(wide, references["mixture"])

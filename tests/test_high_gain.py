@@ -142,3 +142,15 @@ def test_the_full_band_preset_is_the_default_carried_over_with_a_gain():
 
     carried = full_band_of(resolve_model("spectral-2stem-ensemble"), high_gain=32)
     assert build_model("spectral-2stem-fullband").config == carried.config
+
+
+def test_a_mono_signal_gives_the_vocals_none_of_the_high_band():
+    # the head reads the stereo image; a mono signal given to both channels has none
+    _, model = full_band_pair(30.0)  # a gain of 1 wherever it is asked
+    noise = 0.1 * torch.randn(1, 1, model.context_samples)
+    high = band_passed(noise, 12500, RATE)
+    inner = slice(model.n_fft, model.output_samples - model.n_fft)
+    with torch.no_grad():
+        mono = model(high.expand(1, 2, -1))[0, 0, ..., inner]
+        stereo = model(torch.cat([high, 0.5 * high], dim=1))[0, 0, ..., inner]
+    assert mono.abs().max() < 1e-6 and stereo.abs().max() > 0.01

@@ -36,6 +36,8 @@ weights the bin's energy: only bins mixed to the centre count."""
 CONTEXT = (-2, -1, 0, 1, 2)
 """The frames each gain sees, relative to its own (the segment's edge frames repeated)."""
 FRAME_FEATURES = 41
+MONO_DB = -60.0
+"""A segment whose side signal is this far under its whole has no stereo image (:meth:`HighBandGain.stereo_image`)."""
 SILENT = 1e-6
 """A frame's summed power (both channels, every bin) at or below which it holds no signal (a
 4096-point frame of noise at -90 dBFS holds about 1e-2)."""
@@ -127,5 +129,18 @@ class HighBandGain(nn.Module):
         return torch.sigmoid(self.body((features - self.mean) / self.scale))[..., 0]
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor, vocal_mask: torch.Tensor) -> torch.Tensor:
-        """As :meth:`frame_features` -> the gains ``(batch, 2, frames)``."""
-        return self.gain_of(self.with_context(self.frame_features(real, imag, vocal_mask))).transpose(1, 2)
+        """As :meth:`frame_features` -> the gains ``(batch, 2, frames)``; zero for a segment
+        without a stereo image (:meth:`stereo_image`)."""
+        gain = self.gain_of(self.with_context(self.frame_features(real, imag, vocal_mask))).transpose(1, 2)
+        return gain * self.stereo_image(real, imag)[:, None, None]
+
+    @staticmethod
+    def stereo_image(real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """``(batch,)``: 1 where the two channels differ, 0 where they are the same (a mono
+        signal given to both, whose side signal is more than ``MONO_DB`` under the whole; or
+        silence). The head learned from stereo mixes, and without a side signal its stereo
+        numbers are far outside anything it saw, so a mono segment's high band goes to the
+        accompaniment, as a 22.05 kHz model's does."""
+        side = ((real[:, 0] - real[:, 1]) ** 2 + (imag[:, 0] - imag[:, 1]) ** 2).sum(dim=(1, 2))
+        whole = (real * real + imag * imag).sum(dim=(1, 2, 3))
+        return (side > 10 ** (MONO_DB / 10) * whole).to(real.dtype)
