@@ -302,10 +302,11 @@ class SpectralMaskNet(SeparationModel):
         high_gain: 0 (the default): the high bands' masks are what the network gives them. Else
             the vocals' mask above 11.025 kHz is one gain per frame and channel from a
             :class:`~lightsep.models.high_gain.HighBandGain` with this many hidden units (the
-            attribute ``high_gain_net``), which reads a few region energies of the mixture and
-            of the vocal estimate below: for a 2-stem stereo model with ``high_bands``, and
-            only where the model separates a waveform (:meth:`forward`): the masks from
-            magnitudes alone (:meth:`masks`, :meth:`direct_masks`) are without it.
+            attribute ``high_gain_net``), which reads 41 numbers a frame (region energies of
+            the mixture and of the vocal estimate, the stereo image, onsets; none where the two
+            channels are the same): for a 2-stem stereo model with ``high_bands``, and only
+            where the model separates a waveform (:meth:`forward`): the masks from magnitudes
+            alone (:meth:`masks`, :meth:`direct_masks`) are without it.
         synthesis_samples: 0 (the default): Hann windows, frames centred as
             ``torch.stft(center=True)`` centres them. Else a causal model's low-delay frames
             (:func:`low_delay_windows`): the analysis window is long and skewed, the synthesis
