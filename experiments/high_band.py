@@ -86,10 +86,12 @@ HIGH_BANDS = 16
 SEGMENT_FRAMES = 128  # 2.97 s: the full-band model's segments
 
 
+WINDOW = torch.hann_window(N_FFT, dtype=torch.float64)
+
+
 def bin_of(hz: float) -> int:
     """The STFT bin at ``hz`` (rounded down)."""
     return int(hz * N_FFT / RATE)
-WINDOW = torch.hann_window(N_FFT, dtype=torch.float64)
 
 
 def stft(audio: np.ndarray) -> torch.Tensor:
@@ -382,10 +384,10 @@ def levels(args) -> None:
 REGION_ENERGIES = 22  # of HighBandGain's FRAME_FEATURES: the region energies, as they are and centred
 
 
-def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray, numbers: int = FRAME_FEATURES) -> tuple[torch.Tensor, ...]:
-    """A clip's compact features ``(frames, channels, numbers * len(CONTEXT))``: the first
-    ``numbers`` of :class:`HighBandGain`'s numbers a frame, in segments of 128 frames as the
-    model separates, with their context; and the whole high band's statistics ``(frames,
+def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """A clip's compact features ``(frames, channels, FRAME_FEATURES * len(CONTEXT))``:
+    :class:`HighBandGain`'s numbers a frame, in segments of 128 frames as the model
+    separates, with their context; and the whole high band's statistics ``(frames,
     channels)``."""
     spectrum_x, spectrum_v = stft(mixture), stft(vocals)
     gain = HighBandGain(RATE, N_FFT)
@@ -395,37 +397,24 @@ def compact_clip(model, mixture: np.ndarray, vocals: np.ndarray, numbers: int = 
             piece = spectrum_x[None, ..., start : start + SEGMENT_FRAMES]
             real, imag = piece.real.float(), piece.imag.float()
             vocal_mask = model.direct_masks(piece.abs().float())[:, 0]
-            features.append(gain.frame_features(real, imag, vocal_mask)[0, ..., :numbers])
+            features.append(gain.frame_features(real, imag, vocal_mask)[0])
     statistics = band_statistics(spectrum_x, spectrum_v, torch.ones(BINS - LOW_BINS, 1))  # the whole high band as one
     return (HighBandGain.with_context(torch.cat(features)).float(), *(value[..., 0] for value in statistics))
 
 
-class GainHead(nn.Module):
-    """Standardised compact features ``(..., features)`` -> one vocal gain ``(...)``; linear
-    (``hidden=0``) or two layers: :class:`HighBandGain`'s layers over any number of features
-    (with all of them, its state dict loads into one)."""
-
-    def __init__(self, features: torch.Tensor, hidden: int):
-        super().__init__()
-        flat = features.reshape(-1, features.shape[-1])
-        self.register_buffer("mean", flat.mean(0))
-        self.register_buffer("scale", flat.std(0) + 1e-3)
-        width = features.shape[-1]
-        self.body = nn.Linear(width, 1) if not hidden else nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-    forward = HighBandGain.gain_of
-
-
-def train_gain_head(clips, hidden: int, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> GainHead:
-    """A :class:`GainHead` trained with the high-snr loss, each step on ``batch`` segments of
-    tracks drawn uniformly (a long song no likelier than a short clip)."""
+def train_gain_head(clips, hidden: int, numbers: int, steps: int, segment: int = 64, batch: int = 16, floor_db: float = -30.0) -> HighBandGain:
+    """A :class:`HighBandGain` reading the first ``numbers`` of a frame's numbers (``clips``'
+    features, with context, hold those alone), standardised on them and trained with the
+    high-snr loss, each step on ``batch`` segments of tracks drawn uniformly (a long song no
+    likelier than a short clip)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    head = GainHead(torch.cat([clip[0] for clip in clips]), hidden)
+    head = HighBandGain(RATE, N_FFT, hidden, numbers)
+    head.standardise(torch.cat([clip[0] for clip in clips]))
     optimizer = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-2)
     for _ in range(steps):
         features, xx, xv, vv = drawn_segments(clips, rng.integers(len(clips), size=batch), rng, segment)
-        loss = high_snr_loss(head(features), xx, xv, vv, 10 ** (floor_db / 10))
+        loss = high_snr_loss(head.gain_of(features), xx, xv, vv, 10 ** (floor_db / 10))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -453,21 +442,19 @@ def compact(args) -> None:
     folds = artist_folds([track.name for track in tracks])
     rows = {"oracle gain per frame": (clip_snrs(oracle, clips[ntrain:]), clip_snrs(oracle, clips))}
     for numbers in args.numbers:
-        width = numbers * len(CONTEXT)
         # the first `numbers` of each context frame's
         keep = torch.cat([torch.arange(numbers) + FRAME_FEATURES * k for k in range(len(CONTEXT))])
         subset = [(clip[0][..., keep], *clip[1:]) for clip in clips] if numbers < FRAME_FEATURES else clips
         for hidden in args.hidden:
-            head = train_gain_head(subset[:ntrain], hidden, args.steps)
-            on_valid = clip_snrs(lambda clip: head(clip[0]), subset[ntrain:])
+            head = train_gain_head(subset[:ntrain], hidden, numbers, args.steps)
+            on_valid = clip_snrs(lambda clip: head.gain_of(clip[0]), subset[ntrain:])
             crossed = np.zeros(len(clips))
             for fold in range(folds.max() + 1):
-                head = train_gain_head([clip for clip, f in zip(subset, folds) if f != fold], hidden, args.steps)
+                head = train_gain_head([clip for clip, f in zip(subset, folds) if f != fold], hidden, numbers, args.steps)
                 held_out = np.flatnonzero(folds == fold)
-                crossed[held_out] = clip_snrs(lambda clip: head(clip[0]), [subset[i] for i in held_out])
+                crossed[held_out] = clip_snrs(lambda clip: head.gain_of(clip[0]), [subset[i] for i in held_out])
             name = f"{numbers} numbers, " + (f"{hidden} hidden" if hidden else "linear")
             rows[name] = (on_valid, list(crossed))
-            assert width == subset[0][0].shape[-1]
     print(f"{len(clips) - ntrain} validation clips (heads trained on {ntrain}); {len(clips)} clips in {folds.max() + 1} folds by artist")
     print(f"{'gain':<24} {'validation':>10} {'mean':>7} {'folds':>7} {'mean':>7} {'of those, validation':>21} {'fold medians':>13}")
     for name, (on_valid, crossed) in rows.items():
@@ -477,7 +464,7 @@ def compact(args) -> None:
               f" {np.median(crossed[ntrain:]):21.2f} {min(per_fold):6.2f}-{max(per_fold):.2f}")  # fmt: skip
     if args.save:
         hidden = args.hidden[-1]
-        head = train_gain_head(clips, hidden, args.steps)  # all 93 clips, every number
+        head = train_gain_head(clips, hidden, FRAME_FEATURES, args.steps)  # all 93 clips, every number
         full = full_band_of(resolve_model("spectral-2stem-ensemble"), high_gain=hidden)
         full.high_gain_net.load_state_dict(head.state_dict())
         full.name = "spectral-2stem-fullband"
@@ -494,10 +481,12 @@ def main() -> None:
     parser.add_argument("--remixes", type=int, default=400)
     parser.add_argument("--steps", type=int, default=1500, help="training steps of each head (twice as many fitted to validation)")
     parser.add_argument("--kinds", nargs="+", default=["linear", "mlp", "gru"], choices=("linear", "mlp", "gru"))
-    parser.add_argument("--numbers", nargs="+", type=int, default=[22, FRAME_FEATURES], help="compact: the first N of the gain's numbers a frame (22: region energies; 30: and stereo; 41: and their change)")
+    parser.add_argument("--numbers", nargs="+", type=int, default=[REGION_ENERGIES, FRAME_FEATURES], help="compact: the first N of the gain's numbers a frame (22: region energies; 30: and stereo; 41: and their change)")
     parser.add_argument("--hidden", nargs="+", type=int, default=[0, 16], help="compact: hidden units of each head (0: linear)")
     parser.add_argument("--save", metavar="CHECKPOINT", help="compact: then train the last --hidden head on all the clips with every number and save spectral-2stem-fullband")
     args = parser.parse_args()
+    if not all(1 <= numbers <= FRAME_FEATURES for numbers in args.numbers) or min(args.hidden) < 0:
+        parser.error(f"--numbers are from 1 to {FRAME_FEATURES}, --hidden 0 or more")
     torch.set_num_threads(1)
     try:
         {"oracles": oracles, "heuristics": heuristics, "heads": heads, "levels": levels, "compact": compact}[args.study](args)

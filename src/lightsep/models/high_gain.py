@@ -41,7 +41,6 @@ MONO_DB = -60.0
 SILENT = 1e-6
 """A frame's summed power (both channels, every bin) at or below which it holds no signal (a
 4096-point frame of noise at -90 dBFS holds about 1e-2)."""
-ENERGIES = 11
 
 
 class HighBandGain(nn.Module):
@@ -51,17 +50,22 @@ class HighBandGain(nn.Module):
     Args:
         sample_rate, n_fft: the STFT the spectrogram comes from.
         hidden: units of the hidden layer (ReLU); 0: a linear map to the gain's logit.
+        numbers: how many of a frame's numbers it reads, the first ones: 22 (the region
+            energies), 30 (and the stereo ones) or ``FRAME_FEATURES`` (all, the default;
+            fewer are for comparing them, ``experiments/high_band.py compact``).
 
     The features are standardised by the buffers ``mean`` and ``scale`` (``(features,)``,
     set from training features with :meth:`standardise`) before the layers."""
 
-    def __init__(self, sample_rate: int, n_fft: int, hidden: int = 16):
+    def __init__(self, sample_rate: int, n_fft: int, hidden: int = 16, numbers: int = FRAME_FEATURES):
         super().__init__()
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
             raise ValueError(f"hidden {hidden!r} must be 0 or a positive whole number")
+        if isinstance(numbers, bool) or not isinstance(numbers, int) or not 1 <= numbers <= FRAME_FEATURES:
+            raise ValueError(f"numbers {numbers!r} must be a whole number from 1 to {FRAME_FEATURES}")
         if sample_rate / 2 < HIGH_REGIONS_HZ[-2]:
             raise ValueError(f"a high-band gain needs a rate of at least {2 * HIGH_REGIONS_HZ[-2]} Hz, not {sample_rate}")
-        self.hidden = hidden
+        self.hidden, self.numbers = hidden, numbers
 
         def bins(low: float, high: float) -> tuple[int, int]:
             return int(low * n_fft / sample_rate), min(int(high * n_fft / sample_rate), n_fft // 2)
@@ -69,7 +73,7 @@ class HighBandGain(nn.Module):
         self.low_regions = [bins(a, b) for a, b in zip(LOW_REGIONS_HZ[:-1], LOW_REGIONS_HZ[1:])]
         self.high_regions = [bins(a, b) for a, b in zip(HIGH_REGIONS_HZ[:-1], HIGH_REGIONS_HZ[1:])]
         self.stereo_regions = [bins(a, b) for a, b in STEREO_REGIONS_HZ]
-        width = FRAME_FEATURES * len(CONTEXT)
+        width = numbers * len(CONTEXT)
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("scale", torch.ones(width))
         self.body = nn.Linear(width, 1) if not hidden else nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
@@ -131,7 +135,8 @@ class HighBandGain(nn.Module):
     def forward(self, real: torch.Tensor, imag: torch.Tensor, vocal_mask: torch.Tensor) -> torch.Tensor:
         """As :meth:`frame_features` -> the gains ``(batch, 2, frames)``; zero for a segment
         without a stereo image (:meth:`stereo_image`)."""
-        gain = self.gain_of(self.with_context(self.frame_features(real, imag, vocal_mask))).transpose(1, 2)
+        features = self.frame_features(real, imag, vocal_mask)[..., : self.numbers]
+        gain = self.gain_of(self.with_context(features)).transpose(1, 2)
         return gain * self.stereo_image(real, imag)[:, None, None]
 
     @staticmethod

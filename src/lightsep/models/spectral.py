@@ -450,14 +450,14 @@ class SpectralMaskNet(SeparationModel):
         if high_gain and not (high_bands and len(sources) == 2 and audio_channels == 2):
             raise ValueError("high_gain is for 2-stem stereo models with high_bands")
         self.high_gain_net = HighBandGain(sample_rate, n_fft, high_gain) if high_gain else None
+        if high_gain:
+            self.config["high_gain"] = high_gain
         self.members = None
         if members:
             network = dict(bands=bands, full_resolution_bins=full_resolution_bins, hidden=hidden, layers=layers,
                            dropout=dropout, frequency_channels=frequency_channels, time_kernel=time_kernel, dense_too=dense_too)  # fmt: skip
             self._build_members(list(members), network)
             return
-        if high_gain:
-            self.config["high_gain"] = high_gain
         centres = full_band_centres(self.bins, bands, full_resolution_bins, self.low_bins, high_bands)
         expand = interpolation_matrix(self.bins, bands, full_resolution_bins, centres)  # (total bands, bins)
         pooled = expand.copy()
@@ -518,7 +518,7 @@ class SpectralMaskNet(SeparationModel):
             raise ValueError("an ensemble needs at least two members")
         if not self.config["bidirectional"]:
             raise ValueError("members are for bidirectional models (a causal one carries one recurrent state)")
-        shared = {key: value for key, value in self.config.items() if key not in network}
+        shared = {key: value for key, value in self.config.items() if key not in network and key != "high_gain"}  # the ensemble's
         built, arguments = [], []
         for index, member in enumerate(members):
             if not isinstance(member, dict):
@@ -539,8 +539,6 @@ class SpectralMaskNet(SeparationModel):
         for key in network:
             self.config.pop(key, None)
         self.config["members"] = arguments
-        if self.high_gain_net is not None:  # the ensemble's, not its members'
-            self.config["high_gain"] = self.high_gain_net.hidden
         self.members = nn.ModuleList(built)
 
     def network_arguments(self) -> dict[str, Any]:
